@@ -1,0 +1,35 @@
+# ftprep: make targets. `make help` lists them.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SAMPLE_OUT := data/processed/sample
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint gate bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-9s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ftprep needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install ftprep into it
+	@echo "ftprep installed in $(VENV); run: $(BIN)/ftprep --help"
+
+run: $(STAMP) ## Run the pipeline on the sample data in data/raw/ (config: ftprep.toml)
+	$(BIN)/ftprep run --config ftprep.toml
+
+test: $(STAMP) ## Run the whole test suite
+	$(BIN)/python -m pytest
+
+lint: $(STAMP) ## Check format and lint with ruff
+	$(BIN)/ruff check pipeline tests
+	$(BIN)/ruff format --check pipeline tests
+
+clean: ## Remove generated outputs (keeps .venv)
+	rm -rf data/processed data/interim bench/work
