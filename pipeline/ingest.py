@@ -1,0 +1,807 @@
+"""Ingest: find the input files and read each one into raw records, streaming.
+
+Takes a path (a file, a plain folder, or a Hugging Face ``save_to_disk`` folder) and turns it into
+``Source`` descriptions with ``discover``; ``read_source`` then streams one source in bounded memory
+(a line, a CSV row, a sliding JSON buffer, or one Arrow batch at a time) and yields
+``(line, payload)`` for every record, where ``line`` is the 1-based line (or row) where the record
+starts. JSONL payloads are the undecoded line as ``bytes``, to be parsed by ``parse_line`` in a
+worker process; every other payload is an already parsed Python value. Input files are JSONL,
+JSON (an array, one document, concatenated documents, or JSONL in a ``.json`` file), CSV, TSV and
+Parquet, each optionally gzipped, plus ``save_to_disk`` folders. Blank JSONL lines are skipped
+silently (they are not records). Everything else that cannot be read -- a line that is not valid
+UTF-8 or not valid JSON, a CSV row with too many fields, a binary file, a truncated gzip stream, a
+broken JSON array or a corrupt Parquet file -- is yielded as a ``rejection`` dict with stage
+``ingest`` and never raises; a bad line never stops the lines after it (a broken JSON array or
+compressed stream does stop its file, with one rejection saying where). Only usage problems (a
+missing path, an explicitly named file of unknown format) raise ``InputError`` from ``discover``.
+"""
+
+from __future__ import annotations
+
+import base64
+import codecs
+import csv
+import datetime as dt
+import decimal
+import io
+import json
+import os
+import shutil
+import tempfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from pipeline.records import rejection
+
+STAGE = "ingest"
+FORMATS = ("jsonl", "json", "csv", "tsv", "parquet", "hf")
+RAW_LIMIT = 10_000  # characters of a bad line kept in a rejection's ``raw``
+HEAD_BYTES = 8192  # bytes looked at to sniff the encoding, format and binary content
+CHUNK_CHARS = 1 << 20  # characters read at a time by the JSON streamer
+BATCH_ROWS = 2048  # Arrow rows converted to Python at a time
+CSV_FIELD_LIMIT = 1 << 28  # 256 MiB: larger than any real example, small enough to stay bounded
+
+ParseResult = tuple[bool, Any]
+"""``(True, value)`` for a parsed line, ``(False, rejection_dict)`` for a line that was dropped."""
+
+Item = tuple[int, Any] | dict[str, Any]
+"""What ``read_source`` yields: ``(line, payload)`` or a rejection dict."""
+
+_EXTENSIONS = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".parquet": "parquet",
+}
+_GZIP_MAGIC = b"\x1f\x8b"
+_UTF8_BOM = codecs.BOM_UTF8
+_OTHER_MAGIC = {  # compressed or container formats we do not read, named in the rejection
+    b"\x28\xb5\x2f\xfd": "zstd-compressed",
+    b"BZh": "bzip2-compressed",
+    b"\xfd7zXZ\x00": "xz-compressed",
+    b"PK\x03\x04": "a zip archive",
+    b"ARROW1": "an Arrow IPC file",
+    b"SQLite format 3": "an SQLite database",
+}
+
+
+class InputError(Exception):
+    """A usage or I/O problem (missing path, unreadable or unrecognisable file): CLI exit 2."""
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str  # shown in every record's ``source``: the path as given, plus "/<split>" for a split
+    path: Path  # the file, or the HF dataset folder (a split's folder for a DatasetDict)
+    format: str  # one of FORMATS
+    compression: str | None  # "gzip" or None
+
+
+# --------------------------------------------------------------------------- discover
+
+
+def discover(path: Path, name: str | None = None) -> list[Source]:
+    """The sources under ``path``: the file itself, each split of a HF folder, or every supported
+    file in a plain folder (recursively, sorted by path, hidden and unknown files skipped)."""
+    path = Path(path)
+    base = name if name is not None else _display_name(path)
+    if not path.exists():
+        raise InputError(f"{base}: no such file or folder; check the path")
+    if path.is_dir():
+        hf = _hf_sources(path, base)
+        if hf is not None:
+            return hf
+        return _walk(path, base)
+    src = _file_source(path, base, explicit=True)
+    assert src is not None
+    return [src]
+
+
+def _display_name(path: Path) -> str:
+    if path.is_absolute():
+        try:
+            return path.relative_to(Path.cwd()).as_posix()
+        except ValueError:
+            return path.as_posix()
+    return path.as_posix()
+
+
+def _hf_sources(folder: Path, base: str) -> list[Source] | None:
+    """Sources for a ``save_to_disk`` folder, or None if ``folder`` is not one."""
+    if (folder / "dataset_dict.json").is_file():
+        try:
+            splits = json.loads((folder / "dataset_dict.json").read_text("utf-8"))["splits"]
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise InputError(
+                f"{base}/dataset_dict.json: cannot read the list of splits ({err}); "
+                "save the DatasetDict again with save_to_disk"
+            ) from err
+        return [Source(f"{base}/{s}", folder / s, "hf", None) for s in splits]
+    if (folder / "state.json").is_file() and (folder / "dataset_info.json").is_file():
+        return [Source(base, folder, "hf", None)]
+    return None
+
+
+def _walk(folder: Path, base: str) -> list[Source]:
+    prefix = "" if base in ("", ".") else base.rstrip("/") + "/"
+    found: list[tuple[str, Source]] = []
+    for root, dirs, files in os.walk(folder):
+        rel_root = Path(root).relative_to(folder)
+        keep = []
+        for d in sorted(dirs):
+            if d.startswith("."):
+                continue
+            rel = (rel_root / d).as_posix()
+            hf = _hf_sources(Path(root) / d, f"{prefix}{rel}")
+            if hf is None:
+                keep.append(d)
+            else:
+                found.extend((f"{rel}/{s.name}", s) for s in hf)
+        dirs[:] = keep
+        for f in files:
+            if f.startswith("."):
+                continue
+            rel = (rel_root / f).as_posix()
+            src = _file_source(Path(root) / f, f"{prefix}{rel}", explicit=False)
+            if src is not None:
+                found.append((rel, src))
+    found.sort(key=lambda pair: pair[0])
+    return [src for _, src in found]
+
+
+def _split_ext(path: Path) -> tuple[str | None, bool]:
+    """(format from the extension or None, whether the name ends in .gz)."""
+    suffixes = [s.lower() for s in path.suffixes]
+    gz = bool(suffixes) and suffixes[-1] == ".gz"
+    if gz:
+        suffixes = suffixes[:-1]
+    return (_EXTENSIONS.get(suffixes[-1]) if suffixes else None), gz
+
+
+def _file_source(path: Path, name: str, explicit: bool) -> Source | None:
+    fmt, _ = _split_ext(path)
+    if fmt is None and not explicit:
+        return None  # files of unknown type inside a folder are not inputs
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(2)
+    except OSError as err:
+        raise InputError(
+            f"{name}: cannot read the file ({err.strerror}); check its permissions"
+        ) from err
+    # gzip is told by its magic bytes: a ".gz" name on a plain file is read as plain text
+    compression = "gzip" if magic == _GZIP_MAGIC else None
+    if fmt is None:
+        fmt = _sniff_format(path, compression, name)
+    return Source(name, path, fmt, compression)
+
+
+def _sniff_format(path: Path, compression: str | None, name: str) -> str:
+    try:
+        with _open_binary(path, compression) as f:
+            head = f.read(HEAD_BYTES)
+    except (OSError, EOFError, zlib.error) as err:
+        raise InputError(f"{name}: cannot read the file ({err})") from err
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    encoding, body = _sniff_encoding(head)
+    if encoding is None and b"\x00" in head:
+        raise InputError(
+            f"{name}: cannot tell the format of this binary file ({_what_binary(head)}); "
+            "give it a .jsonl, .json, .csv, .tsv or .parquet extension"
+        )
+    text = body.decode(encoding or "utf-8", errors="replace").lstrip()
+    return "json" if text[:1] in ("{", "[") else "jsonl"
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_source(src: Source) -> Iterator[Item]:
+    """Yield ``(line, payload)`` for each record of ``src``, or a rejection dict; never raises
+    for bad input. JSONL payloads are ``bytes`` (see ``parse_line``); others are parsed values."""
+    readers = {
+        "jsonl": _read_jsonl,
+        "json": _read_json,
+        "csv": _read_csv,
+        "tsv": _read_csv,
+        "parquet": _read_parquet,
+        "hf": _read_hf,
+    }
+    last = 0
+    try:
+        for item in readers[src.format](src):
+            last = item[0] if isinstance(item, tuple) else item["line"]
+            yield item
+    except Exception as err:  # the safety net: bad input becomes a rejection, never a traceback
+        yield rejection(
+            src.name,
+            last + 1,
+            STAGE,
+            "ingest.unreadable",
+            f"could not read the file past this point ({type(err).__name__}: {err}); "
+            "check that the file is complete and in the format its name says",
+        )
+
+
+def _open_binary(path: Path, compression: str | None) -> IO[bytes]:
+    if compression == "gzip":
+        import gzip
+
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")
+
+
+def _sniff_encoding(head: bytes) -> tuple[str | None, bytes]:
+    """(a non-UTF-8 encoding announced by a BOM, or None; the head without a UTF-8 BOM)."""
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "utf-32", head
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16", head
+    if head.startswith(_UTF8_BOM):
+        return None, head[len(_UTF8_BOM) :]
+    return None, head
+
+
+def _what_binary(head: bytes) -> str:
+    for magic, what in _OTHER_MAGIC.items():
+        if head.startswith(magic):
+            return f"it looks like {what}"
+    return "it contains NUL bytes"
+
+
+_TEXT_EXPECTED = {
+    "jsonl": "JSON Lines text (one JSON object per line, UTF-8)",
+    "json": "JSON text (UTF-8)",
+    "csv": "CSV text (UTF-8)",
+    "tsv": "tab-separated text (UTF-8)",
+}
+
+
+def _read_head(src: Source) -> tuple[str | None, bytes] | dict[str, Any]:
+    """(encoding, head) of a text source, or the one rejection for a binary/unreadable file."""
+    try:
+        with _open_binary(src.path, src.compression) as f:
+            head = f.read(HEAD_BYTES)
+    except (OSError, EOFError, zlib.error) as err:
+        return _unreadable(src, 1, err)
+    encoding, body = _sniff_encoding(head)
+    if encoding is None and b"\x00" in head:
+        return rejection(
+            src.name,
+            1,
+            STAGE,
+            "ingest.binary_file",
+            f"this is a binary file ({_what_binary(head)}), expected "
+            f"{_TEXT_EXPECTED[src.format]}; convert it to text or give it the right extension",
+        )
+    return encoding, body
+
+
+def _unreadable(src: Source, line: int, err: BaseException) -> dict[str, Any]:
+    what = "gzip stream" if src.compression == "gzip" else "file"
+    return rejection(
+        src.name,
+        line,
+        STAGE,
+        "ingest.unreadable",
+        f"the {what} could not be read from this line on ({type(err).__name__}: {err}); "
+        "the records before it were kept: check that the file was copied or downloaded whole",
+    )
+
+
+def _truncate(text: str) -> str:
+    return text if len(text) <= RAW_LIMIT else text[:RAW_LIMIT]
+
+
+# ----- JSONL
+
+
+def _read_jsonl(src: Source) -> Iterator[Item]:
+    head = _read_head(src)
+    if isinstance(head, dict):
+        yield head
+        return
+    encoding, body = head
+    text = body.decode(encoding or "utf-8", errors="replace").lstrip(_WS)
+    if text.partition("\n")[0].strip() in ("[", "{"):
+        yield from _read_json(src)  # a pretty-printed JSON document, whatever its name says
+        return
+    yield from _jsonl_lines(src, encoding)
+
+
+def _jsonl_lines(src: Source, encoding: str | None) -> Iterator[Item]:
+    line = 0
+    with _open_binary(src.path, src.compression) as raw:
+        lines: Iterator[bytes]
+        if encoding is None:
+            lines = iter(raw)
+        else:
+            text = io.TextIOWrapper(raw, encoding=encoding, newline="\n")
+            lines = (s.encode("utf-8", errors="surrogatepass") for s in text)
+        try:
+            for data in lines:
+                line += 1
+                if data.startswith(_UTF8_BOM):
+                    data = data[len(_UTF8_BOM) :]
+                data = data.rstrip(b"\r\n")
+                if data.strip():
+                    yield line, data
+        except (OSError, EOFError, zlib.error, UnicodeError) as err:
+            yield _unreadable(src, line + 1, err)
+
+
+def parse_line(source: str, line: int, data: bytes) -> ParseResult:
+    """Parse one JSONL line: ``(True, value)``, or ``(False, rejection)`` with rule
+    ``ingest.invalid_utf8`` or ``ingest.invalid_json``."""
+    try:
+        return True, orjson.loads(data)
+    except orjson.JSONDecodeError as err:
+        raw = _truncate(data.decode("utf-8", errors="replace"))
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            byte = data[bad.start : bad.start + 1].hex()
+            return False, rejection(
+                source,
+                line,
+                STAGE,
+                "ingest.invalid_utf8",
+                f"line is not valid UTF-8 (byte 0x{byte} at byte offset {bad.start}): "
+                "save the file as UTF-8",
+                raw=raw,
+            )
+        return False, rejection(
+            source,
+            line,
+            STAGE,
+            "ingest.invalid_json",
+            f"line is not valid JSON ({err.msg} at column {err.colno}): {_json_hint(err.msg)}",
+            raw=raw,
+        )
+
+
+def _json_hint(msg: str) -> str:
+    if "trailing comma" in msg:
+        return "remove the trailing comma"
+    if "end of data" in msg:
+        return "the line ends before the JSON value does: put each record on one single line"
+    if "after document" in msg:
+        return "each line must hold exactly one JSON object, with nothing after it"
+    if "string key" in msg:
+        return "object keys must be strings in double quotes"
+    return "each line must be one complete JSON object"
+
+
+# ----- JSON
+
+
+class _ReadFailure(Exception):
+    """Raised by the JSON chunk reader after the text that could be read has been handed over."""
+
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(message)
+        self.rule = rule
+        self.message = message
+
+
+def _text_chunks(src: Source, encoding: str | None) -> Iterator[str]:
+    """The file's text in chunks. On bad bytes or a broken stream, first yield the text before the
+    fault, then raise ``_ReadFailure``."""
+    decoder = codecs.getincrementaldecoder(encoding or "utf-8-sig")(errors="strict")
+    offset = 0
+    with _open_binary(src.path, src.compression) as f:
+        while True:
+            try:
+                data = f.read(CHUNK_CHARS)
+            except (OSError, EOFError, zlib.error) as err:
+                raise _ReadFailure(
+                    "ingest.unreadable",
+                    f"the rest of the file could not be read ({type(err).__name__}: {err}); "
+                    "check that the file was copied or downloaded whole",
+                ) from err
+            try:
+                text = decoder.decode(data, final=not data)
+            except UnicodeDecodeError as bad:
+                yield codecs.decode(data[: bad.start], encoding or "utf-8-sig", "ignore")
+                byte = bad.object[bad.start : bad.start + 1].hex()
+                raise _ReadFailure(
+                    "ingest.invalid_utf8",
+                    f"the file is not valid {encoding or 'UTF-8'} (byte 0x{byte} at byte offset "
+                    f"{offset + bad.start}); the rest of the file could not be read: "
+                    "save the file as UTF-8",
+                ) from bad
+            offset += len(data)
+            if text:
+                yield text
+            if not data:
+                return
+
+
+class _Buffer:
+    """A sliding window over the file's text that knows the file line of every position."""
+
+    def __init__(self, chunks: Iterator[str]) -> None:
+        self.chunks = chunks
+        self.text = ""
+        self.eof = False
+        self.line0 = 1  # file line of text[0]
+        self.mark = 0  # a position whose line is known ...
+        self.mark_line = 1  # ... and that line
+        self.failure: _ReadFailure | None = None  # why the text ended early, if it did
+
+    def more(self, at_least: int = CHUNK_CHARS) -> bool:
+        """Read at least ``at_least`` more characters (or to the end); False at the end."""
+        got = 0
+        while not self.eof and got < at_least:
+            try:
+                chunk = next(self.chunks)
+            except StopIteration:
+                self.eof = True
+                break
+            except _ReadFailure as failure:
+                self.failure, self.eof = failure, True
+                break
+            self.text += chunk
+            got += len(chunk)
+        return got > 0
+
+    def check(self) -> None:
+        """Raise the read failure, if the text ended early because of one."""
+        if self.failure is not None:
+            raise self.failure
+
+    def drop(self, pos: int) -> None:
+        """Forget the text before ``pos``."""
+        self.line0 = self.line_at(pos)
+        self.text = self.text[pos:]
+        self.mark, self.mark_line = 0, self.line0
+
+    def line_at(self, pos: int) -> int:
+        if pos < self.mark:
+            self.mark, self.mark_line = 0, self.line0
+        self.mark_line += self.text.count("\n", self.mark, pos)
+        self.mark = pos
+        return self.mark_line
+
+    def column_at(self, pos: int) -> int:
+        return pos - self.text.rfind("\n", 0, pos)
+
+    def skip(self, pos: int, chars: str) -> int:
+        """The first position at or after ``pos`` not in ``chars``, reading more as needed."""
+        while True:
+            n = len(self.text)
+            while pos < n and self.text[pos] in chars:
+                pos += 1
+            if pos < n or not self.more():
+                return pos
+
+
+_WS = " \t\r\n"
+
+
+def _read_json(src: Source) -> Iterator[Item]:
+    head = _read_head(src)
+    if isinstance(head, dict):
+        yield head
+        return
+    encoding, body = head
+    if _first_line_is_record(src, body, encoding):
+        yield from _jsonl_lines(src, encoding)  # JSONL in a .json file
+        return
+    buf = _Buffer(_text_chunks(src, encoding))
+    try:
+        yield from _json_values(src, buf)
+        buf.check()
+    except _ReadFailure as fail:
+        yield rejection(src.name, buf.line_at(len(buf.text)), STAGE, fail.rule, fail.message)
+
+
+def _first_line_is_record(src: Source, head: bytes, encoding: str | None) -> bool:
+    """Whether the file looks like JSONL: its first line alone is a complete JSON value."""
+    text = head.decode(encoding or "utf-8", errors="replace").lstrip(_WS)
+    if not text or text.startswith("["):
+        return False
+    first = _first_line(src, encoding).strip()
+    try:
+        orjson.loads(first.encode("utf-8", errors="surrogatepass"))
+        return True
+    except orjson.JSONDecodeError:
+        # {"a": 1,} on line 1 is a bad JSONL line; "{" or {"a": 1, starts a pretty-printed document
+        return len(first) > 1 and first.startswith("{") and first.endswith("}")
+
+
+def _first_line(src: Source, encoding: str | None) -> str:
+    """The first non-blank line of the file (one line in memory, however long)."""
+    with _open_binary(src.path, src.compression) as raw:
+        text = io.TextIOWrapper(
+            raw, encoding=encoding or "utf-8-sig", errors="replace", newline="\n"
+        )
+        for line in text:
+            if line.strip():
+                return line
+    return ""
+
+
+def _json_values(src: Source, buf: _Buffer) -> Iterator[Item]:
+    """Stream the top-level values of a JSON text; the items of a top-level array are records."""
+    decoder = json.JSONDecoder()
+    pos = buf.skip(0, _WS)
+    while pos < len(buf.text):
+        if buf.text[pos] == "[":
+            pos = yield from _array_items(src, buf, decoder, pos + 1)
+        else:
+            value, pos = yield from _decode(src, buf, decoder, pos, in_array=False)
+            if pos < 0:
+                return
+            yield value
+        if pos < 0:
+            return
+        pos = buf.skip(pos, _WS + ",")
+
+
+def _array_items(src: Source, buf: _Buffer, decoder: json.JSONDecoder, pos: int):
+    """Yield the items of the array that opens before ``pos``; return the position after its
+    closing bracket, or -1 when it is broken (after one rejection)."""
+    while True:
+        pos = buf.skip(pos, _WS + ",")
+        if pos >= len(buf.text):
+            buf.check()
+            yield rejection(
+                src.name,
+                buf.line_at(pos),
+                STAGE,
+                "ingest.invalid_json",
+                "the file ends before the JSON array is closed: the items before this line were "
+                "kept; check that the file is complete and ends with ]",
+            )
+            return -1
+        if buf.text[pos] == "]":
+            return pos + 1
+        item, pos = yield from _decode(src, buf, decoder, pos, in_array=True)
+        if pos < 0:
+            return -1
+        yield item
+
+
+def _decode(src: Source, buf: _Buffer, decoder: json.JSONDecoder, pos: int, in_array: bool):
+    """Decode the value starting at ``pos``, reading more text as needed; return
+    ``((line, value), end)``, or ``(None, -1)`` after yielding a rejection."""
+    if pos > CHUNK_CHARS:
+        buf.drop(pos)
+        pos = 0
+    while True:
+        try:
+            value, end = decoder.raw_decode(buf.text, pos)
+        except json.JSONDecodeError as err:
+            if not buf.eof and _maybe_incomplete(err, len(buf.text)):
+                buf.more(max(CHUNK_CHARS, len(buf.text)))
+                continue
+            if _maybe_incomplete(err, len(buf.text)):
+                buf.check()  # the value was cut by a read failure, not broken
+            yield _broken(src, buf, err, pos, in_array)
+            return None, -1
+        if end >= len(buf.text) and not buf.eof:  # a number may continue in the next chunk
+            buf.more()
+            if len(buf.text) > end:
+                continue
+        return (buf.line_at(pos), value), end
+
+
+def _maybe_incomplete(err: json.JSONDecodeError, n: int) -> bool:
+    # Strings cannot hold a raw newline (strict mode), so an unterminated string means the buffer
+    # ends inside it; any other error close to the end of the buffer may be a cut value.
+    return err.msg.startswith("Unterminated string") or err.pos >= n - 16
+
+
+def _broken(src: Source, buf: _Buffer, err: json.JSONDecodeError, start: int, in_array: bool):
+    line, column = buf.line_at(err.pos), buf.column_at(err.pos)
+    where = "the JSON array" if in_array else "the JSON file"
+    return rejection(
+        src.name,
+        line,
+        STAGE,
+        "ingest.invalid_json",
+        f"{where} is broken at line {line} column {column} ({err.msg}): the records before it "
+        "were kept but the rest of the file could not be read; fix the JSON there (often a "
+        "missing comma, quote or bracket) or convert the file to JSONL, one record per line",
+        raw=_truncate(buf.text[start : max(err.pos + 1, start + 200)]),
+    )
+
+
+# ----- CSV / TSV
+
+
+def _read_csv(src: Source) -> Iterator[Item]:
+    head = _read_head(src)
+    if isinstance(head, dict):
+        yield head
+        return
+    encoding, _ = head
+    csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
+    delimiter = "\t" if src.format == "tsv" else ","
+    with _open_binary(src.path, src.compression) as raw:
+        text = io.TextIOWrapper(
+            raw, encoding=encoding or "utf-8-sig", errors="surrogateescape", newline=""
+        )
+        reader = csv.reader(text, delimiter=delimiter)
+        header: list[str] | None = None
+        done = 0  # physical lines read so far
+        while True:
+            start = done + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as err:
+                if reader.line_num <= done:
+                    raise
+                done = reader.line_num
+                yield rejection(
+                    src.name, start, STAGE, "ingest.csv_row", f"row cannot be parsed ({err})"
+                )
+                continue
+            done = reader.line_num
+            if not row:
+                continue  # a blank line
+            if header is None:
+                header = [_fix_text(c) for c in row]
+                continue
+            bad = _undecodable(row, header)
+            if bad is not None:
+                yield rejection(
+                    src.name,
+                    start,
+                    STAGE,
+                    "ingest.invalid_utf8",
+                    f"{bad}: save the file as UTF-8",
+                    raw=[_fix_text(c) for c in row],
+                )
+            elif len(row) > len(header):
+                yield rejection(
+                    src.name,
+                    start,
+                    STAGE,
+                    "ingest.csv_row",
+                    f"row has {len(row)} fields but the header has {len(header)}: quote fields "
+                    f"that contain the delimiter {delimiter!r}, a quote or a line break",
+                    raw=row,
+                )
+            else:
+                record = dict(zip(header, row, strict=False))
+                for col in header[len(row) :]:
+                    record[col] = ""
+                yield start, record
+
+
+def _fix_text(text: str) -> str:
+    """A string read with surrogateescape, with undecodable bytes replaced by U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _undecodable(row: list[str], header: list[str]) -> str | None:
+    for i, cell in enumerate(row):
+        try:
+            cell.encode("utf-8")
+        except UnicodeEncodeError as bad:
+            column = header[i] if i < len(header) else f"#{i + 1}"
+            raw = cell.encode("utf-8", "surrogateescape")
+            offset = len(cell[: bad.start].encode("utf-8", "surrogateescape"))
+            return (
+                f"column {column!r} is not valid UTF-8 "
+                f"(byte 0x{raw[offset : offset + 1].hex()} at byte offset {offset} of the field)"
+            )
+    return None
+
+
+# ----- Parquet and Hugging Face folders
+
+
+def _read_parquet(src: Source) -> Iterator[Item]:
+    import pyarrow.parquet as pq
+
+    tmp = None
+    row = 0
+    try:
+        path = src.path
+        if src.compression == "gzip":  # Parquet needs random access: decompress to a temp file
+            tmp = tempfile.NamedTemporaryFile(suffix=".parquet", delete=False)
+            with tmp, _open_binary(src.path, "gzip") as f:
+                shutil.copyfileobj(f, tmp)
+            path = Path(tmp.name)
+        pf = pq.ParquetFile(path)
+        for batch in pf.iter_batches(batch_size=BATCH_ROWS):
+            for record in _batch_rows(batch):
+                row += 1
+                yield row, record
+    except Exception as err:  # pyarrow raises ArrowInvalid, OSError, ... for corrupt files
+        yield _unreadable(src, row + 1, err)
+    finally:
+        if tmp is not None:
+            os.unlink(tmp.name)
+
+
+def _read_hf(src: Source) -> Iterator[Item]:
+    import pyarrow as pa
+
+    row = 0
+    try:
+        state = json.loads((src.path / "state.json").read_text("utf-8"))
+        files = [entry["filename"] for entry in state["_data_files"]]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        yield rejection(
+            src.name,
+            1,
+            STAGE,
+            "ingest.unreadable",
+            f"cannot read the dataset's state.json ({type(err).__name__}: {err}); "
+            "save the dataset again with save_to_disk",
+        )
+        return
+    try:
+        for filename in files:
+            with pa.memory_map(str(src.path / filename)) as mm:
+                for batch in pa.ipc.open_stream(mm):
+                    for offset in range(0, batch.num_rows, BATCH_ROWS):
+                        for record in _batch_rows(batch.slice(offset, BATCH_ROWS)):
+                            row += 1
+                            yield row, record
+    except Exception as err:  # a missing or corrupt .arrow file
+        yield _unreadable(src, row + 1, err)
+
+
+def _batch_rows(batch: Any) -> list[dict[str, Any]]:
+    rows = batch.to_pylist()
+    if _needs_conversion(batch.schema):
+        rows = [_jsonable(r) for r in rows]
+    return rows
+
+
+def _needs_conversion(schema: Any) -> bool:
+    import pyarrow as pa
+
+    def plain(t: Any) -> bool:
+        if pa.types.is_struct(t):
+            return all(plain(t.field(i).type) for i in range(t.num_fields))
+        if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+            return plain(t.value_type)
+        return (
+            pa.types.is_string(t)
+            or pa.types.is_large_string(t)
+            or pa.types.is_integer(t)
+            or pa.types.is_floating(t)
+            or pa.types.is_boolean(t)
+            or pa.types.is_null(t)
+        )
+
+    return not all(plain(field.type) for field in schema)
+
+
+def _jsonable(value: Any) -> Any:
+    """A JSON-able copy of an Arrow value: bytes become UTF-8 text (or base64), dates ISO text."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, bytes | bytearray | memoryview):
+        data = bytes(value)
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            return base64.b64encode(data).decode("ascii")
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
