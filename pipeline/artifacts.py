@@ -1,0 +1,179 @@
+"""The artifacts of a run: explicit Arrow schemas, JSONL writers and the atomic output folder.
+
+Parquet files hold canonical Examples under ``EXAMPLE_SCHEMA`` (never inferred from the rows).
+Values that have no fixed type (content parts, tool calls, tools, meta, unknown message keys) are
+stored as JSON text. The output folder is written aside and renamed into place, so an interrupted
+run leaves the previous artifacts whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+ARTIFACTS = (
+    "train.jsonl",
+    "validation.jsonl",
+    "train.parquet",
+    "validation.parquet",
+    "rejected.jsonl",
+    "duplicates.jsonl",
+    "manifest.json",
+)
+_MESSAGE_KEYS = ("role", "content", "name", "tool_calls", "tool_call_id", "weight")
+
+
+def _message_type():
+    import pyarrow as pa
+
+    return pa.list_(
+        pa.struct(
+            [
+                ("role", pa.string()),
+                ("content", pa.string()),
+                ("parts", pa.string()),
+                ("name", pa.string()),
+                ("tool_calls", pa.string()),
+                ("tool_call_id", pa.string()),
+                ("weight", pa.int64()),
+                ("extra", pa.string()),
+            ]
+        )
+    )
+
+
+def example_schema(with_rendered: bool = False):
+    import pyarrow as pa
+
+    messages = _message_type()
+    fields = [
+        ("id", pa.string()),
+        ("source", pa.string()),
+        ("line", pa.int64()),
+        ("kind", pa.string()),
+        ("messages", messages),
+        ("tools", pa.string()),
+        ("parallel_tool_calls", pa.bool_()),
+        ("chosen", messages),
+        ("rejected", messages),
+        ("completion", messages),
+        ("label", pa.bool_()),
+        ("text", pa.string()),
+        ("meta", pa.string()),
+        ("n_tokens", pa.int64()),
+        ("n_trained_tokens", pa.int64()),
+        ("cluster", pa.string()),
+        ("split", pa.string()),
+    ]
+    if with_rendered:
+        fields.append(("rendered", pa.binary()))
+    return pa.schema(fields)
+
+
+def dumps(value: Any) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str)
+
+
+def _json_or_none(value: Any) -> str | None:
+    return None if value is None else dumps(value).decode()
+
+
+def _message_row(m: Any) -> dict[str, Any]:
+    if not isinstance(m, dict):
+        return {"extra": _json_or_none(m)}
+    role, content, name = m.get("role"), m.get("content"), m.get("name")
+    weight = m.get("weight")
+    row = {
+        "role": role if isinstance(role, str) else _json_or_none(role),
+        "content": content if isinstance(content, str) else None,
+        "parts": _json_or_none(content)
+        if content is not None and not isinstance(content, str)
+        else None,
+        "name": name if isinstance(name, str) else None,
+        "tool_calls": _json_or_none(m.get("tool_calls")),
+        "tool_call_id": m.get("tool_call_id") if isinstance(m.get("tool_call_id"), str) else None,
+        "weight": weight if isinstance(weight, int) and not isinstance(weight, bool) else None,
+    }
+    extra = {k: v for k, v in m.items() if k not in _MESSAGE_KEYS}
+    if weight is not None and row["weight"] is None:
+        extra["weight"] = weight
+    row["extra"] = _json_or_none(extra) if extra else None
+    return row
+
+
+def _messages_rows(messages: Any) -> list | None:
+    if messages is None:
+        return None
+    return [_message_row(m) for m in messages]
+
+
+def example_row(ex: dict[str, Any]) -> dict[str, Any]:
+    """An Example as a row of ``example_schema()``."""
+    return {
+        "id": ex["id"],
+        "source": ex["source"],
+        "line": ex["line"],
+        "kind": ex["kind"],
+        "messages": _messages_rows(ex["messages"]),
+        "tools": _json_or_none(ex.get("tools")),
+        "parallel_tool_calls": ex.get("parallel_tool_calls"),
+        "chosen": _messages_rows(ex.get("chosen")),
+        "rejected": _messages_rows(ex.get("rejected")),
+        "completion": _messages_rows(ex.get("completion")),
+        "label": ex.get("label"),
+        "text": ex.get("text"),
+        "meta": _json_or_none(ex.get("meta") or None),
+        "n_tokens": ex.get("n_tokens"),
+        "n_trained_tokens": ex.get("n_trained_tokens"),
+        "cluster": ex.get("cluster"),
+        "split": ex.get("split"),
+        "rendered": ex.get("rendered"),
+    }
+
+
+class JsonlWriter:
+    """Appends one JSON value (or pre-encoded bytes) per line and counts the lines."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.records = 0
+        self._file = open(path, "wb")
+
+    def write(self, value: Any) -> None:
+        self._file.write(value if isinstance(value, bytes) else dumps(value))
+        self._file.write(b"\n")
+        self.records += 1
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def staging_dir(out: Path) -> Path:
+    """A fresh folder beside ``out`` to write the run into."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.parent / f".{out.name}.partial-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    return staging
+
+
+def publish(staging: Path, out: Path) -> None:
+    """Replace ``out`` with ``staging``: rename aside, rename in, then delete the old folder."""
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    if out.exists():
+        os.replace(out, old)
+    os.replace(staging, out)
+    shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,225 @@
+"""The ftprep command line: thin click commands over the library."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from pipeline import __version__
+
+FORMATS = click.Choice(["text", "json"])
+
+
+class UsageProblem(click.ClickException):
+    """A usage or I/O problem: one clear line, exit 2, no artifacts."""
+
+    exit_code = 2
+
+
+def _usage_errors():
+    from pipeline.config import ConfigError
+    from pipeline.ingest import InputError
+    from pipeline.models import UnknownModel
+    from pipeline.profiles import ProfileError
+    from pipeline.tokens import TokenizerError
+
+    return (ConfigError, InputError, UnknownModel, ProfileError, TokenizerError)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ftprep")
+def cli() -> None:
+    """Turn raw example data into fine-tuning files a provider will accept, and prove it."""
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="TOML config (see ftprep.toml).",
+)
+@click.option(
+    "--out", type=click.Path(path_type=Path), help="Output folder [data/processed/<name>]."
+)
+@click.option("--profile", help="Target profile [openai-chat].")
+@click.option("--model", help="Target model, for tokens and limits [the profile's default].")
+@click.option(
+    "--val-ratio",
+    type=click.FloatRange(0, 1, max_open=True),
+    help="Share of clusters for validation [0.1].",
+)
+@click.option(
+    "--val-size",
+    type=click.IntRange(0),
+    help="Exact number of validation clusters (instead of a ratio).",
+)
+@click.option("--seed", type=int, help="Seed of the split hash [0].")
+@click.option("--system-prompt", help="System message added where an example has none.")
+@click.option(
+    "--max-rejected-share",
+    type=click.FloatRange(0, 1),
+    help="Exit 1 when more than this share of records is rejected.",
+)
+@click.option(
+    "--workers", type=click.IntRange(1), help="Worker processes [all cores; 1 for small inputs]."
+)
+@click.option(
+    "--format", "fmt", type=FORMATS, default="text", show_default=True, help="Summary format."
+)
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+def run(
+    inputs,
+    config_path,
+    out,
+    profile,
+    model,
+    val_ratio,
+    val_size,
+    seed,
+    system_prompt,
+    max_rejected_share,
+    workers,
+    fmt,
+    quiet,
+) -> None:
+    """Run the pipeline: ingest, convert, validate, count, dedupe, split, write.
+
+    Exit 0 when the run completes (rejected records are reported), 1 when
+    --max-rejected-share is exceeded (artifacts are still written), 2 for usage or I/O problems.
+
+    Example:
+
+        ftprep run data/raw --out data/processed/sample --profile openai-chat --model gpt-4o-mini-2024-07-18
+    """
+    from pipeline.config import load_config
+    from pipeline.engine import RunConfig
+    from pipeline.engine import run as run_pipeline
+    from pipeline.report import run_summary
+
+    try:
+        settings = load_config(config_path) if config_path else {}
+        settings.pop("gate", None)
+        given = {
+            "inputs": [Path(p) for p in inputs] or None,
+            "out": out,
+            "profile": profile,
+            "model": model,
+            "val_ratio": val_ratio,
+            "val_size": val_size,
+            "seed": seed,
+            "system_prompt": system_prompt,
+            "max_rejected_share": max_rejected_share,
+            "workers": workers,
+        }
+        settings.update({k: v for k, v in given.items() if v is not None})
+        if not settings.get("inputs"):
+            raise UsageProblem("no inputs: name files or folders, or give --config with run.inputs")
+        for path in settings["inputs"]:
+            if not Path(path).exists():
+                raise UsageProblem(f"input {path} does not exist")
+        settings.setdefault("out", Path("data/processed") / _default_name(settings["inputs"]))
+        config = RunConfig(**settings)
+        progress = (
+            None if quiet or not sys.stderr.isatty() else (lambda msg: click.echo(msg, err=True))
+        )
+        result = run_pipeline(config, progress=progress)
+    except _usage_errors() as exc:
+        raise UsageProblem(str(exc)) from None
+    if fmt == "json":
+        import orjson
+
+        click.echo(orjson.dumps(result.manifest, option=orjson.OPT_INDENT_2).decode())
+    elif not quiet:
+        click.echo(run_summary(result.manifest, str(config.out)))
+    limit = config.max_rejected_share
+    if limit is not None and result.rejected_share > limit:
+        click.echo(
+            f"ftprep: {result.rejected_share:.1%} of records were rejected, over --max-rejected-share {limit:.1%}; "
+            f"see {config.out / 'rejected.jsonl'}",
+            err=True,
+        )
+        sys.exit(1)
+
+
+def _default_name(inputs: list[Path]) -> str:
+    first = Path(inputs[0])
+    name = first.name.split(".")[0] if first.is_file() else first.name
+    return name or "run"
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--profile", required=True, help="Profile to validate against, e.g. openai-chat.")
+@click.option("--model", help="Also check token counts against this model's per-example limit.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.option(
+    "--max-errors", type=click.IntRange(1), help="Show at most N findings (all are counted)."
+)
+@click.option("--strict", is_flag=True, help="Warnings fail too (exit 1).")
+def validate(files, profile, model, fmt, max_errors, strict) -> None:
+    """Check files in a provider's format before uploading them: every finding, with its line.
+
+    Exit 0 with no error-level finding (--strict: no warning either), 1 with any, 2 for usage or
+    I/O problems.
+
+    Example:
+
+        ftprep validate train.jsonl --profile openai-chat --model gpt-4o-mini-2024-07-18
+    """
+    from pipeline.profiles import get_profile
+    from pipeline.validate_files import validate_files
+
+    try:
+        report = validate_files(list(files), get_profile(profile), model, max_errors)
+    except _usage_errors() as exc:
+        raise UsageProblem(str(exc)) from None
+    if fmt == "json":
+        import orjson
+
+        click.echo(orjson.dumps(report.as_dict(strict), option=orjson.OPT_INDENT_2).decode())
+    else:
+        for finding in report.findings:
+            click.echo(finding.render())
+        verdict = "ok" if report.ok(strict) else "FAILED"
+        click.echo(
+            f"{verdict}: {report.records:,} records in {len(report.files)} file(s), "
+            f"{report.errors:,} error(s), {report.warnings:,} warning(s) [{report.profile}]"
+        )
+    sys.exit(0 if report.ok(strict) else 1)
+
+
+@cli.command()
+def profiles() -> None:
+    """List the profiles and models with their limits and the source of each number.
+
+    Example:
+
+        ftprep profiles
+    """
+    from pipeline.models import MODELS
+    from pipeline.profiles import PROFILES
+
+    click.echo("Profiles:")
+    for p in PROFILES.values():
+        lim = p.limits
+        parts = []
+        if lim.min_examples:
+            parts.append(f"min {lim.min_examples} examples ({lim.sources.get('min_examples', '')})")
+        if lim.max_bytes:
+            parts.append(f"max {lim.max_bytes:,} bytes ({lim.sources.get('max_bytes', '')})")
+        click.echo(f"  {p.name:<22} {p.title}; kinds: {', '.join(p.kinds)}; " + "; ".join(parts))
+    click.echo("Models (tokens per training example):")
+    for m in MODELS.values():
+        limit = f"{m.max_tokens:,}" if m.max_tokens else "unknown"
+        mark = "" if m.confirmed else " (unconfirmed)"
+        click.echo(f"  {m.name:<26} {m.encoding:<12} {limit:>7}{mark}  [{m.source}]")
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,66 @@
+"""The run configuration file (TOML): the same settings as the command line, plus column mappings.
+
+Relative paths in the file are relative to the file's folder. Values given on the command line
+win over the file. See ftprep.toml in the repository for a documented example.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """The config file is missing, not TOML, or holds a setting ftprep does not know."""
+
+
+RUN_KEYS = {
+    "inputs": list,
+    "out": str,
+    "profile": str,
+    "model": str,
+    "val_ratio": (int, float),
+    "val_size": int,
+    "seed": int,
+    "system_prompt": str,
+    "max_rejected_share": (int, float),
+    "workers": int,
+}
+
+
+def load_config(path: Path) -> dict[str, Any]:
+    """The [run] settings with paths resolved, plus "mapping" and "roles" from [convert.*]."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    unknown = set(data) - {"run", "convert", "gate"}
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown section(s) {', '.join(sorted(unknown))}; expected [run], [convert], [gate]"
+        )
+    run = dict(data.get("run", {}))
+    for key, value in run.items():
+        expected = RUN_KEYS.get(key)
+        if expected is None:
+            raise ConfigError(
+                f"{path}: unknown setting run.{key}; known: {', '.join(sorted(RUN_KEYS))}"
+            )
+        if not isinstance(value, expected) or isinstance(value, bool):
+            raise ConfigError(f"{path}: run.{key} has the wrong type ({type(value).__name__})")
+    base = path.parent
+    if "inputs" in run:
+        run["inputs"] = [base / p for p in run["inputs"]]
+    if "out" in run:
+        run["out"] = base / run["out"]
+    convert = data.get("convert", {})
+    for table in ("mapping", "roles"):
+        values = convert.get(table, {})
+        if not all(isinstance(v, str) for v in values.values()):
+            raise ConfigError(f"{path}: every value in [convert.{table}] must be a string")
+        run[table] = dict(values)
+    run["gate"] = dict(data.get("gate", {}))
+    return run

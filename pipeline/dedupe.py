@@ -1,0 +1,86 @@
+"""Dedupe: an Example's id is the hash of its normalised content; a repeated id is an exact copy.
+
+Normalisation: every string is NFKC-normalised, whitespace runs collapse to one space and ends are
+stripped. The content is the kind, the messages (role, content, name, tool calls, weight), tools
+and the answers; ``meta`` (input ids, categories) and provenance do not count. The first record in
+input order is kept; later copies go to duplicates.jsonl with ``duplicate_of``. The index holds
+one 128-bit integer per kept Example, not the records.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+import orjson
+import xxhash
+
+_WS = re.compile(r"\s+")
+CONTENT_FIELDS = ("kind", "messages", "tools", "chosen", "rejected", "completion", "label", "text")
+
+
+def normalise_text(text: str) -> str:
+    return _WS.sub(" ", unicodedata.normalize("NFKC", text)).strip()
+
+
+def _normalise(value: Any) -> Any:
+    if isinstance(value, str):
+        return normalise_text(value)
+    if isinstance(value, list):
+        return [_normalise(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _normalise(v) for k, v in value.items() if v is not None}
+    return value
+
+
+def content_key(ex: dict[str, Any]) -> bytes:
+    """The canonical bytes of an Example's normalised content."""
+    return orjson.dumps(
+        {f: _normalise(ex.get(f)) for f in CONTENT_FIELDS}, option=orjson.OPT_SORT_KEYS
+    )
+
+
+def example_id(ex: dict[str, Any]) -> str:
+    """A stable id: 32 hex digits of the xxh3-128 hash of the normalised content."""
+    return xxhash.xxh3_128_hexdigest(content_key(ex))
+
+
+class ExactIndex:
+    """The ids seen so far, with where each was first seen (for the duplicates report)."""
+
+    def __init__(self) -> None:
+        self._first: dict[int, tuple[int, int]] = {}
+        self._sources: list[str] = []
+        self._source_index: dict[str, int] = {}
+
+    def first_seen(self, ex: dict[str, Any]) -> tuple[str, int] | None:
+        """None when ``ex`` is new (and remember it), else (source, line) of the kept copy."""
+        key = int(ex["id"], 16)
+        seen = self._first.get(key)
+        if seen is not None:
+            return self._sources[seen[0]], seen[1]
+        source = ex["source"]
+        index = self._source_index.get(source)
+        if index is None:
+            index = self._source_index[source] = len(self._sources)
+            self._sources.append(source)
+        self._first[key] = (index, ex["line"])
+        return None
+
+    def __len__(self) -> int:
+        return len(self._first)
+
+
+def duplicate_record(ex: dict[str, Any], kept: tuple[str, int]) -> dict[str, Any]:
+    """One line of duplicates.jsonl."""
+    return {
+        "source": ex["source"],
+        "line": ex["line"],
+        "id": ex["id"],
+        "duplicate_of": ex["id"],
+        "duplicate_of_source": kept[0],
+        "duplicate_of_line": kept[1],
+        "kind": "exact",
+        "similarity": 1.0,
+    }

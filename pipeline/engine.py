@@ -1,0 +1,389 @@
+"""The embedded engine: runs the stages over every input, on all cores, in bounded memory.
+
+Per input file, pass 0 counts record shapes (so the file's shape comes from the whole file), and
+pass 1 streams batches through ingest -> convert -> validate -> count in a process pool, in input
+order. The main process dedupes exactly on ids, writes rejected and duplicate records as they
+come, and spills surviving Examples to an Arrow file in the staging folder. After the last input,
+the split is decided and the spill is streamed into the train/validation JSONL and Parquet files.
+Memory holds a few batches in flight and one integer per kept Example.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline import convert, ingest
+from pipeline.artifacts import JsonlWriter, example_row, example_schema, publish, staging_dir
+from pipeline.dedupe import ExactIndex, duplicate_record, example_id
+from pipeline.manifest import build_manifest, write_manifest
+from pipeline.models import ModelInfo, model_info
+from pipeline.profiles import Profile, get_profile, load_schema
+from pipeline.records import rejection
+from pipeline.render import Unrenderable
+from pipeline.split import SplitPlan
+from pipeline.validate import validate_record
+
+INLINE_BYTES = 4_000_000  # inputs smaller than this run in-process: workers would cost more
+
+
+@dataclass
+class RunConfig:
+    inputs: list[Path]
+    out: Path
+    profile: str = "openai-chat"
+    model: str | None = None
+    val_ratio: float | None = 0.1
+    val_size: int | None = None
+    seed: int = 0
+    system_prompt: str | None = None
+    mapping: dict[str, str] = field(default_factory=dict)
+    roles: dict[str, str] = field(default_factory=dict)
+    max_rejected_share: float | None = None
+    workers: int | None = None
+    batch_size: int = 256
+
+    def public(self) -> dict[str, Any]:
+        """The settings recorded in the manifest (no machine-specific values)."""
+        return {
+            "inputs": [str(p) for p in self.inputs],
+            "out": str(self.out),
+            "profile": self.profile,
+            "model": self.model,
+            "val_ratio": self.val_ratio,
+            "val_size": self.val_size,
+            "seed": self.seed,
+            "system_prompt": self.system_prompt,
+            "mapping": dict(sorted(self.mapping.items())),
+            "roles": dict(sorted(self.roles.items())),
+            "max_rejected_share": self.max_rejected_share,
+        }
+
+
+@dataclass
+class SourceStats:
+    name: str
+    path: Path
+    format: str
+    shape: str | None = None
+    shape_notes: list[str] = field(default_factory=list)
+    records: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    train: int = 0
+    validation: int = 0
+
+    def balanced(self) -> bool:
+        return self.records == self.rejected + self.duplicates + self.train + self.validation
+
+
+@dataclass
+class RunResult:
+    out: Path
+    manifest: dict[str, Any]
+
+    @property
+    def rejected_share(self) -> float:
+        counts = self.manifest["counts"]
+        return counts["rejected"] / counts["records"] if counts["records"] else 0.0
+
+
+# ---------------------------------------------------------------- worker side
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(
+    profile_name: str, encoding: str, options: convert.ConvertOptions, limit: int | None
+) -> None:
+    from pipeline.tokens import Counter
+
+    _WORKER.update(
+        profile=get_profile(profile_name),
+        counter=Counter(encoding),
+        options=options,
+        limit=limit,
+    )
+
+
+def _parse(source: str, item: Any) -> tuple[bool, Any]:
+    if isinstance(item, dict):  # a rejection from the reader
+        return False, item
+    line, payload = item
+    if isinstance(payload, bytes):
+        return ingest.parse_line(source, line, payload)
+    return True, payload
+
+
+def _shape_batch(source: str, items: list) -> collections.Counter:
+    options = _WORKER["options"]
+    counts: collections.Counter = collections.Counter()
+    for item in items:
+        ok, obj = _parse(source, item)
+        if ok:
+            counts[convert.shape_of(obj, options)] += 1
+    return counts
+
+
+def _process_batch(
+    source: str, file_shape: str | None, items: list
+) -> tuple[list, collections.Counter]:
+    """Ingest, convert, validate and count one batch; results keep input order."""
+    profile: Profile = _WORKER["profile"]
+    counter = _WORKER["counter"]
+    counter.new_batch()
+    warnings: collections.Counter = collections.Counter()
+    results = []
+    for item in items:
+        ok, obj = _parse(source, item)
+        if not ok:
+            results.append(obj)
+            continue
+        line = item[0]
+        ex = convert.convert_record(obj, source, line, file_shape, _WORKER["options"])
+        if "stage" in ex:
+            results.append(ex)
+            continue
+        results.append(_finish_example(ex, obj, profile, counter, warnings))
+    return results, warnings
+
+
+def _finish_example(
+    ex: dict, obj: Any, profile: Profile, counter: Any, warnings: collections.Counter
+) -> dict:
+    import orjson
+
+    source, line = ex["source"], ex["line"]
+    try:
+        rendered = profile.render(ex)
+    except Unrenderable as exc:
+        return rejection(source, line, "validate", exc.rule, exc.message, raw=obj)
+    issues = validate_record(profile, rendered)
+    errors = [i for i in issues if i[2] == "error"]
+    if errors:
+        pointer, rule, _, message = errors[0]
+        rej = rejection(source, line, "validate", rule, message, raw=obj, pointer=pointer)
+        if len(errors) > 1:
+            rej["findings"] = [{"pointer": p, "rule": r, "message": m} for p, r, _, m in errors]
+        return rej
+    for issue in issues:
+        warnings[issue[1]] += 1
+    ex["n_tokens"], ex["n_trained_tokens"] = counter.example(ex)
+    limit = _WORKER["limit"]
+    if limit and ex["n_tokens"] > limit:
+        warnings["length.over_limit"] += 1
+        ex["over_limit"] = True
+    ex["id"] = example_id(ex)
+    ex["cluster"] = ex["id"]
+    ex["rendered"] = orjson.dumps(rendered)
+    return ex
+
+
+# ---------------------------------------------------------------- main side
+
+
+def _batches(items: Iterable, size: int) -> Iterator[list]:
+    batch: list = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class _Runner:
+    """Maps a function over batches in order, in a pool or in this process."""
+
+    def __init__(self, workers: int, initargs: tuple):
+        self.pool = None
+        if workers > 1:
+            import multiprocessing
+
+            context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+            self.pool = ProcessPoolExecutor(
+                workers, mp_context=context, initializer=_init_worker, initargs=initargs
+            )
+            self.window = workers * 3
+        else:
+            _init_worker(*initargs)
+
+    def map(self, fn: Callable, batches: Iterable[list], *args: Any) -> Iterator[Any]:
+        if self.pool is None:
+            for batch in batches:
+                yield fn(*args, batch)
+            return
+        pending: collections.deque[Future] = collections.deque()
+        for batch in batches:
+            pending.append(self.pool.submit(fn, *args, batch))
+            if len(pending) >= self.window:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
+
+
+def resolve(config: RunConfig) -> tuple[Profile, ModelInfo, list[ingest.Source]]:
+    """Check the profile, model and inputs before anything is written (errors here are exit 2)."""
+    profile = get_profile(config.profile)
+    load_schema(profile.name)
+    info = model_info(config.model or profile.default_model or "gpt-4o-mini-2024-07-18")
+    sources: list[ingest.Source] = []
+    for path in config.inputs:
+        sources.extend(ingest.discover(path, str(path)))
+    if not sources:
+        raise ingest.InputError(
+            "no input files found: name JSONL, JSON, CSV or Parquet files or folders"
+        )
+    return profile, info, sources
+
+
+def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> RunResult:
+    import pyarrow as pa
+
+    profile, info, sources = resolve(config)
+    options = convert.ConvertOptions(
+        mapping=config.mapping, roles=config.roles, system_prompt=config.system_prompt
+    )
+    total_bytes = sum(_size(s.path) for s in sources)
+    workers = config.workers or os.cpu_count() or 1
+    if total_bytes < INLINE_BYTES and config.workers is None:
+        workers = 1
+    staging = staging_dir(config.out)
+    runner = _Runner(workers, (profile.name, info.encoding, options, info.max_tokens))
+    stats: list[SourceStats] = []
+    rejected_by_stage: collections.Counter = collections.Counter()
+    rejected_by_rule: collections.Counter = collections.Counter()
+    warnings: collections.Counter = collections.Counter()
+    over_limit: list[dict] = []
+    index = ExactIndex()
+    plan = SplitPlan(
+        config.seed, None if config.val_size is not None else config.val_ratio, config.val_size
+    )
+    rejected = JsonlWriter(staging / "rejected.jsonl")
+    duplicates = JsonlWriter(staging / "duplicates.jsonl")
+    spill_path = staging / "_spill.arrow"
+    spill_schema = example_schema(with_rendered=True)
+    try:
+        with pa.OSFile(str(spill_path), "wb") as sink, pa.ipc.new_file(sink, spill_schema) as spill:
+            for src in sources:
+                st = SourceStats(src.name, src.path, src.format)
+                stats.append(st)
+                if progress:
+                    progress(f"reading {src.name}")
+                counts: collections.Counter = collections.Counter()
+                for part in runner.map(
+                    _shape_batch, _batches(ingest.read_source(src), config.batch_size), src.name
+                ):
+                    counts.update(part)
+                st.shape, st.shape_notes = convert.choose_file_shape(counts)
+                batches = _batches(ingest.read_source(src), config.batch_size)
+                for results, batch_warnings in runner.map(
+                    _process_batch, batches, src.name, st.shape
+                ):
+                    warnings.update(batch_warnings)
+                    kept = []
+                    for rec in results:
+                        st.records += 1
+                        if "stage" in rec:
+                            st.rejected += 1
+                            rejected_by_stage[rec["stage"]] += 1
+                            rejected_by_rule[rec["rule"]] += 1
+                            rejected.write(rec)
+                            continue
+                        first = index.first_seen(rec)
+                        if first is not None:
+                            st.duplicates += 1
+                            duplicates.write(duplicate_record(rec, first))
+                            continue
+                        if rec.pop("over_limit", False):
+                            over_limit.append(
+                                {
+                                    "source": rec["source"],
+                                    "line": rec["line"],
+                                    "tokens": rec["n_tokens"],
+                                }
+                            )
+                        plan.observe(rec["cluster"])
+                        kept.append(example_row(rec))
+                    if kept:
+                        spill.write_batch(pa.RecordBatch.from_pylist(kept, schema=spill_schema))
+        plan.finish()
+        tokens = _write_splits(spill_path, staging, plan, {s.name: s for s in stats})
+    finally:
+        runner.close()
+        rejected.close()
+        duplicates.close()
+    spill_path.unlink(missing_ok=True)
+    for st in stats:
+        if not st.balanced():
+            raise RuntimeError(f"internal error: records of {st.name} do not add up: {st}")
+    manifest = build_manifest(
+        config=config,
+        profile=profile,
+        model=info,
+        stats=stats,
+        rejected_by_stage=rejected_by_stage,
+        rejected_by_rule=rejected_by_rule,
+        warnings=warnings,
+        over_limit=over_limit,
+        tokens=tokens,
+        staging=staging,
+    )
+    write_manifest(staging, manifest)
+    publish(staging, config.out)
+    return RunResult(config.out, manifest)
+
+
+def _write_splits(
+    spill_path: Path, staging: Path, plan: SplitPlan, stats: dict[str, SourceStats]
+) -> dict[str, dict[str, int]]:
+    """Stream the spill into train/validation JSONL and Parquet; return token totals per split."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = example_schema()
+    names = ("train", "validation")
+    jsonl = {s: JsonlWriter(staging / f"{s}.jsonl") for s in names}
+    parquet = {s: pq.ParquetWriter(staging / f"{s}.parquet", schema) for s in names}
+    tokens = {s: {"examples": 0, "tokens": 0, "trained_tokens": 0} for s in names}
+    try:
+        with pa.memory_map(str(spill_path)) as source:
+            reader = pa.ipc.open_file(source)
+            for i in range(reader.num_record_batches):
+                rows = reader.get_batch(i).to_pylist()
+                by_split: dict[str, list] = {s: [] for s in names}
+                for row in rows:
+                    split = plan.split_of(row["cluster"])
+                    row["split"] = split
+                    jsonl[split].write(row.pop("rendered"))
+                    by_split[split].append(row)
+                    setattr(stats[row["source"]], split, getattr(stats[row["source"]], split) + 1)
+                    t = tokens[split]
+                    t["examples"] += 1
+                    t["tokens"] += row["n_tokens"] or 0
+                    t["trained_tokens"] += row["n_trained_tokens"] or 0
+                for s in names:
+                    if by_split[s]:
+                        parquet[s].write_table(pa.Table.from_pylist(by_split[s], schema=schema))
+    finally:
+        for s in names:
+            jsonl[s].close()
+            parquet[s].close()
+    return tokens
+
+
+def _size(path: Path) -> int:
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size if path.exists() else 0

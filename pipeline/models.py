@@ -1,0 +1,120 @@
+"""Target models: their tokenizer and their per-example training context, with the source of each number.
+
+Sources are the tags of reference/providers.md (S2: OpenAI fine-tuning guide, S12: Azure OpenAI
+fine-tune models table, S15: tiktoken's model table). A limit marked ``confirmed=False`` is only
+known from one provider's table or an older document, so exceeding it is always a warning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class UnknownModel(ValueError):
+    """A model id ftprep cannot map to a tokenizer."""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    encoding: str
+    max_tokens: int | None  # per training example; None when no provider states it
+    source: str
+    confirmed: bool = True
+
+
+_MODELS = [
+    ModelInfo("gpt-3.5-turbo-0613", "cl100k_base", 4_096, "S2 OpenAI fine-tuning guide"),
+    ModelInfo("gpt-3.5-turbo-1106", "cl100k_base", 16_385, "S2 OpenAI fine-tuning guide"),
+    ModelInfo("gpt-3.5-turbo-0125", "cl100k_base", 16_385, "S2 OpenAI fine-tuning guide"),
+    ModelInfo("gpt-35-turbo-0613", "cl100k_base", 4_096, "S12 Azure fine-tune models"),
+    ModelInfo("gpt-35-turbo-1106", "cl100k_base", 16_385, "S12 Azure fine-tune models"),
+    ModelInfo("gpt-35-turbo-0125", "cl100k_base", 16_385, "S12 Azure fine-tune models"),
+    ModelInfo(
+        "gpt-4-0613", "cl100k_base", 8_192, "inference context; training limit unpublished", False
+    ),
+    ModelInfo("gpt-4o-mini-2024-07-18", "o200k_base", 65_536, "S2 OpenAI guide; S12 Azure"),
+    ModelInfo("gpt-4o-2024-08-06", "o200k_base", 65_536, "S2 OpenAI guide; S12 Azure"),
+    ModelInfo(
+        "gpt-4.1-2025-04-14", "o200k_base", 65_536, "S12 Azure (OpenAI value unpublished)", False
+    ),
+    ModelInfo(
+        "gpt-4.1-mini-2025-04-14",
+        "o200k_base",
+        65_536,
+        "S12 Azure (OpenAI value unpublished)",
+        False,
+    ),
+    ModelInfo(
+        "gpt-4.1-nano-2025-04-14",
+        "o200k_base",
+        32_768,
+        "S12 Azure (OpenAI value unpublished)",
+        False,
+    ),
+    ModelInfo(
+        "o4-mini-2025-04-16", "o200k_base", 65_536, "S12 Azure (reinforcement fine-tuning)", False
+    ),
+    ModelInfo("babbage-002", "cl100k_base", 16_384, "S12 Azure max request", False),
+    ModelInfo("davinci-002", "cl100k_base", 16_384, "S12 Azure max request", False),
+]
+MODELS: dict[str, ModelInfo] = {m.name: m for m in _MODELS}
+
+ALIASES = {
+    "gpt-3.5-turbo": "gpt-3.5-turbo-0125",
+    "gpt-35-turbo": "gpt-35-turbo-0125",
+    "gpt-4": "gpt-4-0613",
+    "gpt-4o-mini": "gpt-4o-mini-2024-07-18",
+    "gpt-4o": "gpt-4o-2024-08-06",
+    "gpt-4.1": "gpt-4.1-2025-04-14",
+    "gpt-4.1-mini": "gpt-4.1-mini-2025-04-14",
+    "gpt-4.1-nano": "gpt-4.1-nano-2025-04-14",
+    "o4-mini": "o4-mini-2025-04-16",
+}
+
+# Prefixes in the order they are tried: longer, more specific ones first (tiktoken/model.py, S15,
+# with the fine-tuned id problem fixed: ids are mapped through their base model first).
+_PREFIXES = [
+    ("gpt-4o", "o200k_base"),
+    ("chatgpt-4o", "o200k_base"),
+    ("gpt-4.1", "o200k_base"),
+    ("gpt-4.5", "o200k_base"),
+    ("gpt-5", "o200k_base"),
+    ("o1", "o200k_base"),
+    ("o3", "o200k_base"),
+    ("o4-mini", "o200k_base"),
+    ("gpt-4", "cl100k_base"),
+    ("gpt-3.5", "cl100k_base"),
+    ("gpt-35", "cl100k_base"),
+    ("davinci-002", "cl100k_base"),
+    ("babbage-002", "cl100k_base"),
+]
+
+
+def base_model(model: str) -> str:
+    """The base model of a fine-tuned id: ft:gpt-4.1-mini-2025-04-14:org::abc -> gpt-4.1-mini-2025-04-14."""
+    if model.startswith("ft:"):
+        return model.split(":")[1]
+    return model
+
+
+def model_info(model: str) -> ModelInfo:
+    """Tokenizer and limit for a model id, a dated snapshot, an alias or a fine-tuned id."""
+    base = base_model(model.strip())
+    base = ALIASES.get(base, base)
+    if base in MODELS:
+        info = MODELS[base]
+        return (
+            info
+            if base == model
+            else ModelInfo(model, info.encoding, info.max_tokens, info.source, info.confirmed)
+        )
+    for prefix, encoding in _PREFIXES:
+        if base.startswith(prefix):
+            return ModelInfo(
+                model, encoding, None, "encoding by model family (S15); no published limit", False
+            )
+    raise UnknownModel(
+        f"unknown model {model!r}: use an OpenAI model id such as gpt-4o-mini-2024-07-18 "
+        f"(see `ftprep profiles`)"
+    )

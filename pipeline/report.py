@@ -1,0 +1,53 @@
+"""Human summaries of a run, kept apart from the engine so the library never prints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _n(value: int) -> str:
+    return f"{value:,}"
+
+
+def run_summary(manifest: dict[str, Any], out: str) -> str:
+    counts, stages, tokens = manifest["counts"], manifest["stages"], manifest["tokens"]
+    lines = [
+        f"ftprep run: {len(manifest['inputs'])} input(s), {_n(counts['records'])} records "
+        f"-> {out} (profile {manifest['profile']}, model {manifest['model']})",
+    ]
+    for stage in ("ingest", "convert", "validate", "count"):
+        s = stages[stage]
+        lines.append(
+            f"  {stage:<9} {_n(s['in'])} in, {_n(s['out'])} out, {_n(s['rejected'])} rejected"
+        )
+    d = stages["dedupe"]
+    lines.append(
+        f"  {'dedupe':<9} {_n(d['in'])} in, {_n(d['out'])} out, {_n(d['duplicates'])} duplicates"
+    )
+    lines.append(
+        f"  {'split':<9} train {_n(counts['train'])}, validation {_n(counts['validation'])}"
+    )
+    if manifest["rejected_by_rule"]:
+        lines.append("  rejected by rule:")
+        lines += [f"    {rule:<40} {_n(n)}" for rule, n in manifest["rejected_by_rule"].items()]
+    if manifest["warnings_by_rule"]:
+        lines.append("  warnings by rule (records kept):")
+        lines += [f"    {rule:<40} {_n(n)}" for rule, n in manifest["warnings_by_rule"].items()]
+    for entry in manifest["inputs"]:
+        for note in entry["shape_notes"]:
+            lines.append(f"  note: {entry['path']}: {note}")
+    tok = manifest["tokenizer"]
+    limit = tok["max_tokens_per_example"]
+    over = (
+        f", {_n(tokens['over_limit_count'])} example(s) over the {_n(limit)}-token limit"
+        if limit
+        else ""
+    )
+    lines.append(
+        f"  tokens    {_n(tokens['total'])} total, {_n(tokens['trained'])} trained "
+        f"({tok['encoding']}){over}"
+    )
+    lines.append(
+        "  outputs   " + ", ".join(f"{o['path']} ({_n(o['records'])})" for o in manifest["outputs"])
+    )
+    return "\n".join(lines)

@@ -1,0 +1,5 @@
+"""Named rules: the checks a JSON Schema cannot express, one module per provider family.
+
+A check takes one parsed line (the target profile's format) and yields
+``(pointer, rule_id, severity, message)``; the validator adds file and line.
+"""

@@ -1,0 +1,166 @@
+"""Rules for OpenAI's (and Azure OpenAI's) chat fine-tuning format, beyond its JSON Schema.
+
+Facts and their status come from reference/providers.md §1 and §2: what the provider confirms is
+an error, what it leaves unconfirmed (role alternation, the last role) is a warning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from pipeline.findings import ERROR, WARNING, pointer
+from pipeline.rules.common import (
+    IMAGE_DATA_URL,
+    Issue,
+    check_special_tokens,
+    check_tool_calls,
+    check_tools,
+    images_of,
+)
+
+ROLES = ("system", "user", "assistant", "tool", "function")
+
+
+def check_chat(obj: dict, max_images: int = 10, rule: str = "openai") -> Iterator[Issue]:
+    messages = obj.get("messages")
+    if not isinstance(messages, list):
+        return
+    yield from check_messages(messages, ("messages",), max_images, rule, require_assistant=True)
+    yield from check_tools(obj.get("tools"), rule)
+
+
+def check_messages(
+    messages: list,
+    prefix: tuple,
+    max_images: int,
+    rule: str,
+    require_assistant: bool,
+) -> Iterator[Issue]:
+    trained = 0
+    n_images = 0
+    previous = None
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict):
+            continue
+        role = m.get("role")
+        where = prefix + (i,)
+        if role == "developer":
+            yield (
+                pointer(*where, "role"),
+                f"{rule}.role.developer",
+                WARNING,
+                "role 'developer' is documented for reinforcement fine-tuning only; "
+                "use 'system' for supervised examples",
+            )
+        elif "role" in m and role not in ROLES:
+            yield (
+                pointer(*where, "role"),
+                f"{rule}.role.unknown",
+                ERROR,
+                f"{role!r} is not a known role: use one of {', '.join(ROLES)}",
+            )
+        yield from _check_weight(m, where, rule)
+        yield from _check_content(m, role, where, rule)
+        images = images_of(m.get("content"))
+        n_images += len(images)
+        yield from _check_images(images, role, where, rule)
+        if role == "assistant" and m.get("weight", 1) != 0:
+            trained += 1
+        if previous is not None and role == previous and role in ("user", "assistant"):
+            yield (
+                pointer(*where, "role"),
+                f"{rule}.role.repeated",
+                WARNING,
+                f"two {role} messages in a row; merge them unless the repetition is intended",
+            )
+        previous = role
+    if require_assistant and not any(
+        isinstance(m, dict) and m.get("role") == "assistant" for m in messages
+    ):
+        yield (
+            pointer(*prefix),
+            f"{rule}.assistant.missing",
+            ERROR,
+            "the example has no assistant message: add the reply the model should learn",
+        )
+    elif require_assistant and trained == 0:
+        yield (
+            pointer(*prefix),
+            f"{rule}.weight.none_trained",
+            WARNING,
+            "every assistant message has weight 0, so the example trains nothing",
+        )
+    if n_images > max_images:
+        yield (
+            pointer(*prefix),
+            f"{rule}.images.too_many",
+            ERROR,
+            f"{n_images} images in one example; at most {max_images} are allowed",
+        )
+    yield from check_special_tokens(messages, prefix, f"{rule}.content.special_token")
+    yield from check_tool_calls(messages, prefix, rule)
+
+
+def _check_weight(m: dict, where: tuple, rule: str) -> Iterator[Issue]:
+    if "weight" not in m:
+        return
+    weight = m["weight"]
+    if m.get("role") != "assistant":
+        yield (
+            pointer(*where, "weight"),
+            f"{rule}.weight.role",
+            WARNING,
+            "weight only applies to assistant messages; remove it here",
+        )
+    elif isinstance(weight, bool) or weight not in (0, 1):
+        yield (
+            pointer(*where, "weight"),
+            f"{rule}.weight.invalid",
+            ERROR,
+            f"{weight!r} is not 0 or 1",
+        )
+
+
+def _check_content(m: dict, role: Any, where: tuple, rule: str) -> Iterator[Issue]:
+    content = m.get("content")
+    has_call = bool(m.get("tool_calls")) or bool(m.get("function_call"))
+    if role == "assistant":
+        if (content is None or content == "") and not has_call:
+            yield (
+                pointer(*where, "content"),
+                f"{rule}.content.empty",
+                ERROR,
+                "assistant message has no content and no tool_calls: write the reply or remove the message",
+            )
+    elif role in ("system", "user", "tool") and (content is None or content == ""):
+        yield (
+            pointer(*where, "content"),
+            f"{rule}.content.empty",
+            ERROR if content is None else WARNING,
+            f"{role} message has {'no' if content is None else 'empty'} content",
+        )
+
+
+def _check_images(images: list, role: Any, where: tuple, rule: str) -> Iterator[Issue]:
+    for j, part in images:
+        part_where = pointer(*where, "content", j)
+        if role == "assistant":
+            yield (
+                part_where,
+                f"{rule}.images.assistant",
+                ERROR,
+                "images cannot be part of an assistant message: move the image to a user message",
+            )
+        url = (
+            part.get("image_url", {}).get("url")
+            if isinstance(part.get("image_url"), dict)
+            else None
+        )
+        if isinstance(url, str) and url.startswith("data:") and not IMAGE_DATA_URL.match(url):
+            yield (
+                part_where + "/image_url/url",
+                f"{rule}.images.format",
+                ERROR,
+                "images must be JPEG, PNG or WEBP (data:image/jpeg|png|webp;base64,...)",
+            )
