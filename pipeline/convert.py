@@ -17,6 +17,7 @@ here does I/O or raises on any JSON input.
 from __future__ import annotations
 
 import collections
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,7 +130,7 @@ def _parse_json_cells(obj: dict) -> dict:
         if isinstance(value, str) and value[:1] in ("[", "{"):
             try:
                 decoded = orjson.loads(value)
-            except orjson.JSONDecodeError:
+            except ValueError:
                 continue
             if isinstance(decoded, dict) or (
                 isinstance(decoded, list) and all(isinstance(m, dict) for m in decoded)
@@ -239,8 +240,9 @@ def _role(alias: Any, pointer: str, options: ConvertOptions) -> str:
     raise _invalid(pointer, f"role must be a string, not {_type_name(alias)}")
 
 
-def _call_id(index: int) -> str:
-    return f"call_{index:09d}"
+def _call_id(turn: int, n: int) -> str:
+    """Deterministic id of the n-th call in a turn: "call_" + 6 digits of turn + 3 of n."""
+    return f"call_{turn % 1000000:06d}{n % 1000:03d}"
 
 
 def _tool_calls(value: Any, index: int, pointer: str) -> list[dict]:
@@ -249,7 +251,7 @@ def _tool_calls(value: Any, index: int, pointer: str) -> list[dict]:
     if isinstance(value, str):
         try:
             decoded = orjson.loads(value)
-        except orjson.JSONDecodeError:
+        except ValueError:
             raise _invalid(
                 pointer, 'function_call value must be JSON {"name": ..., "arguments": {...}}'
             ) from None
@@ -262,8 +264,8 @@ def _tool_calls(value: Any, index: int, pointer: str) -> list[dict]:
             )
         arguments = call.get("arguments", {})
         if not isinstance(arguments, str):
-            arguments = orjson.dumps(arguments).decode()
-        call_id = _call_id(index * 10 + n) if len(calls) > 1 else _call_id(index)
+            arguments = json.dumps(arguments, ensure_ascii=False)
+        call_id = _call_id(index, n)
         function = {"name": call["name"], "arguments": arguments}
         out.append({"id": call_id, "type": "function", "function": function})
     return out
@@ -306,7 +308,7 @@ def _messages(value: Any, pointer: str, options: ConvertOptions, remap: bool) ->
             raise _invalid(f"{here}/value", f"value must be a string, not {_type_name(content)}")
         message = {k: v for k, v in turn.items() if k not in (role_key, content_key)}
         if role == "function_call":
-            calls = _tool_calls(content, len(out), f"{here}/{content_key}")
+            calls = _tool_calls(content, i, f"{here}/{content_key}")
             pending.extend(c["id"] for c in calls)
             message.update(role="assistant", content=None, tool_calls=calls)
         else:
@@ -363,7 +365,7 @@ def _tools(value: Any, pointer: str = "/tools") -> list[dict] | None:
             return None
         try:
             value = orjson.loads(value)
-        except orjson.JSONDecodeError:
+        except ValueError:
             raise _invalid(pointer, "tools must be a list of function definitions (JSON)") from None
     if isinstance(value, dict):
         value = [value]
@@ -431,7 +433,7 @@ def _history(obj: dict) -> list[dict]:
     if isinstance(history, str):
         try:
             history = orjson.loads(history)
-        except orjson.JSONDecodeError:
+        except ValueError:
             raise _invalid(
                 "/history", "history must be a list of [user, assistant] pairs"
             ) from None
