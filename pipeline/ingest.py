@@ -400,7 +400,7 @@ def _text_chunks(src: Source, encoding: str | None) -> Iterator[str]:
     with _open_binary(src.path, src.compression) as f:
         while True:
             try:
-                data = f.read(CHUNK_CHARS)
+                data = f.read1(CHUNK_CHARS)  # read1: keep what came before a broken stream
             except (OSError, EOFError, zlib.error) as err:
                 raise _ReadFailure(
                     "ingest.unreadable",
@@ -437,8 +437,10 @@ class _Buffer:
         self.mark_line = 1  # ... and that line
         self.failure: _ReadFailure | None = None  # why the text ended early, if it did
 
-    def more(self, at_least: int = CHUNK_CHARS) -> bool:
-        """Read at least ``at_least`` more characters (or to the end); False at the end."""
+    def more(self, at_least: int = 0) -> bool:
+        """Read at least ``at_least`` more characters (one chunk by default, or to the end);
+        False at the end."""
+        at_least = at_least or CHUNK_CHARS
         got = 0
         while not self.eof and got < at_least:
             try:
