@@ -63,9 +63,9 @@ _EXTENSIONS = {
 _GZIP_MAGIC = b"\x1f\x8b"
 _UTF8_BOM = codecs.BOM_UTF8
 _OTHER_MAGIC = {  # compressed or container formats we do not read, named in the rejection
-    b"\x28\xb5\x2f\xfd": "zstd-compressed",
-    b"BZh": "bzip2-compressed",
-    b"\xfd7zXZ\x00": "xz-compressed",
+    b"\x28\xb5\x2f\xfd": "zstd-compressed data",
+    b"BZh": "bzip2-compressed data",
+    b"\xfd7zXZ\x00": "xz-compressed data",
     b"PK\x03\x04": "a zip archive",
     b"ARROW1": "an Arrow IPC file",
     b"SQLite format 3": "an SQLite database",
@@ -433,6 +433,7 @@ class _Buffer:
         self.text = ""
         self.eof = False
         self.line0 = 1  # file line of text[0]
+        self.col0 = 0  # characters of that line before text[0]
         self.mark = 0  # a position whose line is known ...
         self.mark_line = 1  # ... and that line
         self.failure: _ReadFailure | None = None  # why the text ended early, if it did
@@ -463,6 +464,8 @@ class _Buffer:
     def drop(self, pos: int) -> None:
         """Forget the text before ``pos``."""
         self.line0 = self.line_at(pos)
+        newline = self.text.rfind("\n", 0, pos)
+        self.col0 = pos - newline - 1 if newline >= 0 else self.col0 + pos
         self.text = self.text[pos:]
         self.mark, self.mark_line = 0, self.line0
 
@@ -474,7 +477,8 @@ class _Buffer:
         return self.mark_line
 
     def column_at(self, pos: int) -> int:
-        return pos - self.text.rfind("\n", 0, pos)
+        newline = self.text.rfind("\n", 0, pos)
+        return pos - newline if newline >= 0 else self.col0 + pos + 1
 
     def skip(self, pos: int, chars: str) -> int:
         """The first position at or after ``pos`` not in ``chars``, reading more as needed."""
@@ -590,10 +594,10 @@ def _decode(src: Source, buf: _Buffer, decoder: json.JSONDecoder, pos: int, in_a
                 buf.check()  # the value was cut by a read failure, not broken
             yield _broken(src, buf, err, pos, in_array)
             return None, -1
-        if end >= len(buf.text) and not buf.eof:  # a number may continue in the next chunk
-            buf.more()
-            if len(buf.text) > end:
-                continue
+        cut = isinstance(value, int | float) and not isinstance(value, bool)
+        if cut and end + 32 >= len(buf.text) and not buf.eof:  # "-6" may be "-6.5e10" in full
+            buf.more(32)
+            continue
         return (buf.line_at(pos), value), end
 
 
@@ -614,7 +618,7 @@ def _broken(src: Source, buf: _Buffer, err: json.JSONDecodeError, start: int, in
         f"{where} is broken at line {line} column {column} ({err.msg}): the records before it "
         "were kept but the rest of the file could not be read; fix the JSON there (often a "
         "missing comma, quote or bracket) or convert the file to JSONL, one record per line",
-        raw=_truncate(buf.text[start : max(err.pos + 1, start + 200)]),
+        raw=_truncate(buf.text[start : err.pos + 1]),
     )
 
 
@@ -641,6 +645,9 @@ def _read_csv(src: Source) -> Iterator[Item]:
             try:
                 row = next(reader)
             except StopIteration:
+                return
+            except (OSError, EOFError, zlib.error) as err:
+                yield _unreadable(src, start, err)
                 return
             except csv.Error as err:
                 if reader.line_num <= done:

@@ -455,3 +455,37 @@ def test_shared_data_record_counts() -> None:
         assert rejected == [], src.name
         counts[src.name.removeprefix("data/")] = len(records)
     assert {k: v for k, v in counts.items() if k in EXPECTED} == EXPECTED
+
+
+JSON_TEXTS = [
+    '[\n  {"a": 1},\n  {"a": 2},\n  {"a": 3\n   "b": 4},\n  {"a": 5}\n]\n',
+    '[\n{"a": 1},\n{"a": 2}\n',
+    '{\n  "a": 1\n}\n{\n  "b": [1,\n 2]\n}\n\n  {"c": "\\u00e9"}',
+    '[1, 22, 333, 4444, 55555, -6.5e10, true, false, null, "x", {}, []]',
+    '[\n{"a": 1}\n]\n[\n{"b": 2}\n]\n',
+    '[\n{"a": 1}\n] trailing',
+    "\n\n  [\n\n]\n",
+]
+
+
+@pytest.mark.parametrize("text", JSON_TEXTS)
+def test_json_streaming_does_not_depend_on_chunk_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    f = write(tmp_path / "a.json", text)
+    expected = read(f)
+    for size in (1, 2, 3, 7, 64):
+        monkeypatch.setattr("pipeline.ingest.CHUNK_CHARS", size)
+        assert read(f) == expected, size
+
+
+def test_truncated_gzip_csv(tmp_path: Path) -> None:
+    lines = b"".join(b"%d,%s\n" % (i, os.urandom(30).hex().encode()) for i in range(5000))
+    blob = gzip.compress(b"n,x\n" + lines)
+    f = write(tmp_path / "t.csv.gz", blob[: len(blob) // 2])
+    records, rejected = read(f)
+    assert 0 < len(records) < 5000
+    assert [line for line, _ in records] == list(range(2, len(records) + 2))
+    (r,) = rejected
+    assert (r["rule"], r["line"]) == ("ingest.unreadable", len(records) + 2)
+    assert "gzip stream" in r["message"]
