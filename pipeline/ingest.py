@@ -661,7 +661,7 @@ def _read_csv(src: Source) -> Iterator[Item]:
             if not row:
                 continue  # a blank line
             if header is None:
-                header = [_fix_text(c) for c in row]
+                header = _unique([_fix_text(c) for c in row])
                 continue
             bad = _undecodable(row, header)
             if bad is not None:
@@ -688,6 +688,20 @@ def _read_csv(src: Source) -> Iterator[Item]:
                 for col in header[len(row) :]:
                     record[col] = ""
                 yield start, record
+
+
+def _unique(names: list[str]) -> list[str]:
+    """Header names made unique the way pandas does it (a, a.1, a.2), so no cell is lost."""
+    seen: set[str] = set()
+    out = []
+    for name in names:
+        new, n = name, 0
+        while new in seen:
+            n += 1
+            new = f"{name}.{n}"
+        seen.add(new)
+        out.append(new)
+    return out
 
 
 def _fix_text(text: str) -> str:

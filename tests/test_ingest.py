@@ -489,3 +489,8 @@ def test_truncated_gzip_csv(tmp_path: Path) -> None:
     (r,) = rejected
     assert (r["rule"], r["line"]) == ("ingest.unreadable", len(records) + 2)
     assert "gzip stream" in r["message"]
+
+
+def test_csv_duplicate_header_names_keep_every_cell(tmp_path: Path) -> None:
+    f = write(tmp_path / "p.csv", "a,a,b,a\n1,2,3,4\n")
+    assert only_records(f) == [(2, {"a": "1", "a.1": "2", "b": "3", "a.2": "4"})]
