@@ -1,0 +1,282 @@
+"""The run command end to end: conservation, determinism, stability, round trip, bad input, exits."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pipeline.artifacts import ARTIFACTS
+from pipeline.cli import cli
+from tests.conftest import SHARED_DATA, chat, many_chats, needs_shared_data, write_jsonl
+
+
+def run_cli(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def manifest(out: Path) -> dict:
+    return json.loads((out / "manifest.json").read_text())
+
+
+def assert_conserved(out: Path) -> None:
+    """Every input record is in exactly one of train, validation, rejected, duplicates."""
+    m = manifest(out)
+    for entry in m["inputs"]:
+        assert (
+            entry["records"]
+            == entry["train"] + entry["validation"] + entry["rejected"] + entry["duplicates"]
+        ), entry
+    rows = {
+        "train": read_jsonl(out / "train.jsonl"),
+        "validation": read_jsonl(out / "validation.jsonl"),
+        "rejected": read_jsonl(out / "rejected.jsonl"),
+        "duplicates": read_jsonl(out / "duplicates.jsonl"),
+    }
+    assert len(rows["train"]) == m["counts"]["train"]
+    assert len(rows["validation"]) == m["counts"]["validation"]
+    assert len(rows["rejected"]) == m["counts"]["rejected"]
+    assert len(rows["duplicates"]) == m["counts"]["duplicates"]
+    assert m["counts"]["records"] == sum(len(v) for v in rows.values())
+    import pyarrow.parquet as pq
+
+    where = set()
+    for split in ("train", "validation"):
+        table = pq.read_table(out / f"{split}.parquet")
+        assert table.num_rows == m["counts"][split]
+        where |= {
+            (s, line)
+            for s, line in zip(table["source"].to_pylist(), table["line"].to_pylist(), strict=True)
+        }
+    where_dropped = [(r["source"], r["line"]) for r in rows["rejected"] + rows["duplicates"]]
+    assert len(where_dropped) == len(set(where_dropped))
+    assert not where & set(where_dropped), "a record is both kept and dropped"
+
+
+@pytest.fixture
+def mixed_input(tmp_path: Path) -> Path:
+    """Chat lines with every kind of defect the run must survive."""
+    records = many_chats(30)
+    path = tmp_path / "in.jsonl"
+    lines = [json.dumps(r) for r in records]
+    lines.insert(3, '{"messages": [{"role": "user", "content": "cut off')  # invalid JSON
+    lines.insert(5, "[1, 2, 3]")  # not an object
+    lines.insert(7, json.dumps(records[0]))  # exact copy
+    lines.insert(9, json.dumps({"colour": "red", "size": 3}))  # unknown shape
+    lines.insert(11, json.dumps(chat("hi", "")))  # empty reply
+    raw = ("\n".join(lines) + "\n").encode() + b'{"messages": "\xff\xfe"}\n'  # invalid UTF-8
+    path.write_bytes(raw)
+    return path
+
+
+def test_run_reports_every_record(mixed_input: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    code, output = run_cli("run", str(mixed_input), "--out", str(out), "--seed", "3")
+    assert code == 0, output
+    assert sorted(p.name for p in out.iterdir()) == sorted(ARTIFACTS)
+    assert_conserved(out)
+    m = manifest(out)
+    assert m["counts"] == {
+        "records": 36,
+        "train": m["counts"]["train"],
+        "validation": m["counts"]["validation"],
+        "rejected": 5,
+        "duplicates": 1,
+    }
+    assert m["counts"]["train"] + m["counts"]["validation"] == 30
+    rules = {r["rule"]: r for r in read_jsonl(out / "rejected.jsonl")}
+    assert set(rules) == {
+        "ingest.invalid_json",
+        "ingest.invalid_utf8",
+        "convert.not_object",
+        "convert.unknown_shape",
+        "openai.content.empty",
+    }
+    assert rules["ingest.invalid_json"]["line"] == 4
+    assert rules["convert.not_object"]["line"] == 6
+    assert rules["openai.content.empty"]["stage"] == "validate"
+    assert rules["openai.content.empty"]["pointer"] == "/messages/1/content"
+    assert all(r["source"] == str(mixed_input) for r in rules.values())
+    dup = read_jsonl(out / "duplicates.jsonl")[0]
+    assert (dup["line"], dup["duplicate_of_line"]) == (8, 1)
+    assert "rejected by rule:" in output and "ingest.invalid_json" in output
+
+
+def test_two_runs_give_identical_bytes(mixed_input: Path, tmp_path: Path) -> None:
+    outs = [tmp_path / "a", tmp_path / "b"]
+    for out in outs:
+        assert run_cli("run", str(mixed_input), "--out", str(out))[0] == 0
+    for name in ARTIFACTS:
+        if name == "manifest.json":
+            a, b = (json.loads((o / name).read_text()) for o in outs)
+            a["config"]["out"] = b["config"]["out"] = None
+            assert a == b
+        else:
+            assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
+
+
+def test_parallel_run_matches_inline_run(tmp_path: Path) -> None:
+    data = write_jsonl(tmp_path / "in.jsonl", many_chats(700))
+    for workers, out in (("1", "one"), ("2", "two")):
+        assert run_cli("run", str(data), "--out", str(tmp_path / out), "--workers", workers)[0] == 0
+    for name in ("train.jsonl", "validation.jsonl", "train.parquet", "duplicates.jsonl"):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
+
+
+def split_ids(out: Path) -> dict[str, str]:
+    import pyarrow.parquet as pq
+
+    ids = {}
+    for split in ("train", "validation"):
+        for i in pq.read_table(out / f"{split}.parquet")["id"].to_pylist():
+            ids[i] = split
+    return ids
+
+
+def test_appending_records_never_moves_a_split(tmp_path: Path) -> None:
+    first = write_jsonl(tmp_path / "first.jsonl", many_chats(200))
+    more = write_jsonl(tmp_path / "more.jsonl", many_chats(200) + many_chats(300, start=200))
+    assert run_cli("run", str(first), "--out", str(tmp_path / "a"), "--val-ratio", "0.2")[0] == 0
+    assert run_cli("run", str(more), "--out", str(tmp_path / "b"), "--val-ratio", "0.2")[0] == 0
+    before, after = split_ids(tmp_path / "a"), split_ids(tmp_path / "b")
+    assert len(before) == 200 and len(after) == 500
+    assert all(after[i] == s for i, s in before.items())
+    assert 0 < list(before.values()).count("validation") < 200
+
+
+def test_val_size_gives_an_exact_count(tmp_path: Path) -> None:
+    data = write_jsonl(tmp_path / "in.jsonl", many_chats(50))
+    assert run_cli("run", str(data), "--out", str(tmp_path / "o"), "--val-size", "7")[0] == 0
+    assert manifest(tmp_path / "o")["counts"]["validation"] == 7
+
+
+def test_small_data_still_gets_a_validation_example(tmp_path: Path) -> None:
+    data = write_jsonl(tmp_path / "in.jsonl", many_chats(3))
+    assert run_cli("run", str(data), "--out", str(tmp_path / "o"), "--val-ratio", "0.01")[0] == 0
+    assert manifest(tmp_path / "o")["counts"]["validation"] == 1
+
+
+def test_written_files_pass_validate(tmp_path: Path) -> None:
+    data = write_jsonl(tmp_path / "in.jsonl", many_chats(150))
+    out = tmp_path / "o"
+    assert run_cli("run", str(data), "--out", str(out))[0] == 0
+    code, output = run_cli("validate", str(out / "train.jsonl"), "--profile", "openai-chat")
+    assert code == 0, output
+    assert manifest(out)["counts"]["validation"] >= 10
+    code, output = run_cli("validate", str(out / "validation.jsonl"), "--profile", "openai-chat")
+    assert code == 0, output
+
+
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        ("binary.jsonl", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00"),
+        ("empty.jsonl", b""),
+        ("blank.jsonl", b"\n\n  \n"),
+        ("odd.json", b'{"nothing": "known"}'),
+        ("trunc.jsonl.gz", gzip.compress(b'{"prompt": "a", "completion": "b"}\n' * 50)[:-30]),
+    ],
+)
+def test_hostile_files_never_crash(tmp_path: Path, name: str, content: bytes) -> None:
+    bad = tmp_path / name
+    bad.write_bytes(content)
+    good = write_jsonl(tmp_path / "good.jsonl", many_chats(12))
+    out = tmp_path / "o"
+    code, output = run_cli("run", str(bad), str(good), "--out", str(out))
+    assert code == 0, output
+    assert_conserved(out)
+    assert manifest(out)["counts"]["train"] + manifest(out)["counts"]["validation"] >= 12
+
+
+def test_missing_input_is_exit_2_without_artifacts(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    code, output = run_cli("run", str(tmp_path / "nope.jsonl"), "--out", str(out))
+    assert (code, output) == (2, f"Error: input {tmp_path / 'nope.jsonl'} does not exist\n")
+    assert not out.exists()
+
+
+def test_unknown_profile_is_exit_2_without_artifacts(tmp_path: Path) -> None:
+    data = write_jsonl(tmp_path / "in.jsonl", many_chats(3))
+    out = tmp_path / "o"
+    code, output = run_cli("run", str(data), "--out", str(out), "--profile", "nope")
+    assert code == 2
+    assert output.startswith("Error: unknown profile 'nope': choose one of ")
+    assert output.count("\n") == 1
+    assert not out.exists()
+
+
+def test_max_rejected_share_fails_the_run_but_keeps_artifacts(
+    mixed_input: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "o"
+    result = CliRunner().invoke(
+        cli, ["run", str(mixed_input), "--out", str(out), "--max-rejected-share", "0.05"]
+    )
+    assert result.exit_code == 1
+    assert "13.9% of records were rejected, over --max-rejected-share 5.0%" in result.output
+    assert (out / "manifest.json").exists()
+    assert (
+        run_cli("run", str(mixed_input), "--out", str(out), "--max-rejected-share", "0.2")[0] == 0
+    )
+
+
+def test_config_file_runs_like_the_command_line(tmp_path: Path) -> None:
+    write_jsonl(
+        tmp_path / "raw.jsonl", [{"instruction": f"Say {i}", "output": f"{i}!"} for i in range(20)]
+    )
+    (tmp_path / "ftprep.toml").write_text(
+        '[run]\ninputs = ["raw.jsonl"]\nout = "out"\nval_size = 2\nsystem_prompt = "Be brief."\n'
+    )
+    code, output = run_cli("run", "--config", str(tmp_path / "ftprep.toml"))
+    assert code == 0, output
+    train = read_jsonl(tmp_path / "out" / "train.jsonl")
+    assert len(train) == 18
+    assert train[0]["messages"][0] == {"role": "system", "content": "Be brief."}
+
+
+def test_bad_config_is_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "c.toml").write_text("[run]\nval_ratio = 'lots'\n")
+    code, output = run_cli("run", "--config", str(tmp_path / "c.toml"))
+    assert code == 2
+    assert "run.val_ratio has the wrong type" in output
+
+
+def test_interrupted_run_leaves_previous_artifacts(tmp_path: Path, monkeypatch) -> None:
+    data = write_jsonl(tmp_path / "in.jsonl", many_chats(20))
+    out = tmp_path / "o"
+    assert run_cli("run", str(data), "--out", str(out))[0] == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    import pipeline.engine as engine
+
+    def boom(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(engine, "_write_splits", boom)
+    with pytest.raises(KeyboardInterrupt):
+        engine.run(engine.RunConfig(inputs=[data], out=out))
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+REAL_FILES = (
+    sorted(p for p in SHARED_DATA.rglob("*") if p.is_file() and p.name != "PROVENANCE.md")
+    if SHARED_DATA.is_dir()
+    else []
+)
+
+
+@needs_shared_data
+@pytest.mark.parametrize("path", REAL_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_every_real_file_is_conserved(path: Path, tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    code, output = run_cli("run", str(path), "--out", str(out))
+    assert code == 0, output
+    assert_conserved(out)
