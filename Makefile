@@ -31,5 +31,8 @@ lint: $(STAMP) ## Check format and lint with ruff
 	$(BIN)/ruff check pipeline tests
 	$(BIN)/ruff format --check pipeline tests
 
+bench: $(STAMP) ## Benchmark ftprep against baselines on a generated corpus (bench/results.md)
+	$(BIN)/python -m bench.run
+
 clean: ## Remove generated outputs (keeps .venv)
 	rm -rf data/processed data/interim bench/work

@@ -1,0 +1,136 @@
+"""`make bench`: ftprep against its baselines on the same generated corpus, in one run.
+
+Every measurement runs as its own process; wall time and peak RSS (the largest process of its
+tree, from getrusage) are taken for each. Ratios are against the two-process floor measured in the
+same run, so the table compares like with like on whatever machine runs it. Timing lives here,
+never in the tests.
+
+    python -m bench.run [--examples 200000] [--scales 100000,300000,1000000] [--skip datasets]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.corpus import write_corpus
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / "bench" / "work"
+PEAK = (
+    "import resource, subprocess, sys\n"
+    "done = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)\n"
+    "print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    "sys.stderr.write(done.stderr[-2000:])\n"
+)
+
+
+def measure(cmd: list[str]) -> dict:
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", PEAK, *cmd], capture_output=True, text=True, cwd=ROOT)
+    wall = time.perf_counter() - start
+    code, peak = done.stdout.split()
+    if int(code) not in (0, 1):
+        raise SystemExit(f"benchmark command failed ({code}): {' '.join(cmd)}\n{done.stderr}")
+    return {"wall_s": round(wall, 2), "peak_rss_mib": round(int(peak) / 1024, 1)}
+
+
+def corpus(n: int) -> Path:
+    path = WORK / f"corpus-{n}.jsonl"
+    if not path.exists():
+        WORK.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        write_corpus(tmp, n)
+        tmp.rename(path)
+    return path
+
+
+def ftprep(*args: str) -> list[str]:
+    return [sys.executable, "-m", "pipeline", *args]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--examples", type=int, default=int(os.environ.get("BENCH_EXAMPLES", 200_000)))
+    parser.add_argument("--scales", default=os.environ.get("BENCH_SCALES", "100000,300000,1000000"))
+    parser.add_argument("--skip", default=os.environ.get("BENCH_SKIP", ""), help="comma-separated names to skip")
+    args = parser.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+    data = corpus(args.examples)
+    size_mb = data.stat().st_size / 1e6
+    lines = sum(1 for _ in open(data, "rb"))
+    out = WORK / "out"
+    base = [sys.executable, "-m", "bench.baselines"]
+    runs = {
+        "floor, 1 process (parse + tiktoken)": base + ["floor1", str(data)],
+        "floor, 2 processes": base + ["floor2", str(data)],
+        "cookbook-style script, 1 process": base + ["cookbook", str(data)],
+        "HF datasets map/filter, num_proc=2": base + ["datasets", str(data), str(WORK / "hf")],
+        "ftprep validate (no token counts)": ftprep("validate", str(data), "--profile", "openai-chat", "--format", "json"),
+        "ftprep run (end to end)": ftprep("run", str(data), "--out", str(out), "--quiet"),
+    }
+    results = {}
+    for name, cmd in runs.items():
+        if any(s in name.lower() for s in skip):
+            continue
+        shutil.rmtree(WORK / "hf", ignore_errors=True)
+        (WORK / "hf").mkdir(parents=True, exist_ok=True)
+        print(f"measuring: {name} ...", file=sys.stderr, flush=True)
+        r = measure(cmd)
+        r["examples_per_s"] = round(lines / r["wall_s"])
+        r["mb_per_s"] = round(size_mb / r["wall_s"], 1)
+        results[name] = r
+    floor = results.get("floor, 2 processes", {}).get("wall_s")
+    for r in results.values():
+        r["x_floor2"] = round(r["wall_s"] / floor, 2) if floor else None
+    scaling = {}
+    for n in [int(s) for s in args.scales.split(",") if s]:
+        path = corpus(n)
+        print(f"measuring: ftprep run at {n:,} examples ...", file=sys.stderr, flush=True)
+        r = measure(ftprep("run", str(path), "--out", str(out), "--quiet"))
+        r["examples_per_s"] = round(n / r["wall_s"])
+        scaling[n] = r
+    report = {
+        "corpus": {"examples": args.examples, "lines": lines, "mb": round(size_mb, 1)},
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "results": results,
+        "scaling": scaling,
+    }
+    (ROOT / "bench" / "results.json").write_text(json.dumps(report, indent=2) + "\n")
+    (ROOT / "bench" / "results.md").write_text(markdown(report))
+    print(markdown(report))
+
+
+def markdown(report: dict) -> str:
+    c = report["corpus"]
+    lines = [
+        "# ftprep benchmark",
+        "",
+        f"Corpus: {c['examples']:,} chat examples ({c['lines']:,} lines with exact and near copies and "
+        f"broken lines, {c['mb']} MB); {report['machine']['cpus']} CPUs, Python {report['machine']['python']}.",
+        "Ratios are wall time over the two-process floor (parse + tiktoken encoding of every message) "
+        "measured in the same run.",
+        "",
+        "| what | wall s | examples/s | MB/s | peak RSS MiB | x floor (2 proc) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, r in report["results"].items():
+        lines.append(
+            f"| {name} | {r['wall_s']} | {r['examples_per_s']:,} | {r['mb_per_s']} | {r['peak_rss_mib']} | {r['x_floor2']} |"
+        )
+    if report["scaling"]:
+        lines += ["", "Peak RSS of `ftprep run` by input size:", "", "| examples | wall s | examples/s | peak RSS MiB |", "|---:|---:|---:|---:|"]
+        for n, r in report["scaling"].items():
+            lines.append(f"| {int(n):,} | {r['wall_s']} | {r['examples_per_s']:,} | {r['peak_rss_mib']} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
