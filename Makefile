@@ -27,6 +27,9 @@ run: $(STAMP) ## Run the pipeline on the sample data in data/raw/ (config: ftpre
 test: $(STAMP) ## Run the whole test suite
 	$(BIN)/python -m pytest
 
+gate: $(STAMP) ## Check the sample run (after `make run`) with the data-quality gate (Data Docs: data/processed/sample/quality/)
+	$(BIN)/ftprep gate $(SAMPLE_OUT) --config ftprep.toml
+
 lint: $(STAMP) ## Check format and lint with ruff
 	$(BIN)/ruff check pipeline tests
 	$(BIN)/ruff format --check pipeline tests

@@ -221,5 +221,45 @@ def profiles() -> None:
         click.echo(f"  {m.name:<26} {m.encoding:<12} {limit:>7}{mark}  [{m.source}]")
 
 
+@cli.command()
+@click.argument("run_dir", metavar="DIR", type=click.Path(path_type=Path))
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="TOML config whose [gate] table sets the thresholds (see ftprep.toml).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "junit"]),
+    default="text",
+    show_default=True,
+)
+def gate(run_dir, config_path, fmt) -> None:
+    """Check a run's artifacts with a Great Expectations suite; Data Docs go to DIR/quality/.
+
+    The suite comes from the run's profile, model and the [gate] thresholds. Exit 0 when every
+    expectation passes, 1 when any fails (each is named with its observed value and failing
+    rows), 2 when DIR is not a run.
+
+    Example:
+
+        ftprep gate data/processed/sample --config ftprep.toml --format junit > gate.xml
+    """
+    from pipeline.config import ConfigError, load_config
+    from pipeline.gate import GateError, run_gate
+    from pipeline.gate_report import render_json, render_junit, render_text
+
+    try:
+        settings = load_config(config_path).get("gate", {}) if config_path else {}
+        result = run_gate(run_dir, settings)
+    except (ConfigError, GateError) as exc:
+        raise UsageProblem(str(exc)) from None
+    render = {"text": render_text, "json": render_json, "junit": render_junit}[fmt]
+    click.echo(render(result))
+    sys.exit(0 if result.ok else 1)
+
+
 def main() -> None:
     cli()

@@ -62,5 +62,18 @@ def load_config(path: Path) -> dict[str, Any]:
         if not all(isinstance(v, str) for v in values.values()):
             raise ConfigError(f"{path}: every value in [convert.{table}] must be a string")
         run[table] = dict(values)
-    run["gate"] = dict(data.get("gate", {}))
+    run["gate"] = _gate_table(path, data.get("gate", {}))
     return run
+
+
+def _gate_table(path: Path, table: Any) -> dict[str, Any]:
+    """The [gate] thresholds as written (defaults and their meaning: pipeline.gate.DEFAULTS)."""
+    from pipeline.gate import GateError, resolve_thresholds
+
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [gate] must be a table")
+    try:
+        resolve_thresholds(table)
+    except GateError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    return dict(table)

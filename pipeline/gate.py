@@ -1,0 +1,731 @@
+"""The data-quality gate: a Great Expectations suite over the artifacts of one run.
+
+Takes a run folder (``train.parquet``, ``validation.parquet``, ``manifest.json``), derives the
+suite from the run's profile, model and the ``[gate]`` thresholds (``derive_suite``: plain data,
+no Great Expectations needed to read or test it), and runs it with Great Expectations 1.x in an
+ephemeral context, offline and with analytics off. Two tables are validated: ``examples`` (one
+row per example of both splits, with the columns the expectations need: id, split, source, line,
+n_tokens, the roles as one string, the last role, the shortest assistant reply) and ``run`` (one
+row of counts from the manifest). Data Docs (HTML) and ``result.json`` are written to
+``DIR/quality/``. Nothing here prints; ``gate_report`` renders the result.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+CRITICAL, WARNING, INFO = "critical", "warning", "info"
+MAX_ROWS_SHOWN = 5  # failing rows named per expectation in the report
+MAX_ROWS_KEPT = 20  # failing rows kept per expectation in result.json
+
+
+class GateError(ValueError):
+    """The folder is not a (complete) run, or a [gate] threshold is wrong: exit 2, not a data failure."""
+
+
+# Thresholds of the [gate] table in the config file, with their defaults. None means "derived from
+# the run" (the profile's minimum, the model's limit) or "report only" (duplicate share).
+DEFAULTS: dict[str, Any] = {
+    "max_rejected_share": 0.05,  # rejected records / input records, from the manifest
+    "val_share_tolerance": 0.05,  # |validation share - requested| allowed, plus one example's share
+    "min_train_examples": None,  # None: the profile's minimum (openai-chat: 10)
+    "max_tokens": None,  # None: the run's length limit, else the model's per-example limit
+    "min_assistant_chars": 1,  # shortest assistant reply (stripped text) that is not "empty"
+    "max_duplicate_share": None,  # None: the duplicate share is reported (info), never fails
+    "fail_on_warning": False,  # warning-level expectations (facts a provider does not enforce) fail too
+}
+_TYPES: dict[str, tuple] = {
+    "max_rejected_share": (int, float),
+    "val_share_tolerance": (int, float),
+    "min_train_examples": (int,),
+    "max_tokens": (int,),
+    "min_assistant_chars": (int,),
+    "max_duplicate_share": (int, float),
+    "fail_on_warning": (bool,),
+}
+
+
+@dataclass(frozen=True)
+class RoleFacts:
+    """What a profile requires of roles, and how sure the provider's documents are (providers.md)."""
+
+    roles: tuple[str, ...]
+    last_roles: tuple[str, ...]
+    last_role_severity: str  # critical where the provider enforces it, warning where unconfirmed
+    source: str
+
+
+_OPENAI = RoleFacts(
+    ("system", "user", "assistant", "tool", "function"),
+    ("assistant",),
+    WARNING,
+    "providers.md §9: OpenAI does not enforce the last role [U]",
+)
+ROLE_FACTS: dict[str, RoleFacts] = {
+    "openai-chat": _OPENAI,
+    "azure-openai-chat": _OPENAI,
+    "mistral": RoleFacts(
+        ("system", "user", "assistant", "tool"),
+        ("assistant",),
+        CRITICAL,
+        "providers.md §6.3: 'Expected last role Assistant for finetuning'",
+    ),
+    "together": RoleFacts(
+        ("system", "user", "assistant"),
+        ("assistant",),
+        WARNING,
+        "providers.md §7, §9: last message not enforced",
+    ),
+    "azureml-chat": RoleFacts(
+        ("system", "user", "assistant"),
+        ("assistant",),
+        WARNING,
+        "providers.md §5: chat-completions format; last role not documented [U]",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One expectation of the suite, as data: which table, which GX expectation, which arguments."""
+
+    name: str  # stable id, e.g. "ids.unique"
+    table: str  # "examples" or "run"
+    expectation: str  # Great Expectations class name in great_expectations.expectations
+    kwargs: dict[str, Any]
+    severity: str
+    description: str
+
+
+@dataclass
+class Check:
+    """The outcome of one expectation."""
+
+    name: str
+    expectation: str
+    severity: str
+    success: bool
+    description: str
+    observed: Any
+    unexpected_count: int | None = None
+    element_count: int | None = None
+    failing_rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "expectation": self.expectation,
+            "severity": self.severity,
+            "success": self.success,
+            "description": self.description,
+            "observed": self.observed,
+            "unexpected_count": self.unexpected_count,
+            "element_count": self.element_count,
+            "failing_rows": self.failing_rows[:MAX_ROWS_KEPT],
+        }
+
+
+@dataclass
+class GateResult:
+    run_dir: Path
+    profile: str
+    model: str
+    suites: list[str]
+    thresholds: dict[str, Any]
+    checks: list[Check]
+    notes: list[str]
+    data_docs: Path
+    result_file: Path
+    fail_on_warning: bool = False
+
+    def blocks(self, check: Check) -> bool:
+        """A failed expectation fails the gate when critical (or a warning, with fail_on_warning)."""
+        blocking = (CRITICAL, WARNING) if self.fail_on_warning else (CRITICAL,)
+        return not check.success and check.severity in blocking
+
+    @property
+    def failed(self) -> list[Check]:
+        return [c for c in self.checks if self.blocks(c)]
+
+    @property
+    def warned(self) -> list[Check]:
+        return [c for c in self.checks if not c.success and not self.blocks(c)]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "run": str(self.run_dir),
+            "profile": self.profile,
+            "model": self.model,
+            "suites": self.suites,
+            "thresholds": self.thresholds,
+            "expectations": [c.as_dict() for c in self.checks],
+            "failed": [c.name for c in self.failed],
+            "warnings": [c.name for c in self.warned],
+            "notes": self.notes,
+            "data_docs": str(self.data_docs),
+        }
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def read_manifest(run_dir: Path) -> dict[str, Any]:
+    """The run's manifest; GateError when the folder is not a run."""
+    path = run_dir / "manifest.json"
+    if not run_dir.is_dir():
+        raise GateError(f"{run_dir} is not a folder: give the output folder of `ftprep run`")
+    if not path.is_file():
+        raise GateError(
+            f"{run_dir} is not an ftprep run (no manifest.json): run `ftprep run ... --out {run_dir}` first"
+        )
+    try:
+        manifest = orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        raise GateError(f"{path} is not valid JSON ({exc}): run `ftprep run` again") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("counts"), dict):
+        raise GateError(f"{path} is not an ftprep manifest (no counts): run `ftprep run` again")
+    for name in ("train.parquet", "validation.parquet"):
+        if not (run_dir / name).is_file():
+            raise GateError(f"{run_dir} is not a complete run: {name} is missing")
+    return manifest
+
+
+def resolve_thresholds(settings: dict[str, Any] | None) -> dict[str, Any]:
+    """The [gate] table over the defaults; GateError for an unknown key or a wrong type."""
+    thresholds = dict(DEFAULTS)
+    for key, value in (settings or {}).items():
+        if key not in DEFAULTS:
+            raise GateError(f"unknown setting gate.{key}; known: {', '.join(sorted(DEFAULTS))}")
+        types = _TYPES[key]
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            raise GateError(f"gate.{key} has the wrong type ({type(value).__name__})")
+        if key.endswith("_share") or key == "val_share_tolerance":
+            if not 0 <= value <= 1:
+                raise GateError(f"gate.{key} must be between 0 and 1, not {value}")
+        elif types == (int,) and value < 0:
+            raise GateError(f"gate.{key} must not be negative, not {value}")
+        thresholds[key] = value
+    return thresholds
+
+
+def _message_lists(table, column: str) -> tuple[list[int], list[dict[str, list]]] | None:
+    """Offsets and flat role/content/parts/tool_calls lists of one list<message> column."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if column not in table.column_names:
+        return None
+    col = table.column(column).combine_chunks()
+    if len(col) == 0:
+        return [0], {k: [] for k in ("role", "content", "parts", "tool_calls")}
+    col = col.fill_null(pa.scalar([], type=col.type))
+    flat = pc.list_flatten(col)
+    fields = {}
+    for key in ("role", "content", "parts", "tool_calls"):
+        fields[key] = (
+            pc.struct_field(flat, key).to_pylist()
+            if flat.type.get_field_index(key) >= 0
+            else [None] * len(flat)
+        )
+    return col.offsets.to_pylist(), fields
+
+
+def _text_length(content: str | None, parts: str | None) -> int:
+    if content is not None:
+        return len(content.strip())
+    if parts:
+        try:
+            value = orjson.loads(parts)
+        except orjson.JSONDecodeError:
+            return 0
+        if isinstance(value, list):
+            return sum(len(str(p.get("text") or "").strip()) for p in value if isinstance(p, dict))
+    return 0
+
+
+def examples_frame(run_dir: Path):
+    """One row per example of both splits, with the columns the expectations need."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    frames = []
+    for split in ("train", "validation"):
+        path = run_dir / f"{split}.parquet"
+        try:
+            table = pq.read_table(path)
+        except Exception as exc:  # pyarrow raises several types for a broken file
+            raise GateError(f"{path} cannot be read as Parquet: {exc}") from None
+        missing = {"id", "source", "line", "n_tokens", "messages"} - set(table.column_names)
+        if missing:
+            raise GateError(
+                f"{path} lacks column(s) {', '.join(sorted(missing))}: not an ftprep run"
+            )
+        n = table.num_rows
+        kinds = table.column("kind").to_pylist() if "kind" in table.column_names else ["sft"] * n
+        roles: list[list[str]] = [[] for _ in range(n)]
+        last_role: list[str | None] = [None] * n
+        shortest: list[float] = [math.nan] * n
+        for column in ("messages", "chosen", "rejected", "completion"):
+            lists = _message_lists(table, column)
+            if lists is None:
+                continue
+            offsets, f = lists
+            for row in range(n):
+                start, end = offsets[row], offsets[row + 1]
+                for j in range(start, end):
+                    role = f["role"][j]
+                    roles[row].append(role if role is not None else "<none>")
+                    if role == "assistant" and not f["tool_calls"][j]:
+                        length = _text_length(f["content"][j], f["parts"][j])
+                        if math.isnan(shortest[row]) or length < shortest[row]:
+                            shortest[row] = length
+                if column == "messages" and kinds[row] == "sft" and end > start:
+                    last_role[row] = roles[row][end - start - 1]
+        frames.append(
+            pd.DataFrame(
+                {
+                    "id": table.column("id").to_pylist(),
+                    "split": [split] * n,
+                    "source": table.column("source").to_pylist(),
+                    "line": table.column("line").to_pylist(),
+                    "n_tokens": pd.array(table.column("n_tokens").to_pylist(), dtype="Int64"),
+                    "roles": [" ".join(r) for r in roles],
+                    "last_role": last_role,
+                    "min_assistant_chars": shortest,
+                    "in_train": [int(split == "train")] * n,
+                    "in_validation": [int(split == "validation")] * n,
+                }
+            )
+        )
+    frame = pd.concat(frames, ignore_index=True)
+    frame["in_train"] = frame["in_train"].astype("int64")
+    frame["in_validation"] = frame["in_validation"].astype("int64")
+    return frame
+
+
+def run_frame(manifest: dict[str, Any], examples) -> Any:
+    """One row of run-level numbers: shares from the manifest counts, counts from both sides."""
+    import pandas as pd
+
+    counts = manifest["counts"]
+    records = int(counts.get("records") or 0)
+    rejected = int(counts.get("rejected") or 0)
+    duplicates = int(counts.get("duplicates") or 0)
+    in_train = int(examples["in_train"].sum())
+    in_validation = int(examples["in_validation"].sum())
+    return pd.DataFrame(
+        {
+            "records": [records],
+            "rejected": [rejected],
+            "duplicates": [duplicates],
+            "rejected_share": [rejected / records if records else 0.0],
+            "duplicate_share": [duplicates / records if records else 0.0],
+            "manifest_counts": [
+                f"train {counts.get('train')}, validation {counts.get('validation')}"
+            ],
+            "parquet_counts": [f"train {in_train}, validation {in_validation}"],
+        }
+    )
+
+
+# ---------------------------------------------------------------- the suite
+
+
+def _length_limit(
+    manifest: dict[str, Any], thresholds: dict[str, Any]
+) -> tuple[int | None, str, bool]:
+    """(limit, where it comes from, confirmed) for the per-example token check.
+
+    gate.max_tokens wins; then the run's own limit (the manifest's ``length`` section, written
+    by the length policy, or --max-tokens); then the model's published limit. A limit only known
+    from one provider's table (``confirmed=False`` in models.py) makes the check a warning.
+    """
+    from pipeline.models import UnknownModel, model_info
+
+    if thresholds["max_tokens"] is not None:
+        return thresholds["max_tokens"], "gate.max_tokens", True
+    try:
+        info = model_info(str(manifest.get("model") or ""))
+    except UnknownModel:
+        info = None
+    config = manifest.get("config") or {}
+    if isinstance(config.get("max_tokens"), int):
+        return config["max_tokens"], "the run's --max-tokens", True
+    length = manifest.get("length") or {}
+    if isinstance(length, dict) and isinstance(length.get("max_tokens"), int):
+        policy = length.get("policy", "flag")
+        confirmed = info.confirmed if info is not None else True
+        return length["max_tokens"], f"the run's length policy '{policy}'", confirmed
+    if info is not None and info.max_tokens:
+        return info.max_tokens, f"{info.name}: {info.source}", info.confirmed
+    tokenizer = manifest.get("tokenizer") or {}
+    if isinstance(tokenizer.get("max_tokens_per_example"), int):
+        return tokenizer["max_tokens_per_example"], "the manifest's tokenizer limit", True
+    return None, "no published limit", False
+
+
+def _requested_share(manifest: dict[str, Any], total: int) -> float | None:
+    """The validation share the run asked for (val_size wins over val_ratio, as in the engine)."""
+    config = manifest.get("config") or {}
+    val_size, val_ratio = config.get("val_size"), config.get("val_ratio")
+    if val_size is not None:
+        return min(val_size, total) / total if total else 0.0
+    if val_ratio:
+        return float(val_ratio)
+    return None
+
+
+def derive_suite(
+    manifest: dict[str, Any], thresholds: dict[str, Any], total_examples: int
+) -> tuple[list[Spec], list[str]]:
+    """The expectations for this run, and notes on what could not be derived."""
+    from pipeline.profiles import ProfileError, get_profile
+
+    notes: list[str] = []
+    profile_name = str(manifest.get("profile") or "")
+    specs: list[Spec] = []
+
+    minimum = thresholds["min_train_examples"]
+    if minimum is None:
+        try:
+            minimum = get_profile(profile_name).limits.min_examples or 1
+            why = f"the {profile_name} minimum"
+        except ProfileError:
+            minimum, why = 1, "no profile minimum known"
+    else:
+        why = "gate.min_train_examples"
+    specs.append(
+        Spec(
+            "train.min_examples",
+            "examples",
+            "ExpectColumnSumToBeBetween",
+            {"column": "in_train", "min_value": minimum},
+            CRITICAL,
+            f"train holds at least {minimum} examples ({why})",
+        )
+    )
+
+    requested = _requested_share(manifest, total_examples)
+    if requested:
+        specs.append(
+            Spec(
+                "validation.not_empty",
+                "examples",
+                "ExpectColumnSumToBeBetween",
+                {"column": "in_validation", "min_value": 1},
+                CRITICAL,
+                "validation is not empty (the run asked for one)",
+            )
+        )
+        slack = thresholds["val_share_tolerance"] + (1 / total_examples if total_examples else 0)
+        low, high = max(0.0, requested - slack), min(1.0, requested + slack)
+        specs.append(
+            Spec(
+                "validation.share",
+                "examples",
+                "ExpectColumnMeanToBeBetween",
+                {
+                    "column": "in_validation",
+                    "min_value": round(low, 6),
+                    "max_value": round(high, 6),
+                },
+                CRITICAL,
+                f"the validation share is {requested:.3f} ± {slack:.3f} "
+                f"(gate.val_share_tolerance {thresholds['val_share_tolerance']} plus one example)",
+            )
+        )
+    else:
+        notes.append("the run asked for no validation split: validation checks not derived")
+
+    specs.append(
+        Spec(
+            "ids.unique",
+            "examples",
+            "ExpectColumnValuesToBeUnique",
+            {"column": "id"},
+            CRITICAL,
+            "every id appears once across train and validation (no copy, no leakage)",
+        )
+    )
+
+    limit, source, confirmed = _length_limit(manifest, thresholds)
+    if limit:
+        specs.append(
+            Spec(
+                "tokens.within_limit",
+                "examples",
+                "ExpectColumnValuesToBeBetween",
+                {"column": "n_tokens", "min_value": 1, "max_value": limit},
+                CRITICAL if confirmed else WARNING,
+                f"every example has 1 to {limit:,} tokens (limit: {source}"
+                + ("" if confirmed else ", unconfirmed: a warning")
+                + ")",
+            )
+        )
+    else:
+        notes.append(f"model {manifest.get('model')}: no token limit known; set gate.max_tokens")
+    specs.append(
+        Spec(
+            "tokens.counted",
+            "examples",
+            "ExpectColumnValuesToNotBeNull",
+            {"column": "n_tokens"},
+            CRITICAL,
+            "every example has a token count",
+        )
+    )
+
+    facts = ROLE_FACTS.get(profile_name)
+    if facts is not None:
+        alternatives = "|".join(re.escape(r) for r in facts.roles)
+        specs.append(
+            Spec(
+                "roles.known",
+                "examples",
+                "ExpectColumnValuesToMatchRegex",
+                {"column": "roles", "regex": f"^(?:{alternatives})(?: (?:{alternatives}))*$"},
+                CRITICAL,
+                f"every message role is one of {', '.join(facts.roles)} ({profile_name})",
+            )
+        )
+        specs.append(
+            Spec(
+                "roles.last",
+                "examples",
+                "ExpectColumnValuesToBeInSet",
+                {"column": "last_role", "value_set": list(facts.last_roles)},
+                facts.last_role_severity,
+                f"the last message is from {' or '.join(facts.last_roles)} ({facts.source})",
+            )
+        )
+    else:
+        notes.append(f"profile {profile_name}: no role facts in the gate; role checks not derived")
+
+    specs.append(
+        Spec(
+            "assistant.content_not_empty",
+            "examples",
+            "ExpectColumnValuesToBeBetween",
+            {"column": "min_assistant_chars", "min_value": thresholds["min_assistant_chars"]},
+            CRITICAL,
+            f"every assistant reply without tool calls has at least "
+            f"{thresholds['min_assistant_chars']} character(s) of text",
+        )
+    )
+
+    specs.append(
+        Spec(
+            "rejected.share",
+            "run",
+            "ExpectColumnMaxToBeBetween",
+            {
+                "column": "rejected_share",
+                "min_value": 0,
+                "max_value": thresholds["max_rejected_share"],
+            },
+            CRITICAL,
+            f"at most {thresholds['max_rejected_share']:.1%} of input records were rejected "
+            "(gate.max_rejected_share)",
+        )
+    )
+    max_dup = thresholds["max_duplicate_share"]
+    specs.append(
+        Spec(
+            "duplicates.share",
+            "run",
+            "ExpectColumnMaxToBeBetween",
+            {
+                "column": "duplicate_share",
+                "min_value": 0,
+                "max_value": 1 if max_dup is None else max_dup,
+            },
+            INFO if max_dup is None else CRITICAL,
+            "the share of input records removed as duplicates"
+            + (
+                " (reported; set gate.max_duplicate_share to bound it)"
+                if max_dup is None
+                else f" is at most {max_dup:.1%}"
+            ),
+        )
+    )
+    specs.append(
+        Spec(
+            "manifest.counts_match",
+            "run",
+            "ExpectColumnPairValuesToBeEqual",
+            {"column_A": "manifest_counts", "column_B": "parquet_counts"},
+            CRITICAL,
+            "the manifest's train/validation counts match the Parquet files",
+        )
+    )
+    return specs, notes
+
+
+# ---------------------------------------------------------------- running
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars and containers -> JSON-friendly Python values."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, str | bytes):
+        try:
+            value = value.item()
+        except (ValueError, TypeError):
+            return str(value)
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _check_from(spec: Spec, result: Any) -> Check:
+    res = result.result or {}
+    rows = [
+        {k: _plain(v) for k, v in row.items()}
+        for row in (res.get("unexpected_index_list") or [])[:MAX_ROWS_KEPT]
+        if isinstance(row, dict)
+    ]
+    observed = res.get("observed_value")
+    if observed is None and "unexpected_count" in res:
+        observed = f"{res['unexpected_count']} of {res.get('element_count')} rows fail"
+        if res.get("partial_unexpected_list"):
+            observed += f", e.g. {_plain(res['partial_unexpected_list'][:3])}"
+    if result.exception_info and result.exception_info.get("raised_exception"):
+        observed = f"error: {result.exception_info.get('exception_message')}"
+    return Check(
+        name=spec.name,
+        expectation=result.expectation_config.type,
+        severity=spec.severity,
+        success=bool(result.success),
+        description=spec.description,
+        observed=_plain(observed),
+        unexpected_count=_plain(res.get("unexpected_count")),
+        element_count=_plain(res.get("element_count")),
+        failing_rows=rows,
+    )
+
+
+def _validate(
+    specs: list[Spec], frames: dict[str, Any], suite_names: dict[str, str], quality: Path
+) -> tuple[list[Check], list[dict]]:
+    """Run the suites with Great Expectations; build Data Docs into ``quality``."""
+    os.environ["GX_ANALYTICS_ENABLED"] = "false"
+    import logging
+
+    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    context.add_data_docs_site(
+        site_name="ftprep",
+        site_config={
+            "class_name": "SiteBuilder",
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(quality.resolve()),
+            },
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        },
+    )
+    source = context.data_sources.add_pandas("ftprep")
+    by_name = {s.name: s for s in specs}
+    validations = []
+    for table, suite_name in suite_names.items():
+        suite = context.suites.add(gx.ExpectationSuite(name=suite_name))
+        for spec in specs:
+            if spec.table == table:
+                cls = getattr(gxe, spec.expectation)
+                suite.add_expectation(
+                    cls(
+                        **spec.kwargs,
+                        severity=spec.severity,
+                        description=spec.description,
+                        meta={"ftprep": spec.name},
+                    )
+                )
+        batch = source.add_dataframe_asset(table).add_batch_definition_whole_dataframe(table)
+        validations.append(
+            context.validation_definitions.add(
+                gx.ValidationDefinition(name=suite_name, data=batch, suite=suite)
+            )
+        )
+    checks: list[Check] = []
+    raw: list[dict] = []
+    for validation, table in zip(validations, suite_names, strict=True):
+        index_columns = ["id", "split", "source", "line"] if table == "examples" else []
+        result = validation.run(
+            batch_parameters={"dataframe": frames[table]},
+            result_format={
+                "result_format": "COMPLETE" if index_columns else "SUMMARY",
+                "unexpected_index_column_names": index_columns,
+                "partial_unexpected_count": MAX_ROWS_SHOWN,
+            },
+        )
+        for r in result.results:
+            checks.append(_check_from(by_name[r.expectation_config.meta["ftprep"]], r))
+        raw.append(_trimmed(result.to_json_dict()))
+    context.build_data_docs(site_names=["ftprep"])
+    order = {s.name: i for i, s in enumerate(specs)}
+    checks.sort(key=lambda c: order[c.name])
+    return checks, raw
+
+
+def _trimmed(result: dict) -> dict:
+    """A GX validation result with per-row lists cut to MAX_ROWS_KEPT entries."""
+    for r in result.get("results", []):
+        res = r.get("result") or {}
+        for key in ("unexpected_index_list", "unexpected_list", "partial_unexpected_index_list"):
+            if isinstance(res.get(key), list):
+                res[key] = res[key][:MAX_ROWS_KEPT]
+    return result
+
+
+def run_gate(run_dir: Path, settings: dict[str, Any] | None = None) -> GateResult:
+    """Validate one run folder; write DIR/quality/ (Data Docs, result.json); return the result."""
+    run_dir = Path(run_dir)
+    manifest = read_manifest(run_dir)
+    thresholds = resolve_thresholds(settings)
+    examples = examples_frame(run_dir)
+    frames = {"examples": examples, "run": run_frame(manifest, examples)}
+    specs, notes = derive_suite(manifest, thresholds, len(examples))
+    profile = str(manifest.get("profile") or "unknown")
+    suite_names = {table: f"ftprep.{profile}.{table}" for table in ("examples", "run")}
+    quality = run_dir / "quality"
+    shutil.rmtree(quality, ignore_errors=True)
+    quality.mkdir()
+    checks, raw = _validate(specs, frames, suite_names, quality)
+    result = GateResult(
+        run_dir=run_dir,
+        profile=profile,
+        model=str(manifest.get("model") or "unknown"),
+        suites=list(suite_names.values()),
+        thresholds=thresholds,
+        checks=checks,
+        notes=notes,
+        data_docs=quality / "index.html",
+        result_file=quality / "result.json",
+        fail_on_warning=thresholds["fail_on_warning"],
+    )
+    payload = result.as_dict() | {"great_expectations": raw}
+    result.result_file.write_bytes(
+        orjson.dumps(payload, option=orjson.OPT_INDENT_2, default=str) + b"\n"
+    )
+    return result
