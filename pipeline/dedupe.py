@@ -5,6 +5,11 @@ stripped. The content is the kind, the messages (role, content, name, tool calls
 and the answers; ``meta`` (input ids, categories) and provenance do not count. The first record in
 input order is kept; later copies go to duplicates.jsonl with ``duplicate_of``. The index holds
 one 128-bit integer per kept Example, not the records.
+
+With ``--dedupe-key prompt`` the key is the hash of the prompt alone (``prompt_key``: for SFT the
+messages before the last assistant turn, for preference and unpaired data the prompt messages), so
+two records that ask the same thing count as copies whatever their answers; the id is unchanged.
+Near copies are found after this stage, by ``pipeline.near_dedupe``.
 """
 
 from __future__ import annotations
@@ -46,39 +51,56 @@ def example_id(ex: dict[str, Any]) -> str:
     return xxhash.xxh3_128_hexdigest(content_key(ex))
 
 
+def prompt_key(ex: dict[str, Any], prompt: list) -> str:
+    """The dedupe key of ``--dedupe-key prompt``: xxh3-128 of the normalised prompt messages."""
+    content = {
+        "kind": ex.get("kind"),
+        "prompt": _normalise(prompt),
+        "tools": _normalise(ex.get("tools")),
+    }
+    return xxhash.xxh3_128_hexdigest(orjson.dumps(content, option=orjson.OPT_SORT_KEYS))
+
+
 class ExactIndex:
     """The ids seen so far, with where each was first seen (for the duplicates report)."""
 
     def __init__(self) -> None:
-        self._first: dict[int, tuple[int, int]] = {}
+        self._first: dict[int, tuple] = {}
         self._sources: list[str] = []
         self._source_index: dict[str, int] = {}
 
-    def first_seen(self, ex: dict[str, Any]) -> tuple[str, int] | None:
-        """None when ``ex`` is new (and remember it), else (source, line) of the kept copy."""
-        key = int(ex["id"], 16)
+    def first_seen(self, ex: dict[str, Any]) -> tuple[str, int] | tuple[str, int, str] | None:
+        """None when ``ex`` is new (and remember it), else (source, line) of the kept copy, plus
+        the kept copy's id when the key is not the id (``dedupe_key``, set for prompt keys)."""
+        dedupe_key = ex.get("dedupe_key")
+        key = int(dedupe_key or ex["id"], 16)
         seen = self._first.get(key)
         if seen is not None:
+            if len(seen) == 3:
+                return self._sources[seen[0]], seen[1], f"{seen[2]:032x}"
             return self._sources[seen[0]], seen[1]
         source = ex["source"]
         index = self._source_index.get(source)
         if index is None:
             index = self._source_index[source] = len(self._sources)
             self._sources.append(source)
-        self._first[key] = (index, ex["line"])
+        if dedupe_key:
+            self._first[key] = (index, ex["line"], int(ex["id"], 16))
+        else:
+            self._first[key] = (index, ex["line"])
         return None
 
     def __len__(self) -> int:
         return len(self._first)
 
 
-def duplicate_record(ex: dict[str, Any], kept: tuple[str, int]) -> dict[str, Any]:
-    """One line of duplicates.jsonl."""
+def duplicate_record(ex: dict[str, Any], kept: tuple) -> dict[str, Any]:
+    """One line of duplicates.jsonl for an exact copy (``kept`` from ``ExactIndex.first_seen``)."""
     return {
         "source": ex["source"],
         "line": ex["line"],
         "id": ex["id"],
-        "duplicate_of": ex["id"],
+        "duplicate_of": kept[2] if len(kept) == 3 else ex["id"],
         "duplicate_of_source": kept[0],
         "duplicate_of_line": kept[1],
         "kind": "exact",

@@ -24,10 +24,12 @@ from pipeline.artifacts import JsonlWriter, example_row, example_schema, publish
 from pipeline.dedupe import ExactIndex, duplicate_record, example_id
 from pipeline.manifest import build_manifest, write_manifest
 from pipeline.models import ModelInfo, model_info
+from pipeline.near_dedupe import ClusterMap, NearIndex, NearSettings, featurise_example
+from pipeline.near_dedupe import describe as describe_dedupe
 from pipeline.profiles import Profile, get_profile, load_schema
 from pipeline.records import rejection
 from pipeline.render import Unrenderable
-from pipeline.split import SplitPlan
+from pipeline.split import SplitPlan, stratum_of
 from pipeline.validate import validate_record
 
 INLINE_BYTES = 4_000_000  # inputs smaller than this run in-process: workers would cost more
@@ -48,6 +50,23 @@ class RunConfig:
     max_rejected_share: float | None = None
     workers: int | None = None
     batch_size: int = 256
+    length_policy: str = "flag"
+    max_tokens: int | None = None
+    tokenizer: str | None = None
+    near_dupes: str = "remove"
+    near_threshold: float = 0.8
+    keep: str = "first"
+    dedupe_key: str = "full"
+    stratify_by: str | None = None
+
+    def near_settings(self) -> NearSettings:
+        """The dedupe settings, checked (a bad value is a usage problem, exit 2)."""
+        from pipeline.config import ConfigError
+
+        near = NearSettings(self.near_dupes, self.near_threshold, self.keep, self.dedupe_key)
+        if near.problems():
+            raise ConfigError("; ".join(near.problems()))
+        return near
 
     def public(self) -> dict[str, Any]:
         """The settings recorded in the manifest (no machine-specific values)."""
@@ -63,6 +82,14 @@ class RunConfig:
             "mapping": dict(sorted(self.mapping.items())),
             "roles": dict(sorted(self.roles.items())),
             "max_rejected_share": self.max_rejected_share,
+            "length_policy": self.length_policy,
+            "max_tokens": self.max_tokens,
+            "tokenizer": self.tokenizer,
+            "near_dupes": self.near_dupes,
+            "near_threshold": self.near_threshold,
+            "keep": self.keep,
+            "dedupe_key": self.dedupe_key,
+            "stratify_by": self.stratify_by,
         }
 
 
@@ -100,15 +127,29 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(
-    profile_name: str, encoding: str, options: convert.ConvertOptions, limit: int | None
+    profile_name: str,
+    encoding: str,
+    options: convert.ConvertOptions,
+    limit: int | None,
+    length_policy: str = "flag",
+    tokenizer: str | None = None,
+    near: NearSettings | None = None,
 ) -> None:
     from pipeline.tokens import Counter
 
+    if tokenizer:
+        from pipeline.hf_tokens import HFCounter
+
+        counter: Any = HFCounter(tokenizer)
+    else:
+        counter = Counter(encoding)
     _WORKER.update(
         profile=get_profile(profile_name),
-        counter=Counter(encoding),
+        counter=counter,
         options=options,
         limit=limit,
+        length_policy=length_policy,
+        near=near,
     )
 
 
@@ -174,15 +215,44 @@ def _finish_example(
         return rej
     for issue in issues:
         warnings[issue[1]] += 1
-    ex["n_tokens"], ex["n_trained_tokens"] = counter.example(ex)
+    from pipeline.length import RULE, apply_length_policy
+    from pipeline.tokens import TokenizerError
+
+    try:
+        ex["n_tokens"], ex["n_trained_tokens"] = counter.example(ex)
+    except TokenizerError as exc:  # an open model's chat template refused the row
+        return rejection(source, line, "count", "count.template_error", str(exc), raw=obj)
     limit = _WORKER["limit"]
     if limit and ex["n_tokens"] > limit:
-        warnings["length.over_limit"] += 1
-        ex["over_limit"] = True
+        ex = apply_length_policy(
+            ex, obj, counter, limit, _WORKER["length_policy"], _revalidator(profile)
+        )
+        if "stage" in ex:
+            return ex
+        if ex["over_limit"]["action"] == "flagged":
+            warnings[RULE] += 1
+        else:
+            rendered = profile.render(ex)
     ex["id"] = example_id(ex)
     ex["cluster"] = ex["id"]
+    if _WORKER.get("near") is not None:
+        featurise_example(ex, _WORKER["near"], _WORKER)
     ex["rendered"] = orjson.dumps(rendered)
     return ex
+
+
+def _revalidator(profile: Profile) -> Callable[[dict], str | None]:
+    """Re-render and re-check a truncated Example: its first error message, or None."""
+
+    def check(ex: dict) -> str | None:
+        try:
+            issues = validate_record(profile, profile.render(ex))
+        except Unrenderable as exc:
+            return exc.message
+        errors = [f"{m} [{r}]" for _, r, severity, m in issues if severity == "error"]
+        return errors[0] if errors else None
+
+    return check
 
 
 # ---------------------------------------------------------------- main side
@@ -237,7 +307,7 @@ def resolve(config: RunConfig) -> tuple[Profile, ModelInfo, list[ingest.Source]]
     """Check the profile, model and inputs before anything is written (errors here are exit 2)."""
     profile = get_profile(config.profile)
     load_schema(profile.name)
-    info = model_info(config.model or profile.default_model or "gpt-4o-mini-2024-07-18")
+    info = _model_for(config, profile)
     sources: list[ingest.Source] = []
     for path in config.inputs:
         sources.extend(ingest.discover(path, str(path)))
@@ -246,6 +316,32 @@ def resolve(config: RunConfig) -> tuple[Profile, ModelInfo, list[ingest.Source]]
             "no input files found: name JSONL, JSON, CSV or Parquet files or folders"
         )
     return profile, info, sources
+
+
+def _model_for(config: RunConfig, profile: Profile) -> ModelInfo:
+    """The model's tokenizer and limit: an OpenAI model id, or a local --tokenizer folder (whose
+    template is loaded and probed here, so a broken or unsafe one is exit 2); --max-tokens wins."""
+    from dataclasses import replace
+
+    from pipeline.length import check_policy
+
+    check_policy(config.length_policy)
+    if config.tokenizer:
+        from pipeline.hf_tokens import ChatTokenizer
+
+        tok = ChatTokenizer(config.tokenizer)
+        info = ModelInfo(
+            config.model or tok.path.name,
+            tok.name,
+            tok.max_tokens,
+            "model_max_length in tokenizer_config.json",
+            provider="open",
+        )
+    else:
+        info = model_info(config.model or profile.default_model or "gpt-4o-mini-2024-07-18")
+    if config.max_tokens:
+        info = replace(info, max_tokens=config.max_tokens, source="--max-tokens", confirmed=True)
+    return info
 
 
 def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> RunResult:
@@ -259,17 +355,34 @@ def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> Run
     workers = config.workers or os.cpu_count() or 1
     if total_bytes < INLINE_BYTES and config.workers is None:
         workers = 1
+    near = config.near_settings()
     staging = staging_dir(config.out)
-    runner = _Runner(workers, (profile.name, info.encoding, options, info.max_tokens))
+    runner = _Runner(
+        workers,
+        (
+            profile.name,
+            info.encoding,
+            options,
+            info.max_tokens,
+            config.length_policy,
+            config.tokenizer,
+            near,
+        ),
+    )
     stats: list[SourceStats] = []
     rejected_by_stage: collections.Counter = collections.Counter()
     rejected_by_rule: collections.Counter = collections.Counter()
     warnings: collections.Counter = collections.Counter()
     over_limit: list[dict] = []
+    dropped_long: list[dict] = []
     index = ExactIndex()
     plan = SplitPlan(
-        config.seed, None if config.val_size is not None else config.val_ratio, config.val_size
+        config.seed,
+        None if config.val_size is not None else config.val_ratio,
+        config.val_size,
+        stratified=bool(config.stratify_by),
     )
+    near_index = NearIndex(staging)
     rejected = JsonlWriter(staging / "rejected.jsonl")
     duplicates = JsonlWriter(staging / "duplicates.jsonl")
     spill_path = staging / "_spill.arrow"
@@ -299,6 +412,10 @@ def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> Run
                             st.rejected += 1
                             rejected_by_stage[rec["stage"]] += 1
                             rejected_by_rule[rec["rule"]] += 1
+                            if rec["rule"] == "length.over_limit":
+                                dropped_long.append(
+                                    {"source": rec["source"], "line": rec["line"], "tokens": rec["tokens"]}
+                                )
                             rejected.write(rec)
                             continue
                         first = index.first_seen(rec)
@@ -306,22 +423,33 @@ def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> Run
                             st.duplicates += 1
                             duplicates.write(duplicate_record(rec, first))
                             continue
-                        if rec.pop("over_limit", False):
-                            over_limit.append(
-                                {
-                                    "source": rec["source"],
-                                    "line": rec["line"],
-                                    "tokens": rec["n_tokens"],
-                                }
-                            )
-                        plan.observe(rec["cluster"])
+                        long = rec.pop("over_limit", None)
+                        if long:
+                            over_limit.append({"source": rec["source"], "line": rec["line"], **long})
+                        rec.pop("dedupe_key", None)
+                        near_index.add(rec.pop("near", None))
                         kept.append(example_row(rec))
                     if kept:
                         spill.write_batch(pa.RecordBatch.from_pylist(kept, schema=spill_schema))
-        plan.finish()
-        tokens = _write_splits(spill_path, staging, plan, {s.name: s for s in stats})
+        runner.close()
+        decision = None
+        if near.mode != "off":
+            if progress:
+                progress("finding near duplicates")
+            decision = near_index.decide(near.threshold, near.keep)
+        clusters = ClusterMap(decision, near.mode)
+        tokens = _write_splits(
+            spill_path,
+            staging,
+            plan,
+            {s.name: s for s in stats},
+            clusters,
+            duplicates,
+            config.stratify_by,
+        )
     finally:
         runner.close()
+        near_index.remove_files()
         rejected.close()
         duplicates.close()
     spill_path.unlink(missing_ok=True)
@@ -340,15 +468,40 @@ def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> Run
         tokens=tokens,
         staging=staging,
     )
+    from pipeline.length import summarize
+
+    manifest["length"] = summarize(config.length_policy, info.max_tokens, over_limit, dropped_long)
+    manifest["length"]["dropped"] = dropped_long[:1000]
+    if config.tokenizer:
+        from pipeline.hf_tokens import ChatTokenizer
+
+        manifest["tokenizer"] = {
+            **ChatTokenizer(config.tokenizer).fingerprint(),
+            "encoding": info.encoding,
+            "max_tokens_per_example": info.max_tokens,
+            "limit_source": info.source,
+        }
+    manifest["dedupe"] = {**describe_dedupe(near), "near_duplicates": clusters.near}
+    manifest["split"] = plan.describe()
     write_manifest(staging, manifest)
     publish(staging, config.out)
     return RunResult(config.out, manifest)
 
 
 def _write_splits(
-    spill_path: Path, staging: Path, plan: SplitPlan, stats: dict[str, SourceStats]
+    spill_path: Path,
+    staging: Path,
+    plan: SplitPlan,
+    stats: dict[str, SourceStats],
+    clusters: ClusterMap,
+    duplicates: JsonlWriter,
+    stratify_by: str | None = None,
 ) -> dict[str, dict[str, int]]:
-    """Stream the spill into train/validation JSONL and Parquet; return token totals per split."""
+    """Decide the split, then stream the spill into train/validation JSONL and Parquet, dropping
+    near copies into duplicates.jsonl; return token totals per split.
+
+    Two light passes over a few columns of the spill come first: the ids of near clusters'
+    representatives and the clusters per stratum, then each cluster's split in input order."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -357,18 +510,46 @@ def _write_splits(
     jsonl = {s: JsonlWriter(staging / f"{s}.jsonl") for s in names}
     parquet = {s: pq.ParquetWriter(staging / f"{s}.parquet", schema) for s in names}
     tokens = {s: {"examples": 0, "tokens": 0, "trained_tokens": 0} for s in names}
+    columns = ["id", "source", "line"] + (["meta"] if stratify_by else [])
     try:
         with pa.memory_map(str(spill_path)) as source:
             reader = pa.ipc.open_file(source)
-            for i in range(reader.num_record_batches):
+            batches = range(reader.num_record_batches)
+
+            def light_rows() -> Iterator[tuple[int, dict]]:
+                position = 0
+                for i in batches:
+                    for row in reader.get_batch(i).select(columns).to_pylist():
+                        yield position, row
+                        position += 1
+
+            for here, row in light_rows():
+                if clusters.wants(here):
+                    clusters.remember(here, row["id"], row["source"], row["line"])
+                if clusters.leader(here):
+                    plan.count(stratum_of(row, stratify_by))
+            plan.start()
+            for here, row in light_rows():
+                if clusters.leader(here):
+                    plan.observe(clusters.cluster_of(here, row["id"]), stratum_of(row, stratify_by))
+            plan.finish()
+            position = 0
+            for i in batches:
                 rows = reader.get_batch(i).to_pylist()
                 by_split: dict[str, list] = {s: [] for s in names}
                 for row in rows:
+                    here, position = position, position + 1
+                    st = stats[row["source"]]
+                    if clusters.removed(here):
+                        st.duplicates += 1
+                        duplicates.write(clusters.duplicate(here, row))
+                        continue
+                    row["cluster"] = clusters.cluster_of(here, row["id"])
                     split = plan.split_of(row["cluster"])
                     row["split"] = split
                     jsonl[split].write(row.pop("rendered"))
                     by_split[split].append(row)
-                    setattr(stats[row["source"]], split, getattr(stats[row["source"]], split) + 1)
+                    setattr(st, split, getattr(st, split) + 1)
                     t = tokens[split]
                     t["examples"] += 1
                     t["tokens"] += row["n_tokens"] or 0

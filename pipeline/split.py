@@ -1,16 +1,32 @@
-"""Split: train or validation by a seeded hash of each Example's cluster id.
+"""Split: train or validation per cluster, seeded, stable when records are appended.
 
-An Example's split depends only on its cluster id, the seed and the ratio, never on the other
-Examples, so adding records never moves an existing one (stability). Everything in a cluster
-(an Example and its near copies) lands in the same split. With ``val_size`` the N clusters with
-the smallest hashes go to validation. When a ratio would leave validation empty although there are
-two or more clusters, the cluster with the smallest hash goes to validation.
+Takes one call per cluster (an Example and its near copies share a cluster id, so a cluster never
+straddles train and validation) and decides its split. Every decision starts from ``u``, the
+seeded xxh3-64 hash of the cluster id scaled to [0, 1):
+
+- ratio, unstratified: validation when ``u < ratio``. A cluster's split depends only on its id,
+  the seed and the ratio, so adding or removing other records never moves it.
+- ratio, ``stratify_by``: per stratum, in input order, a running deficit ``d = ratio * n - v``
+  (clusters seen, clusters sent to validation); a cluster goes to validation when
+  ``d + ratio > u``. ``d`` stays in (-1, 1), so each stratum's validation count is within one
+  cluster of ``ratio * n`` at every point, and a decision depends only on the records before it:
+  appending records never moves an existing one.
+- ``val_size`` N: exactly N clusters (or all, when there are fewer): the N smallest hashes; with
+  ``stratify_by``, N is shared out over the strata by largest remainder (each stratum within one
+  cluster of its share) and each stratum takes its smallest hashes. An exact count cannot be
+  stable under appends: records near the cut-off may move; a ratio is the stable choice.
+
+When a ratio would leave validation empty although there are two or more clusters, the cluster
+with the smallest hash goes to validation.
 """
 
 from __future__ import annotations
 
 import heapq
+import math
+from typing import Any
 
+import orjson
 import xxhash
 
 SCALE = float(2**64)
@@ -24,43 +40,139 @@ def in_validation(cluster: str, seed: int, val_ratio: float) -> bool:
     return cluster_hash(cluster, seed) / SCALE < val_ratio
 
 
-class SplitPlan:
-    """Collects cluster hashes while records stream past, then decides each cluster's split."""
+def stratum_of(row: dict[str, Any], field: str | None) -> str:
+    """The stratum of an Example (a row of the spill or an Example dict): ``source`` is the input
+    file; any other name is a ``meta`` field (missing -> "", non-strings as JSON)."""
+    if not field:
+        return ""
+    if field == "source":
+        return str(row.get("source") or "")
+    meta = row.get("meta")
+    if isinstance(meta, str | bytes):
+        try:
+            meta = orjson.loads(meta)
+        except orjson.JSONDecodeError:
+            meta = None
+    value = meta.get(field) if isinstance(meta, dict) else None
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
 
-    def __init__(self, seed: int, val_ratio: float | None, val_size: int | None):
+
+def largest_remainder(total: int, counts: dict[str, int]) -> dict[str, int]:
+    """Share ``total`` over ``counts`` in proportion, each share within one of exact, capped."""
+    n = sum(counts.values())
+    total = min(total, n)
+    if not n:
+        return {k: 0 for k in counts}
+    exact = {k: total * c / n for k, c in counts.items()}
+    quotas = {k: math.floor(v) for k, v in exact.items()}
+    left = total - sum(quotas.values())
+    for k in sorted(counts, key=lambda k: (-(exact[k] - quotas[k]), k))[:left]:
+        quotas[k] += 1
+    return quotas
+
+
+class SplitPlan:
+    """Decides each cluster's split. Call ``count`` once per cluster, then ``start``, then
+    ``observe`` once per cluster in input order, then ``finish``; then ``split_of`` any time."""
+
+    def __init__(
+        self,
+        seed: int,
+        val_ratio: float | None,
+        val_size: int | None,
+        stratified: bool = False,
+    ):
         self.seed = seed
         self.val_ratio = val_ratio
         self.val_size = val_size
-        self._smallest: list[int] = []  # max-heap (negated) of the smallest hashes
-        self._keep = max(val_size or 0, 1)
+        self.stratified = stratified
         self.clusters = 0
+        self.strata: dict[str, int] = {}  # clusters per stratum (from count)
+        self.quotas: dict[str, int] = {}
+        self.validation: dict[str, int] = {}  # clusters sent to validation per stratum
+        self._deficit: dict[str, float] = {}
+        self._heaps: dict[str, list[int]] = {}  # max-heaps (negated) of the smallest hashes
+        self._val: set[int] = set()
         self._ratio_hits = 0
+        self._smallest: int | None = None
         self._forced: int | None = None
         self._cutoff: int | None = None
 
-    def observe(self, cluster: str) -> None:
-        h = cluster_hash(cluster, self.seed)
+    # -- pass 1
+    def count(self, stratum: str = "") -> None:
         self.clusters += 1
-        if self.val_ratio is not None and h / SCALE < self.val_ratio:
+        key = stratum if self.stratified else ""
+        self.strata[key] = self.strata.get(key, 0) + 1
+
+    def start(self) -> None:
+        if self.val_size is not None:
+            self.quotas = largest_remainder(self.val_size, self.strata)
+
+    # -- pass 2
+    def observe(self, cluster: str, stratum: str = "") -> None:
+        h = cluster_hash(cluster, self.seed)
+        key = stratum if self.stratified else ""
+        if self._smallest is None or h < self._smallest:
+            self._smallest = h
+        if self.val_size is not None:
+            heap = self._heaps.setdefault(key, [])
+            keep = self.quotas.get(key, 0)
+            if keep <= 0:
+                return
+            if len(heap) < keep:
+                heapq.heappush(heap, -h)
+            elif -heap[0] > h:
+                heapq.heapreplace(heap, -h)
+            return
+        if not self.val_ratio:
+            return
+        u = h / SCALE
+        if not self.stratified:
+            if u < self.val_ratio:
+                self._ratio_hits += 1
+            return
+        d = self._deficit.get(key, 0.0)
+        chosen = d + self.val_ratio > u
+        self._deficit[key] = d + self.val_ratio - (1 if chosen else 0)
+        if chosen:
+            self._val.add(h)
             self._ratio_hits += 1
-        if len(self._smallest) < self._keep:
-            heapq.heappush(self._smallest, -h)
-        elif -self._smallest[0] > h:
-            heapq.heapreplace(self._smallest, -h)
+            self.validation[key] = self.validation.get(key, 0) + 1
 
     def finish(self) -> None:
-        ordered = sorted(-h for h in self._smallest)
         if self.val_size is not None:
-            self._cutoff = (
-                ordered[min(self.val_size, len(ordered)) - 1] if self.val_size and ordered else None
-            )
-        elif self.val_ratio and self._ratio_hits == 0 and self.clusters >= 2 and ordered:
-            self._forced = ordered[0]
+            if self.stratified:
+                for key, heap in self._heaps.items():
+                    self._val.update(-h for h in heap)
+                    self.validation[key] = len(heap)
+            else:
+                heap = self._heaps.get("", [])
+                self._cutoff = max(-h for h in heap) if heap else None
+                self.validation[""] = len(heap)
+        elif self.val_ratio and self._ratio_hits == 0 and self.clusters >= 2:
+            self._forced = self._smallest
 
     def split_of(self, cluster: str) -> str:
         h = cluster_hash(cluster, self.seed)
-        if self.val_size is not None:
+        if h == self._forced:
+            return "validation"
+        if self.val_size is not None and not self.stratified:
             return "validation" if self._cutoff is not None and h <= self._cutoff else "train"
+        if self.stratified:
+            return "validation" if h in self._val else "train"
         if self.val_ratio and h / SCALE < self.val_ratio:
             return "validation"
-        return "validation" if h == self._forced else "train"
+        return "train"
+
+    def describe(self) -> dict[str, Any]:
+        """For the manifest: the method and, when stratified, clusters per stratum."""
+        method = "size" if self.val_size is not None else "ratio"
+        out: dict[str, Any] = {"method": method, "clusters": self.clusters}
+        if self.stratified:
+            out["strata"] = {
+                k: {"clusters": n, "validation": self.validation.get(k, 0)}
+                for k, n in sorted(self.strata.items())
+            }
+        return out

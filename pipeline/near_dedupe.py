@@ -1,0 +1,419 @@
+"""Near-duplicate detection: MinHash signatures, LSH band keys, union-find clusters.
+
+Takes Examples (after exact dedupe) and yields, for each, the index of its cluster's
+representative and its estimated Jaccard similarity to it. The text of an Example is its
+conversation (message contents, then chosen/rejected/completion, then plain text), normalised:
+NFKC, lowercase, punctuation stripped, digits folded to 0, whitespace collapsed. Its shingles are
+word 5-grams; texts under ``MIN_WORDS`` words get no signature (exact dedupe only).
+
+A signature is ``NUM_PERM`` 32-bit MinHash values from rensa's ``RMinHash`` (fixed seed); it is
+cut into ``BANDS`` bands of ``ROWS`` rows and each band is hashed to one 64-bit key. Two Examples
+are candidates when they share a band key and are kept as a pair when the signatures' estimated
+Jaccard (share of equal values) is at least the threshold. Pairs join clusters by union-find.
+
+Workers compute ``featurise`` (the costly part). The main process holds ``NearIndex``: band keys
+and signatures are appended to two files in the staging folder (128 + 512 bytes per Example on
+disk); memory holds 5 bytes per Example (text length, a has-signature flag) while records stream,
+and about 40 bytes per Example while clusters are decided (one band column at a time, its sort
+order, the union-find parents).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from array import array
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xxhash
+
+NUM_PERM = 128
+BANDS = 16
+ROWS = 8
+SHINGLE = 5
+MIN_WORDS = 10
+SEED = 42
+BACKEND = "rensa.RMinHash"
+MAX_BUCKET_CHECKS = 32  # an Example is verified against at most this many earlier bucket members
+
+_PUNCT = re.compile(r"[^\w\s]+")
+_DIGIT = re.compile(r"\d")
+_WS = re.compile(r"\s+")
+
+KEYS = ("full", "prompt")
+MODES = ("remove", "flag", "off")
+KEEPS = ("first", "longest")
+
+
+@dataclass(frozen=True)
+class NearSettings:
+    """What the run asks for; ``mode`` off still computes exact dedupe keys."""
+
+    mode: str = "remove"
+    threshold: float = 0.8
+    keep: str = "first"
+    key: str = "full"
+
+    def problems(self) -> list[str]:
+        out = []
+        if self.mode not in MODES:
+            out.append(f"near_dupes must be one of {', '.join(MODES)}, not {self.mode!r}")
+        if not 0 < self.threshold <= 1:
+            out.append(f"near_threshold must be in (0, 1], not {self.threshold}")
+        if self.keep not in KEEPS:
+            out.append(f"keep must be one of {', '.join(KEEPS)}, not {self.keep!r}")
+        if self.key not in KEYS:
+            out.append(f"dedupe_key must be one of {', '.join(KEYS)}, not {self.key!r}")
+        return out
+
+
+def describe(settings: NearSettings) -> dict[str, Any]:
+    """The manifest's ``dedupe`` entry: backend, version, seed and parameters."""
+    from importlib import metadata
+
+    return {
+        "exact": {"hash": "xxh3_128", "key": settings.key},
+        "near": {
+            "mode": settings.mode,
+            "backend": BACKEND,
+            "backend_version": metadata.version("rensa"),
+            "seed": SEED,
+            "num_perm": NUM_PERM,
+            "bands": BANDS,
+            "rows": ROWS,
+            "shingle": f"word {SHINGLE}-grams",
+            "normalise": "NFKC, lowercase, punctuation stripped, digits folded, whitespace collapsed",
+            "min_words": MIN_WORDS,
+            "threshold": settings.threshold,
+            "keep": settings.keep,
+        },
+    }
+
+
+# ---------------------------------------------------------------- text and signatures
+
+
+def normalise_words(text: str) -> list[str]:
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = _DIGIT.sub("0", _PUNCT.sub(" ", text))
+    return _WS.sub(" ", text).split()
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # content parts
+        return " ".join(
+            p.get("text", "")
+            for p in content
+            if isinstance(p, dict) and isinstance(p.get("text"), str)
+        )
+    return ""
+
+
+def _messages_text(messages: Any) -> list[str]:
+    if not isinstance(messages, list):
+        return []
+    return [_content_text(m.get("content")) for m in messages if isinstance(m, dict)]
+
+
+def prompt_messages(ex: dict[str, Any]) -> list:
+    """The prompt: for SFT the messages before the last assistant turn, else ``messages``."""
+    messages = ex.get("messages") or []
+    if ex.get("kind", "sft") != "sft":
+        return messages
+    for i in range(len(messages) - 1, -1, -1):
+        if isinstance(messages[i], dict) and messages[i].get("role") == "assistant":
+            return messages[:i]
+    return messages
+
+
+def conversation_text(ex: dict[str, Any], key: str = "full") -> str:
+    """The text whose shingles are hashed: the whole conversation, or the prompt alone."""
+    if key == "prompt":
+        return " ".join(_messages_text(prompt_messages(ex)))
+    parts = _messages_text(ex.get("messages"))
+    for field in ("chosen", "rejected", "completion"):
+        parts.extend(_messages_text(ex.get(field)))
+    if isinstance(ex.get("text"), str):
+        parts.append(ex["text"])
+    return " ".join(parts)
+
+
+def shingles(words: list[str]) -> list[str]:
+    return [" ".join(words[i : i + SHINGLE]) for i in range(len(words) - SHINGLE + 1)]
+
+
+class MinHasher:
+    """The one place that touches the MinHash library: tokens -> NUM_PERM uint32 values."""
+
+    def __init__(self, seed: int = SEED, num_perm: int = NUM_PERM):
+        import rensa
+
+        self._cls = rensa.RMinHash
+        self.seed = seed
+        self.num_perm = num_perm
+
+    def signature(self, tokens: list[str]) -> np.ndarray:
+        m = self._cls(num_perm=self.num_perm, seed=self.seed)
+        m.update(tokens)
+        return np.asarray(m.digest(), dtype=np.uint32)
+
+
+def band_keys(signature: np.ndarray) -> np.ndarray:
+    """BANDS 64-bit keys; the band number is part of the hash so keys never meet across bands."""
+    raw = signature.astype("<u4").tobytes()
+    width = ROWS * 4
+    return np.array(
+        [xxhash.xxh3_64_intdigest(raw[b * width : (b + 1) * width], seed=b) for b in range(BANDS)],
+        dtype=np.uint64,
+    )
+
+
+@dataclass
+class Features:
+    length: int  # characters of the normalised text (for --keep longest)
+    signature: bytes | None  # NUM_PERM little-endian uint32, None under MIN_WORDS words
+    bands: bytes | None  # BANDS little-endian uint64
+
+
+def featurise(ex: dict[str, Any], hasher: MinHasher, key: str = "full") -> Features:
+    words = normalise_words(conversation_text(ex, key))
+    length = sum(len(w) for w in words) + max(len(words) - 1, 0)
+    if len(words) < MIN_WORDS:
+        return Features(length, None, None)
+    sig = hasher.signature(shingles(words))
+    return Features(length, sig.astype("<u4").tobytes(), band_keys(sig).astype("<u8").tobytes())
+
+
+def jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """The estimated Jaccard similarity of two signatures: the share of equal values."""
+    return float(np.count_nonzero(a == b)) / len(a)
+
+
+# ---------------------------------------------------------------- main side
+
+
+class UnionFind:
+    """Parents in a numpy array; the root of a set is its smallest index."""
+
+    def __init__(self, n: int):
+        self.parent = np.arange(n, dtype=np.int64)
+
+    def find(self, i: int) -> int:
+        parent = self.parent
+        root = i
+        while parent[root] != root:
+            root = int(parent[root])
+        while parent[i] != root:
+            parent[i], i = root, int(parent[i])
+        return root
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            lo, hi = (ra, rb) if ra < rb else (rb, ra)
+            self.parent[hi] = lo
+
+    def roots(self) -> np.ndarray:
+        parent = self.parent
+        while True:
+            grand = parent[parent]
+            if np.array_equal(grand, parent):
+                return parent
+            parent = grand
+
+
+@dataclass
+class NearDecision:
+    """Per Example (index in input order): its representative's index and similarity to it."""
+
+    rep: np.ndarray  # int64; rep[i] == i for a representative
+    similarity: np.ndarray  # float32; 1.0 for representatives
+    first: np.ndarray  # int64: the smallest index in the cluster (where the cluster first appears)
+
+    def clusters(self) -> int:
+        return int(np.count_nonzero(self.rep == np.arange(len(self.rep))))
+
+
+class NearIndex:
+    """Band keys and signatures of every kept Example, in input order, spilled to ``folder``."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self._bands_path = folder / "_near_bands.u64"
+        self._sigs_path = folder / "_near_sigs.u32"
+        self._bands = open(self._bands_path, "wb")
+        self._sigs = open(self._sigs_path, "wb")
+        self.lengths = array("I")
+        self.has = bytearray()
+        self._zero_bands = bytes(BANDS * 8)
+        self._zero_sig = bytes(NUM_PERM * 4)
+
+    def __len__(self) -> int:
+        return len(self.has)
+
+    def add(self, features: Features | None) -> int:
+        """Remember one Example; returns its index."""
+        index = len(self.has)
+        if features is None or features.signature is None:
+            self._bands.write(self._zero_bands)
+            self._sigs.write(self._zero_sig)
+            self.has.append(0)
+            self.lengths.append(min(features.length if features else 0, 2**32 - 1))
+        else:
+            self._bands.write(features.bands)
+            self._sigs.write(features.signature)
+            self.has.append(1)
+            self.lengths.append(min(features.length, 2**32 - 1))
+        return index
+
+    def close(self) -> None:
+        for f in (self._bands, self._sigs):
+            if not f.closed:
+                f.close()
+
+    def remove_files(self) -> None:
+        self.close()
+        self._bands_path.unlink(missing_ok=True)
+        self._sigs_path.unlink(missing_ok=True)
+
+    def signatures(self) -> np.ndarray:
+        self.close()
+        n = len(self)
+        if n == 0:
+            return np.zeros((0, NUM_PERM), dtype="<u4")
+        return np.memmap(self._sigs_path, dtype="<u4", mode="r", shape=(n, NUM_PERM))
+
+    def decide(self, threshold: float, keep: str = "first") -> NearDecision:
+        """Cluster the Examples: candidates share a band key, pairs need estimated J >= threshold."""
+        self.close()
+        n = len(self)
+        uf = UnionFind(n)
+        has = (
+            np.frombuffer(bytes(self.has), dtype=np.uint8).astype(bool) if n else np.zeros(0, bool)
+        )
+        members = np.flatnonzero(has)
+        if len(members) > 1:
+            bands = np.memmap(self._bands_path, dtype="<u8", mode="r", shape=(n, BANDS))
+            sigs = self.signatures()
+            for b in range(BANDS):
+                column = np.asarray(bands[members, b])
+                order = np.argsort(column, kind="stable")
+                keys = column[order]
+                same = keys[1:] == keys[:-1]
+                if not same.any():
+                    continue
+                starts = np.flatnonzero(np.concatenate(([True], ~same)))
+                sizes = np.diff(np.append(starts, len(keys)))
+                for start, size in zip(starts[sizes > 1], sizes[sizes > 1], strict=True):
+                    bucket = members[order[start : start + size]]
+                    self._verify_bucket(bucket, sigs, uf, threshold)
+        roots = uf.roots().copy()
+        rep = roots.copy()
+        if keep == "longest" and n:
+            lengths = np.frombuffer(self.lengths.tobytes(), dtype=np.uint32).astype(np.int64)
+            # per root: the longest member, the earliest among equals
+            order = np.lexsort((np.arange(n), -lengths, roots))
+            heads = order[np.concatenate(([True], roots[order][1:] != roots[order][:-1]))]
+            best = np.empty(n, dtype=np.int64)
+            best[roots[heads]] = heads
+            rep = best[roots]
+        similarity = np.ones(n, dtype=np.float32)
+        others = np.flatnonzero(rep != np.arange(n))
+        if len(others):
+            sigs = self.signatures()
+            for i in others:
+                similarity[i] = jaccard(np.asarray(sigs[i]), np.asarray(sigs[rep[i]]))
+        return NearDecision(rep=rep, similarity=similarity, first=roots)
+
+    @staticmethod
+    def _verify_bucket(
+        bucket: np.ndarray, sigs: np.ndarray, uf: UnionFind, threshold: float
+    ) -> None:
+        seen_roots: list[int] = []  # one checked member per distinct cluster in this bucket
+        for i in (int(x) for x in bucket):
+            ri = uf.find(i)
+            sig_i = None
+            for j in seen_roots[:MAX_BUCKET_CHECKS]:
+                if uf.find(j) == ri:
+                    continue
+                if sig_i is None:
+                    sig_i = np.asarray(sigs[i])
+                if jaccard(sig_i, np.asarray(sigs[j])) >= threshold:
+                    uf.union(i, j)
+                    ri = uf.find(i)
+            if all(uf.find(j) != ri for j in seen_roots):
+                seen_roots.append(i)
+
+
+def featurise_example(ex: dict[str, Any], settings: NearSettings, state: dict[str, Any]) -> None:
+    """Worker side: add ``dedupe_key`` (with ``--dedupe-key prompt``) and ``near`` Features."""
+    if settings.key == "prompt":
+        from pipeline.dedupe import prompt_key
+
+        ex["dedupe_key"] = prompt_key(ex, prompt_messages(ex))
+    if settings.mode != "off":
+        hasher = state.get("hasher")
+        if hasher is None:
+            hasher = state["hasher"] = MinHasher()
+        ex["near"] = featurise(ex, hasher, settings.key)
+
+
+class ClusterMap:
+    """Main side, after ``decide``: for the Example at index i (input order among kept Examples),
+    whether it is dropped, its cluster id, and whether the cluster's split is decided there."""
+
+    def __init__(self, decision: NearDecision | None, mode: str):
+        self.remove = mode == "remove"
+        self.decision = decision
+        self._info: dict[int, tuple[str, str, int]] = {}
+        if decision is None:
+            self._wanted: set[int] = set()
+            self.near = 0
+        else:
+            others = np.flatnonzero(decision.rep != np.arange(len(decision.rep)))
+            self._wanted = {int(r) for r in np.unique(decision.rep[others])}
+            self.near = len(others)
+
+    def wants(self, i: int) -> bool:
+        """Is i the representative of a cluster with other members (remember its id)?"""
+        return i in self._wanted
+
+    def remember(self, i: int, id_: str, source: str, line: int) -> None:
+        self._info[i] = (id_, source, line)
+
+    def _rep(self, i: int) -> int:
+        return i if self.decision is None else int(self.decision.rep[i])
+
+    def removed(self, i: int) -> bool:
+        return self.remove and self._rep(i) != i
+
+    def leader(self, i: int) -> bool:
+        """The row where the cluster's split is decided (its first surviving member)."""
+        if self.decision is None:
+            return True
+        if self.remove:
+            return self._rep(i) == i
+        return int(self.decision.first[i]) == i
+
+    def cluster_of(self, i: int, own_id: str) -> str:
+        rep = self._rep(i)
+        return own_id if rep == i else self._info[rep][0]
+
+    def duplicate(self, i: int, row: dict[str, Any]) -> dict[str, Any]:
+        """One line of duplicates.jsonl for a near copy that is dropped."""
+        kept = self._info[self._rep(i)]
+        return {
+            "source": row["source"],
+            "line": row["line"],
+            "id": row["id"],
+            "duplicate_of": kept[0],
+            "duplicate_of_source": kept[1],
+            "duplicate_of_line": kept[2],
+            "kind": "near",
+            "similarity": float(self.decision.similarity[i]),
+        }
