@@ -21,11 +21,12 @@ class UsageProblem(click.ClickException):
 def _usage_errors():
     from pipeline.config import ConfigError
     from pipeline.ingest import InputError
+    from pipeline.length import PolicyError
     from pipeline.models import UnknownModel
     from pipeline.profiles import ProfileError
     from pipeline.tokens import TokenizerError
 
-    return (ConfigError, InputError, UnknownModel, ProfileError, TokenizerError)
+    return (ConfigError, InputError, UnknownModel, ProfileError, TokenizerError, PolicyError)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -70,6 +71,21 @@ def cli() -> None:
 @click.option(
     "--format", "fmt", type=FORMATS, default="text", show_default=True, help="Summary format."
 )
+@click.option(
+    "--length-policy",
+    type=click.Choice(["flag", "drop", "truncate"]),
+    help="Examples over the model's token limit: flag (keep, warn) [default], drop "
+    "(rejected.jsonl, rule length.over_limit) or truncate (keep the start).",
+)
+@click.option(
+    "--max-tokens", type=click.IntRange(1), help="Token limit per example [the model's]."
+)
+@click.option(
+    "--tokenizer",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder with tokenizer.json + tokenizer_config.json: count with an open model's "
+    "tokenizer and chat template instead of tiktoken.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 def run(
     inputs,
@@ -83,6 +99,9 @@ def run(
     system_prompt,
     max_rejected_share,
     workers,
+    length_policy,
+    max_tokens,
+    tokenizer,
     fmt,
     quiet,
 ) -> None:
@@ -114,6 +133,9 @@ def run(
             "system_prompt": system_prompt,
             "max_rejected_share": max_rejected_share,
             "workers": workers,
+            "length_policy": length_policy,
+            "max_tokens": max_tokens,
+            "tokenizer": str(tokenizer) if tokenizer else None,
         }
         settings.update({k: v for k, v in given.items() if v is not None})
         if not settings.get("inputs"):
@@ -135,6 +157,10 @@ def run(
         click.echo(orjson.dumps(result.manifest, option=orjson.OPT_INDENT_2).decode())
     elif not quiet:
         click.echo(run_summary(result.manifest, str(config.out)))
+        from pipeline.length import summary_lines
+
+        for text in summary_lines(result.manifest.get("length"), result.manifest["tokens"]["over_limit"]):
+            click.echo(text)
     limit = config.max_rejected_share
     if limit is not None and result.rejected_share > limit:
         click.echo(
@@ -192,6 +218,56 @@ def validate(files, profile, model, fmt, max_errors, strict) -> None:
             f"{report.errors:,} error(s), {report.warnings:,} warning(s) [{report.profile}]"
         )
     sys.exit(0 if report.ok(strict) else 1)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--model", help="OpenAI model id (snapshot, alias or ft: id) for tokenizer, limit, price.")
+@click.option(
+    "--tokenizer",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Open model: folder with tokenizer.json + tokenizer_config.json (chat template).",
+)
+@click.option(
+    "--epochs", type=click.IntRange(1, 50), help="Epochs to price [OpenAI's default for the size]."
+)
+@click.option(
+    "--price", type=click.FloatRange(0), help="Training price in USD per 1M tokens [price table]."
+)
+@click.option(
+    "--max-tokens", type=click.IntRange(1), help="Token limit per example [the model's]."
+)
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+def count(file, model, tokenizer, epochs, price, max_tokens, fmt) -> None:
+    """Count tokens of a training file: total, trained, billing tokens, epochs and cost.
+
+    Billing tokens cap each example at the model's limit; without --epochs, the epochs are the
+    ones OpenAI picks by default (3, kept within 100..25,000 example-epochs and 1..25 epochs).
+    Prices come from a dated table (see `pipeline/prices.py`); --price overrides it.
+
+    Example:
+
+        ftprep count train.jsonl --model gpt-4o-mini-2024-07-18 --format json
+    """
+    from pipeline.count import count_file
+
+    if not file.exists():
+        raise UsageProblem(f"{file} does not exist")
+    try:
+        report = count_file(file, model, epochs, price, tokenizer, max_tokens)
+    except _usage_errors() as exc:
+        raise UsageProblem(str(exc)) from None
+    if fmt == "json":
+        import orjson
+
+        click.echo(orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2).decode())
+    else:
+        click.echo(report.text())
+    if report.skipped:
+        click.echo(
+            f"ftprep count: {len(report.skipped):,} record(s) could not be read and were not counted",
+            err=True,
+        )
 
 
 @cli.command()

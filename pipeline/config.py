@@ -26,6 +26,9 @@ RUN_KEYS = {
     "system_prompt": str,
     "max_rejected_share": (int, float),
     "workers": int,
+    "length_policy": str,
+    "max_tokens": int,
+    "tokenizer": str,
 }
 
 
@@ -56,6 +59,8 @@ def load_config(path: Path) -> dict[str, Any]:
         run["inputs"] = [base / p for p in run["inputs"]]
     if "out" in run:
         run["out"] = base / run["out"]
+    if "tokenizer" in run:
+        run["tokenizer"] = str(base / run["tokenizer"])
     convert = data.get("convert", {})
     for table in ("mapping", "roles"):
         values = convert.get(table, {})

@@ -464,7 +464,7 @@ def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> Run
         rejected_by_stage=rejected_by_stage,
         rejected_by_rule=rejected_by_rule,
         warnings=warnings,
-        over_limit=over_limit,
+        over_limit=[o for o in over_limit if o["action"] == "flagged"],
         tokens=tokens,
         staging=staging,
     )
@@ -472,6 +472,7 @@ def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> Run
 
     manifest["length"] = summarize(config.length_policy, info.max_tokens, over_limit, dropped_long)
     manifest["length"]["dropped"] = dropped_long[:1000]
+    manifest["length"]["truncated"] = [o for o in over_limit if o["action"] == "truncated"][:1000]
     if config.tokenizer:
         from pipeline.hf_tokens import ChatTokenizer
 

@@ -109,7 +109,7 @@ def build_manifest(
         "tokenizer": {
             "library": "tiktoken",
             "encoding": model.encoding,
-            "rank_file_sha256": RANK_FILES[model.encoding][1],
+            "rank_file_sha256": RANK_FILES.get(model.encoding, ("", None))[1],
             "max_tokens_per_example": model.max_tokens,
             "limit_source": model.source,
         },

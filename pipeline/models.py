@@ -3,11 +3,19 @@
 Sources are the tags of reference/providers.md (S2: OpenAI fine-tuning guide, S12: Azure OpenAI
 fine-tune models table, S15: tiktoken's model table). A limit marked ``confirmed=False`` is only
 known from one provider's table or an older document, so exceeding it is always a warning.
+
+Model ids are resolved in this order: a fine-tuned id is reduced to its base model
+(``ft:gpt-4.1-mini-2025-04-14:org::abc`` and Azure's ``gpt-4o-mini-2024-07-18.ft-0123abcd``), an
+alias goes to its dated snapshot, a snapshot is looked up in the table, and any other id of a known
+family gets the family's encoding with no limit. tiktoken's own prefix table sends
+``ft:gpt-4.1-...`` to cl100k_base (its ``ft:gpt-4`` prefix matches first), which is wrong: the
+base model decides.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 
 
 class UnknownModel(ValueError):
@@ -21,15 +29,15 @@ class ModelInfo:
     max_tokens: int | None  # per training example; None when no provider states it
     source: str
     confirmed: bool = True
+    provider: str = "openai"
 
 
+_OPENAI = "S2 OpenAI fine-tuning guide"
+_AZURE = "S12 Azure fine-tune models"
 _MODELS = [
-    ModelInfo("gpt-3.5-turbo-0613", "cl100k_base", 4_096, "S2 OpenAI fine-tuning guide"),
-    ModelInfo("gpt-3.5-turbo-1106", "cl100k_base", 16_385, "S2 OpenAI fine-tuning guide"),
-    ModelInfo("gpt-3.5-turbo-0125", "cl100k_base", 16_385, "S2 OpenAI fine-tuning guide"),
-    ModelInfo("gpt-35-turbo-0613", "cl100k_base", 4_096, "S12 Azure fine-tune models"),
-    ModelInfo("gpt-35-turbo-1106", "cl100k_base", 16_385, "S12 Azure fine-tune models"),
-    ModelInfo("gpt-35-turbo-0125", "cl100k_base", 16_385, "S12 Azure fine-tune models"),
+    ModelInfo("gpt-3.5-turbo-0613", "cl100k_base", 4_096, _OPENAI),
+    ModelInfo("gpt-3.5-turbo-1106", "cl100k_base", 16_385, _OPENAI),
+    ModelInfo("gpt-3.5-turbo-0125", "cl100k_base", 16_385, _OPENAI),
     ModelInfo(
         "gpt-4-0613", "cl100k_base", 8_192, "inference context; training limit unpublished", False
     ),
@@ -57,6 +65,10 @@ _MODELS = [
     ),
     ModelInfo("babbage-002", "cl100k_base", 16_384, "S12 Azure max request", False),
     ModelInfo("davinci-002", "cl100k_base", 16_384, "S12 Azure max request", False),
+    # Azure OpenAI deployment names: the same snapshots under Azure's spelling (S12).
+    ModelInfo("gpt-35-turbo-0613", "cl100k_base", 4_096, _AZURE, provider="azure"),
+    ModelInfo("gpt-35-turbo-1106", "cl100k_base", 16_385, _AZURE, provider="azure"),
+    ModelInfo("gpt-35-turbo-0125", "cl100k_base", 16_385, _AZURE, provider="azure"),
 ]
 MODELS: dict[str, ModelInfo] = {m.name: m for m in _MODELS}
 
@@ -90,25 +102,38 @@ _PREFIXES = [
     ("babbage-002", "cl100k_base"),
 ]
 
+_AZURE_FT = re.compile(r"^(?P<base>.+?)\.ft-[0-9A-Za-z_-]+$")
+# "gpt-4o-mini 2024-07-18", "gpt-4o-mini:2024-07-18" or "gpt-4o-mini@2024-07-18": Azure's model + version
+_AZURE_VERSION = re.compile(r"^(?P<model>[a-z0-9.-]+?)[ :@](?P<version>\d{4}-\d{2}-\d{2}|\d{4})$")
+
 
 def base_model(model: str) -> str:
-    """The base model of a fine-tuned id: ft:gpt-4.1-mini-2025-04-14:org::abc -> gpt-4.1-mini-2025-04-14."""
+    """The base model of a fine-tuned id.
+
+    ``ft:gpt-4.1-mini-2025-04-14:org::abc`` -> ``gpt-4.1-mini-2025-04-14`` (OpenAI);
+    ``gpt-35-turbo-0613.ft-5fd1918ee65d4cd38a5dcf6835066ed7`` -> ``gpt-35-turbo-0613`` (Azure).
+    """
+    model = model.strip()
     if model.startswith("ft:"):
         return model.split(":")[1]
+    azure = _AZURE_FT.match(model)
+    if azure:
+        return azure["base"]
+    versioned = _AZURE_VERSION.match(model)
+    if versioned:
+        return f"{versioned['model']}-{versioned['version']}"
     return model
 
 
 def model_info(model: str) -> ModelInfo:
     """Tokenizer and limit for a model id, a dated snapshot, an alias or a fine-tuned id."""
-    base = base_model(model.strip())
+    if not model or not model.strip():
+        raise UnknownModel("no model given: use an OpenAI model id such as gpt-4o-mini-2024-07-18")
+    base = base_model(model)
     base = ALIASES.get(base, base)
     if base in MODELS:
         info = MODELS[base]
-        return (
-            info
-            if base == model
-            else ModelInfo(model, info.encoding, info.max_tokens, info.source, info.confirmed)
-        )
+        return info if base == model else replace(info, name=model)
     for prefix, encoding in _PREFIXES:
         if base.startswith(prefix):
             return ModelInfo(
@@ -116,5 +141,5 @@ def model_info(model: str) -> ModelInfo:
             )
     raise UnknownModel(
         f"unknown model {model!r}: use an OpenAI model id such as gpt-4o-mini-2024-07-18 "
-        f"(see `ftprep profiles`)"
+        f"(see `ftprep profiles`), or give --tokenizer PATH for an open model"
     )

@@ -1,0 +1,254 @@
+"""``ftprep count``: tokens, trained tokens, billing tokens, epochs and cost of a training file.
+
+Reads FILE with the same ingest and convert stages as a run (so any input shape works), counts
+every Example with the model's tokenizer (tokens.Counter, or hf_tokens.HFCounter for
+``--tokenizer``) and sums up. Records that cannot be read or converted are listed as skipped, not
+counted. The billing and epoch rules are those of OpenAI's data-preparation cookbook
+(reference/providers.md §1.8, S1): each example is billed up to the model's per-example limit, and
+without ``--epochs`` OpenAI trains for 3 epochs, raised so that examples x epochs reaches 100 or
+lowered so that it stays under 25,000, within 1 to 25 epochs.
+"""
+
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.tokens import TokenizerError
+
+TARGET_EPOCHS = 3
+MIN_TARGET_EXAMPLES = 100
+MAX_TARGET_EXAMPLES = 25_000
+MIN_DEFAULT_EPOCHS = 1
+MAX_DEFAULT_EPOCHS = 25
+
+
+def default_epochs(n_examples: int) -> int:
+    """The number of epochs OpenAI picks when the job does not set one (S1)."""
+    if n_examples <= 0:
+        return TARGET_EPOCHS
+    if n_examples * TARGET_EPOCHS < MIN_TARGET_EXAMPLES:
+        return min(MAX_DEFAULT_EPOCHS, MIN_TARGET_EXAMPLES // n_examples)
+    if n_examples * TARGET_EPOCHS > MAX_TARGET_EXAMPLES:
+        return max(MIN_DEFAULT_EPOCHS, MAX_TARGET_EXAMPLES // n_examples)
+    return TARGET_EPOCHS
+
+
+def quantile(sorted_values: list[int], q: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default)."""
+    if not sorted_values:
+        return 0.0
+    pos = (len(sorted_values) - 1) * q
+    lo = int(pos)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+
+
+def distribution(values: list[int]) -> dict[str, float | int]:
+    ordered = sorted(values)
+    if not ordered:
+        return {"min": 0, "p5": 0, "p50": 0, "p95": 0, "max": 0, "mean": 0}
+    return {
+        "min": ordered[0],
+        "p5": round(quantile(ordered, 0.05), 1),
+        "p50": round(quantile(ordered, 0.5), 1),
+        "p95": round(quantile(ordered, 0.95), 1),
+        "max": ordered[-1],
+        "mean": round(sum(ordered) / len(ordered), 1),
+    }
+
+
+@dataclass
+class CountReport:
+    model: str
+    encoding: str
+    limit: int | None
+    limit_source: str
+    epochs: int
+    epochs_default: bool
+    price: float | None
+    price_note: str
+    examples: int = 0
+    total_tokens: int = 0
+    trained_tokens: int = 0
+    billing_tokens: int = 0
+    lengths: list[int] = field(default_factory=list)
+    over_limit: list[dict] = field(default_factory=list)
+    skipped: list[dict] = field(default_factory=list)
+
+    @property
+    def estimated_cost_usd(self) -> float | None:
+        if self.price is None:
+            return None
+        return round(self.billing_tokens * self.epochs * self.price / 1_000_000, 4)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The ``--format json`` object (keys as documented in the README)."""
+        return {
+            "model": self.model,
+            "encoding": self.encoding,
+            "examples": self.examples,
+            "total_tokens": self.total_tokens,
+            "trained_tokens": self.trained_tokens,
+            "billing_tokens": self.billing_tokens,
+            "epochs": self.epochs,
+            "estimated_cost_usd": self.estimated_cost_usd,
+            "over_limit": self.over_limit,
+            "distribution": distribution(self.lengths),
+        }
+
+    def text(self) -> str:
+        d = distribution(self.lengths)
+        limit = f"{self.limit:,}" if self.limit else "none known"
+        why = "OpenAI's default for this many examples" if self.epochs_default else "--epochs"
+        cost = self.estimated_cost_usd
+        lines = [
+            f"model             {self.model} ({self.encoding})",
+            f"examples          {self.examples:,}",
+            f"total tokens      {self.total_tokens:,}",
+            f"trained tokens    {self.trained_tokens:,}",
+            f"billing tokens    {self.billing_tokens:,} (each example capped at {limit}; {self.limit_source})",
+            f"epochs            {self.epochs} ({why})",
+            "estimated cost    "
+            + (
+                f"${cost:,.2f} = {self.billing_tokens:,} x {self.epochs} x ${self.price:g} per 1M ({self.price_note})"
+                if cost is not None
+                else f"unknown ({self.price_note})"
+            ),
+            f"tokens/example    min {d['min']:,}, p5 {d['p5']:,}, p50 {d['p50']:,}, "
+            f"p95 {d['p95']:,}, max {d['max']:,}, mean {d['mean']:,}",
+            f"over the limit    {len(self.over_limit):,} example(s)",
+        ]
+        for o in self.over_limit[:20]:
+            lines.append(f"  {o['file']}:{o['line']}: {o['tokens']:,} tokens")
+        if len(self.over_limit) > 20:
+            lines.append(f"  ... and {len(self.over_limit) - 20:,} more (--format json lists all)")
+        if self.skipped:
+            lines.append(
+                f"skipped           {len(self.skipped):,} record(s) that could not be read"
+            )
+            for s in self.skipped[:10]:
+                lines.append(f"  {s['source']}:{s['line']}: {s['message']} [{s['rule']}]")
+        return "\n".join(lines)
+
+
+def _pricing(model: str, price: float | None, tokenizer: bool) -> tuple[float | None, str]:
+    if price is not None:
+        return price, "--price"
+    if tokenizer:
+        return None, "open model: give --price USD_PER_1M"
+    from pipeline.prices import training_price
+
+    known = training_price(model)
+    if known is None:
+        return None, f"no price on record for {model}: give --price USD_PER_1M"
+    status = "confirmed" if known.confirmed else "UNCONFIRMED"
+    return known.usd_per_1m, f"{status} price of {known.date} for {known.model}, {known.source}"
+
+
+def count_file(
+    path: Path,
+    model: str | None = None,
+    epochs: int | None = None,
+    price: float | None = None,
+    tokenizer: Path | None = None,
+    max_tokens: int | None = None,
+) -> CountReport:
+    """Count every Example of a file (or folder) for a model; see the module docstring."""
+    from dataclasses import replace
+
+    from pipeline import convert, ingest
+    from pipeline.models import ModelInfo, model_info
+
+    if tokenizer is not None:
+        from pipeline.hf_tokens import HFCounter
+
+        counter: Any = HFCounter(tokenizer)
+        info = ModelInfo(
+            model or Path(tokenizer).name,
+            counter.name,
+            counter.tok.max_tokens,
+            "model_max_length in tokenizer_config.json",
+            provider="open",
+        )
+    else:
+        from pipeline.tokens import Counter
+
+        if not model:
+            raise ingest.InputError("give --model M (an OpenAI model id) or --tokenizer PATH")
+        info = model_info(model)
+        counter = Counter(info.encoding)
+    if max_tokens:
+        info = replace(info, max_tokens=max_tokens, source="--max-tokens")
+    sources = ingest.discover(path, str(path))
+    if not sources:
+        raise ingest.InputError(f"{path}: no JSONL, JSON, CSV or Parquet file found")
+    options = convert.ConvertOptions()
+    rate, note = _pricing(info.name, price, tokenizer is not None)
+    report = CountReport(
+        info.name,
+        info.encoding,
+        info.max_tokens,
+        info.source,
+        epochs or 0,
+        epochs is None,
+        rate,
+        note,
+    )
+    for src in sources:
+        shapes: collections.Counter = collections.Counter()
+        for ok, obj in _records(src):
+            if ok:
+                shapes[convert.shape_of(obj, options)] += 1
+        file_shape, _ = convert.choose_file_shape(shapes)
+        for i, (ok, obj) in enumerate(_records(src)):
+            if i % 256 == 0:
+                counter.new_batch()
+            if not ok:
+                report.skipped.append(obj)
+                continue
+            line, raw = obj
+            ex = convert.convert_record(raw, src.name, line, file_shape, options)
+            if "stage" in ex:
+                report.skipped.append(ex)
+                continue
+            try:
+                n, trained = counter.example(ex)
+            except TokenizerError as exc:  # an open model's template refused the row
+                report.skipped.append(
+                    {
+                        "source": src.name,
+                        "line": line,
+                        "rule": "count.template_error",
+                        "message": str(exc),
+                    }
+                )
+                continue
+            report.examples += 1
+            report.total_tokens += n
+            report.trained_tokens += trained
+            report.billing_tokens += min(n, info.max_tokens) if info.max_tokens else n
+            report.lengths.append(n)
+            if info.max_tokens and n > info.max_tokens:
+                report.over_limit.append({"file": src.name, "line": line, "tokens": n})
+    if epochs is None:
+        report.epochs = default_epochs(report.examples)
+    return report
+
+
+def _records(src: Any):
+    """(True, (line, obj)) per parsed record, (False, rejection) per unreadable one."""
+    from pipeline import ingest
+
+    for item in ingest.read_source(src):
+        if isinstance(item, dict):
+            yield False, item
+            continue
+        line, payload = item
+        if isinstance(payload, bytes):
+            ok, obj = ingest.parse_line(src.name, line, payload)
+            yield (True, (line, obj)) if ok else (False, obj)
+        else:
+            yield True, (line, payload)
