@@ -449,6 +449,10 @@ def test_csv_cells_holding_json_are_parsed():
     assert convert(row)["messages"] == [u("x")]
     row = {"prompt": "p", "chosen": '{"role": "assistant", "content": "g"}', "rejected": "b"}
     assert convert(row)["chosen"] == [a("g")]
+    # a response that merely is JSON stays a string
+    row = {"prompt": "p", "chosen": '{"answer": 1}', "rejected": "[1, 2]"}
+    out = convert(row)
+    assert out["chosen"] == [a('{"answer": 1}')] and out["rejected"] == [a("[1, 2]")]
 
 
 def test_options_are_picklable():
