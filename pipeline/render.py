@@ -40,3 +40,299 @@ def render_openai_chat(ex: dict[str, Any]) -> dict[str, Any]:
     if ex.get("parallel_tool_calls") is not None:
         line["parallel_tool_calls"] = ex["parallel_tool_calls"]
     return line
+
+
+# --------------------------------------------------------------------------- helpers
+
+_FOR_KIND = {
+    "sft": "openai-chat, trl-sft or another supervised profile",
+    "preference": "openai-dpo, trl-dpo, autotrain-dpo or together",
+    "unpaired": "trl-kto",
+}
+
+
+def _require(ex: dict[str, Any], profile: str, *kinds: str) -> None:
+    kind = ex["kind"]
+    if kind not in kinds:
+        raise Unrenderable(
+            "profile.kind.unsupported",
+            f"a {kind} record has no {profile} form: use --profile {_FOR_KIND.get(kind, '...')}",
+        )
+
+
+def _require_messages(ex: dict[str, Any], profile: str) -> None:
+    if not ex["messages"]:
+        raise Unrenderable(
+            "profile.kind.unsupported",
+            f"a plain-text record has no chat messages, which {profile} needs: use --profile "
+            "trl-sft or autotrain-sft, or map its columns to prompt/completion in the config",
+        )
+
+
+def _no_tools(ex: dict[str, Any], profile: str, *lists: list | None) -> None:
+    tooled = bool(ex.get("tools")) or any(
+        m.get("tool_calls") or m.get("role") in ("tool", "function")
+        for msgs in lists
+        for m in msgs or ()
+    )
+    if tooled:
+        raise Unrenderable(
+            "profile.tools.unsupported",
+            f"{profile} has no form for tool definitions, tool calls or tool messages: use "
+            "--profile openai-chat or mistral, or drop the tool turns",
+        )
+
+
+def _text(m: dict, profile: str) -> str:
+    """A message's content as one string (text parts joined); images cannot be rendered."""
+    content = m.get("content")
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    texts = []
+    for part in content:
+        if (
+            isinstance(part, dict)
+            and part.get("type") == "text"
+            and isinstance(part.get("text"), str)
+        ):
+            texts.append(part["text"])
+        else:
+            raise Unrenderable(
+                "profile.content.unsupported",
+                f"{profile} takes text only here; this message holds a "
+                f"{part.get('type') if isinstance(part, dict) else type(part).__name__} part",
+            )
+    return "\n".join(texts)
+
+
+def _plain(messages: list[dict], profile: str) -> list[dict]:
+    """Messages as ``{role, content}`` with text content (and weight where set)."""
+    out = []
+    for m in messages:
+        msg = {"role": m["role"], "content": _text(m, profile)}
+        if m.get("weight") is not None:
+            msg["weight"] = m["weight"]
+        out.append(msg)
+    return out
+
+
+# --------------------------------------------------------------------------- OpenAI / Azure
+
+
+def render_openai_dpo(ex: dict[str, Any], profile: str = "openai-dpo", one: bool = True) -> dict:
+    _require(ex, profile, "preference")
+    for key in ("chosen", "rejected"):
+        side = ex[key] or []
+        if one and (len(side) != 1 or side[0].get("role") != "assistant"):
+            raise Unrenderable(
+                "profile.shape.unsupported",
+                f"{profile} trains on one assistant message per side; {key} holds "
+                f"{len(side)} message(s): keep only the final assistant answer",
+            )
+    inp: dict[str, Any] = {"messages": [clean_message(m) for m in ex["messages"]]}
+    if ex.get("tools"):
+        inp["tools"] = ex["tools"]
+    if ex.get("parallel_tool_calls") is not None:
+        inp["parallel_tool_calls"] = ex["parallel_tool_calls"]
+    return {
+        "input": inp,
+        "preferred_output": [clean_message(m) for m in ex["chosen"]],
+        "non_preferred_output": [clean_message(m) for m in ex["rejected"]],
+    }
+
+
+def render_azure_openai_dpo(ex: dict[str, Any]) -> dict[str, Any]:
+    return render_openai_dpo(ex, "azure-openai-dpo", one=False)
+
+
+def render_openai_completion(ex: dict[str, Any]) -> dict[str, Any]:
+    profile = "openai-completion"
+    _require(ex, profile, "sft")
+    if not ex["messages"] and ex.get("text") is not None:
+        raise Unrenderable(
+            "profile.shape.unsupported",
+            "a plain-text record has no prompt/completion split: use --profile trl-sft",
+        )
+    _no_tools(ex, profile, ex["messages"])
+    roles = [m["role"] for m in ex["messages"]]
+    if roles not in (["user", "assistant"], ["system", "user", "assistant"]):
+        raise Unrenderable(
+            "profile.shape.unsupported",
+            f"{profile} holds one prompt and one completion; this record has the turns "
+            f"{', '.join(roles)}: use --profile openai-chat for conversations",
+        )
+    texts = [_text(m, profile) for m in ex["messages"]]
+    return {"prompt": "\n\n".join(texts[:-1]), "completion": texts[-1]}
+
+
+# --------------------------------------------------------------------------- Hugging Face
+
+
+def render_trl_sft(ex: dict[str, Any]) -> dict[str, Any]:
+    _require(ex, "trl-sft", "sft")
+    if not ex["messages"]:
+        return {"text": ex.get("text") or ""}
+    line: dict[str, Any] = {"messages": [clean_message(m) for m in ex["messages"]]}
+    if ex.get("tools"):
+        line["tools"] = ex["tools"]
+    return line
+
+
+def render_trl_dpo(ex: dict[str, Any]) -> dict[str, Any]:
+    _require(ex, "trl-dpo", "preference")
+    return {
+        "prompt": [clean_message(m) for m in ex["messages"]],
+        "chosen": [clean_message(m) for m in ex["chosen"]],
+        "rejected": [clean_message(m) for m in ex["rejected"]],
+    }
+
+
+def render_trl_kto(ex: dict[str, Any]) -> dict[str, Any]:
+    _require(ex, "trl-kto", "unpaired")
+    return {
+        "prompt": [clean_message(m) for m in ex["messages"]],
+        "completion": [clean_message(m) for m in ex["completion"]],
+        "label": bool(ex["label"]),
+    }
+
+
+def render_autotrain_sft(ex: dict[str, Any]) -> dict[str, Any]:
+    _require(ex, "autotrain-sft", "sft")
+    if not ex["messages"]:
+        return {"text": ex.get("text") or ""}
+    _no_tools(ex, "autotrain-sft", ex["messages"])
+    return {
+        "text": [{"role": m["role"], "content": _text(m, "autotrain-sft")} for m in ex["messages"]]
+    }
+
+
+def render_autotrain_dpo(ex: dict[str, Any]) -> dict[str, Any]:
+    profile = "autotrain-dpo"
+    _require(ex, profile, "preference")
+    _no_tools(ex, profile, ex["messages"], ex["chosen"], ex["rejected"])
+    prompt = [{"role": m["role"], "content": _text(m, profile)} for m in ex["messages"]]
+    users = [m["content"] for m in prompt if m["role"] == "user"]
+    chosen = [{"role": m["role"], "content": _text(m, profile)} for m in ex["chosen"]]
+    rejected = [{"role": m["role"], "content": _text(m, profile)} for m in ex["rejected"]]
+    return {
+        "prompt": users[-1] if users else "",
+        "text": prompt + chosen,
+        "rejected_text": prompt + rejected,
+    }
+
+
+# --------------------------------------------------------------------------- Mistral, Together, Azure ML
+
+
+def render_mistral(ex: dict[str, Any]) -> dict[str, Any]:
+    """Tool call ids become 9 alphanumerics (``call00001``...), consistent within the example;
+    tool functions get the description and parameters Mistral requires when they lack them."""
+    _require(ex, "mistral", "sft")
+    _require_messages(ex, "mistral")
+    ids: dict[str, str] = {}
+
+    def new_id(old: Any) -> str:
+        return ids.setdefault(str(old), f"call{len(ids) + 1:05d}")
+
+    messages = []
+    for m in ex["messages"]:
+        msg = clean_message(m)
+        if msg.get("tool_calls"):
+            msg["tool_calls"] = [
+                {**call, "id": new_id(call.get("id"))} for call in msg["tool_calls"]
+            ]
+            if msg.get("content") in (None, ""):
+                msg.pop("content", None)
+        if msg.get("role") == "tool" and "tool_call_id" in msg:
+            msg["tool_call_id"] = new_id(msg["tool_call_id"])
+        messages.append(msg)
+    line: dict[str, Any] = {"messages": messages}
+    if ex.get("tools"):
+        line["tools"] = [
+            {
+                **tool,
+                "function": {
+                    "description": "",
+                    "parameters": {"type": "object", "properties": {}},
+                    **tool.get("function", {}),
+                },
+            }
+            for tool in ex["tools"]
+        ]
+    return line
+
+
+def render_together(ex: dict[str, Any]) -> dict[str, Any]:
+    profile = "together"
+    _require(ex, profile, "sft", "preference")
+    if ex["kind"] == "preference":
+        _no_tools(ex, profile, ex["messages"], ex["chosen"], ex["rejected"])
+        for key in ("chosen", "rejected"):
+            if len(ex[key]) != 1:
+                raise Unrenderable(
+                    "profile.shape.unsupported",
+                    f"together takes one assistant message per side; {key} holds {len(ex[key])}",
+                )
+        return {
+            "input": {"messages": _plain(ex["messages"], profile)},
+            "preferred_output": _plain(ex["chosen"], profile),
+            "non_preferred_output": _plain(ex["rejected"], profile),
+        }
+    if not ex["messages"]:
+        return {"text": ex.get("text") or ""}
+    _no_tools(ex, profile, ex["messages"])
+    return {"messages": _plain(ex["messages"], profile)}
+
+
+def render_azureml_chat(ex: dict[str, Any]) -> dict[str, Any]:
+    _require(ex, "azureml-chat", "sft")
+    _require_messages(ex, "azureml-chat")
+    _no_tools(ex, "azureml-chat", ex["messages"])
+    return {
+        "messages": [
+            {"role": m["role"], "content": _text(m, "azureml-chat")} for m in ex["messages"]
+        ]
+    }
+
+
+# --------------------------------------------------------------------------- Google, Amazon
+
+
+def render_vertex_gemini(ex: dict[str, Any]) -> dict[str, Any]:
+    profile = "vertex-gemini"
+    _require(ex, profile, "sft")
+    _require_messages(ex, profile)
+    _no_tools(ex, profile, ex["messages"])
+    messages = ex["messages"]
+    system = [m for m in messages if m["role"] == "system"]
+    line: dict[str, Any] = {}
+    if system:
+        text = "\n\n".join(_text(m, profile) for m in system)
+        line["systemInstruction"] = {"role": "system", "parts": [{"text": text}]}
+    roles = {"assistant": "model"}
+    line["contents"] = [
+        {"role": roles.get(m["role"], m["role"]), "parts": [{"text": _text(m, profile)}]}
+        for m in messages
+        if m["role"] != "system"
+    ]
+    return line
+
+
+def render_bedrock_conversation(ex: dict[str, Any]) -> dict[str, Any]:
+    profile = "bedrock-conversation"
+    _require(ex, profile, "sft")
+    _require_messages(ex, profile)
+    _no_tools(ex, profile, ex["messages"])
+    messages = ex["messages"]
+    system = [m for m in messages if m["role"] == "system"]
+    line: dict[str, Any] = {"schemaVersion": "bedrock-conversation-2024"}
+    if system:
+        line["system"] = [{"text": _text(m, profile)} for m in system]
+    line["messages"] = [
+        {"role": m["role"], "content": [{"text": _text(m, profile)}]}
+        for m in messages
+        if m["role"] != "system"
+    ]
+    return line

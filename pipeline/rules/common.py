@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import orjson
@@ -137,3 +137,79 @@ def check_tool_calls(messages: list, prefix: tuple, rule_prefix: str) -> Iterato
 
 def count_images(messages: Iterable) -> int:
     return sum(len(images_of(m.get("content"))) for m in messages if isinstance(m, dict))
+
+
+def message_list(messages: Any) -> list[dict]:
+    """The message objects of a list (non-objects are the schema's business)."""
+    return [m for m in messages if isinstance(m, dict)] if isinstance(messages, list) else []
+
+
+def check_weight_01(m: dict, where: tuple, rule: str, any_role: bool = False) -> Iterator[Issue]:
+    """``weight`` is 0 or 1 (an int; not a bool); on other roles than assistant only a warning."""
+    if "weight" not in m:
+        return
+    weight = m["weight"]
+    if isinstance(weight, bool) or weight not in (0, 1):
+        yield (
+            pointer(*where, "weight"),
+            f"{rule}.weight.invalid",
+            ERROR,
+            f"{weight!r} is not 0 or 1",
+        )
+    elif not any_role and m.get("role") != "assistant":
+        yield (
+            pointer(*where, "weight"),
+            f"{rule}.weight.role",
+            WARNING,
+            "weight only applies to assistant messages; remove it here",
+        )
+
+
+class FormatTracker:
+    """Whole-file rule: one format per file.
+
+    Each line's format is recorded; at the end, lines whose format differs from the file's most
+    common one (ties: the alphabetically first) are reported. The decision does not depend on line
+    order, so shuffling a file changes only the line numbers of the findings. At most ``cap`` line
+    numbers are kept per format (bounded memory); further lines are counted in one finding.
+    """
+
+    def __init__(
+        self,
+        rule: str,
+        detect: Callable[[dict], str | None],
+        what: str = "format",
+        cap: int = 10_000,
+    ) -> None:
+        self.rule = rule
+        self.detect = detect
+        self.what = what
+        self.cap = cap
+        self.lines: dict[str, list[int]] = {}
+        self.counts: dict[str, int] = {}
+
+    def see(self, line: int, obj: dict) -> None:
+        fmt = self.detect(obj)
+        if fmt is None:
+            return
+        self.counts[fmt] = self.counts.get(fmt, 0) + 1
+        kept = self.lines.setdefault(fmt, [])
+        if len(kept) < self.cap:
+            kept.append(line)
+
+    def finish(self) -> Iterator[tuple[int, Issue]]:
+        if len(self.counts) < 2:
+            return
+        main = min(self.counts, key=lambda f: (-self.counts[f], f))
+        for fmt, lines in sorted(self.lines.items()):
+            if fmt == main:
+                continue
+            message = (
+                f"this line is in {fmt} {self.what} but most of the file ({self.counts[main]:,} "
+                f"lines) is in {main} {self.what}: all lines of a file must share one {self.what}"
+            )
+            for line in lines:
+                yield line, ("", self.rule, ERROR, message)
+            rest = self.counts[fmt] - len(lines)
+            if rest:
+                yield 0, ("", self.rule, ERROR, f"{rest:,} more lines are in {fmt} {self.what}")

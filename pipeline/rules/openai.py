@@ -12,11 +12,14 @@ from typing import Any
 from pipeline.findings import ERROR, WARNING, pointer
 from pipeline.rules.common import (
     IMAGE_DATA_URL,
+    SPECIAL_TOKENS,
     Issue,
     check_special_tokens,
     check_tool_calls,
     check_tools,
+    count_images,
     images_of,
+    text_of,
 )
 
 ROLES = ("system", "user", "assistant", "tool", "function")
@@ -75,6 +78,15 @@ def check_messages(
                 f"two {role} messages in a row; merge them unless the repetition is intended",
             )
         previous = role
+    if require_assistant and not any(
+        isinstance(m, dict) and m.get("role") == "user" for m in messages
+    ):
+        yield (
+            pointer(*prefix),
+            f"{rule}.user.missing",
+            WARNING,
+            "the example has no user message: the model learns replies without a question",
+        )
     if require_assistant and not any(
         isinstance(m, dict) and m.get("role") == "assistant" for m in messages
     ):
@@ -164,3 +176,140 @@ def _check_images(images: list, role: Any, where: tuple, rule: str) -> Iterator[
                 ERROR,
                 "images must be JPEG, PNG or WEBP (data:image/jpeg|png|webp;base64,...)",
             )
+
+
+def check_azure_chat(obj: dict) -> Iterator[Issue]:
+    """Azure OpenAI: OpenAI's checks with Azure's limit of 64 images per example (S17)."""
+    yield from check_chat(obj, max_images=64, rule="azure")
+
+
+def check_dpo(obj: dict, rule: str = "openai") -> Iterator[Issue]:
+    """OpenAI preference lines (S2, S5, S8): a text-only prompt ending before the answer, and one
+    assistant message on each side."""
+    for old, new in (
+        ("preferred_completion", "preferred_output"),
+        ("non_preferred_completion", "non_preferred_output"),
+    ):
+        if old in obj:
+            yield (
+                pointer(old),
+                f"{rule}.dpo.key_name",
+                WARNING,
+                f"{old!r} is the name of an old spec draft; the API reads {new!r}: rename the key",
+            )
+    inp = obj.get("input")
+    messages = inp.get("messages") if isinstance(inp, dict) else None
+    if isinstance(messages, list):
+        yield from check_messages(
+            messages, ("input", "messages"), 10**9, rule, require_assistant=False
+        )
+        last = messages[-1] if messages else None
+        if isinstance(last, dict) and last.get("role") == "assistant":
+            yield (
+                pointer("input", "messages", len(messages) - 1, "role"),
+                f"{rule}.dpo.last_role",
+                ERROR,
+                "the prompt ends with an assistant message; the preferred and non-preferred "
+                "outputs must be the last assistant message: end input.messages with a user turn",
+            )
+        yield from check_tools(inp.get("tools"), rule)
+    sides = {}
+    for key in ("preferred_output", "non_preferred_output"):
+        out = obj.get(key)
+        if not isinstance(out, list):
+            continue
+        sides[key] = out
+        yield from _check_output(out, key, rule)
+    if len(sides) == 2 and sides["preferred_output"] == sides["non_preferred_output"]:
+        yield (
+            pointer("non_preferred_output"),
+            f"{rule}.dpo.identical",
+            WARNING,
+            "the preferred and non-preferred outputs are identical, so the pair teaches nothing",
+        )
+
+
+def _check_output(out: list, key: str, rule: str) -> Iterator[Issue]:
+    for j, m in enumerate(out):
+        if not isinstance(m, dict):
+            continue
+        where = (key, j)
+        content = m.get("content")
+        if m.get("role") == "assistant" and not content and not m.get("tool_calls"):
+            yield (
+                pointer(*where, "content"),
+                f"{rule}.content.empty",
+                ERROR,
+                "the output has no content and no tool_calls: write the answer",
+            )
+        if images_of(content):
+            yield (
+                pointer(*where, "content"),
+                f"{rule}.dpo.images",
+                ERROR,
+                "preference fine-tuning is text-only: remove the image",
+            )
+    if rule == "azure" and not any(
+        isinstance(m, dict) and m.get("role") == "assistant" for m in out
+    ):
+        yield (
+            pointer(key),
+            f"{rule}.dpo.assistant_missing",
+            ERROR,
+            f"{key} must contain at least one assistant message",
+        )
+    yield from check_special_tokens(out, (key,), f"{rule}.content.special_token")
+    yield from check_tool_calls(out, (key,), rule)
+
+
+def check_dpo_images(obj: dict, rule: str) -> Iterator[Issue]:
+    inp = obj.get("input")
+    messages = inp.get("messages") if isinstance(inp, dict) else None
+    if isinstance(messages, list) and count_images(messages):
+        yield (
+            pointer("input", "messages"),
+            f"{rule}.dpo.images",
+            ERROR,
+            "preference fine-tuning is text-only (S2, S8): remove the images from the prompt",
+        )
+
+
+def check_openai_dpo(obj: dict) -> Iterator[Issue]:
+    yield from check_dpo(obj, "openai")
+    yield from check_dpo_images(obj, "openai")
+
+
+def check_azure_dpo(obj: dict) -> Iterator[Issue]:
+    yield from check_dpo(obj, "azure")
+    yield from check_dpo_images(obj, "azure")
+
+
+def check_completion(obj: dict, rule: str = "openai") -> Iterator[Issue]:
+    """Legacy prompt/completion lines (S5, S11: the checks of openai tools fine_tunes.prepare_data)."""
+    completion = obj.get("completion")
+    if isinstance(completion, str) and not completion.strip():
+        yield (
+            pointer("completion"),
+            f"{rule}.completion.empty",
+            ERROR,
+            "completion is empty: write the text the model should produce",
+        )
+    extra = [k for k in obj if k not in ("prompt", "completion")]
+    if extra:
+        yield (
+            pointer(extra[0]),
+            f"{rule}.completion.extra_key",
+            WARNING,
+            f"each line should hold exactly prompt and completion; remove {', '.join(map(repr, extra))}",
+        )
+    for key in ("prompt", "completion"):
+        text = text_of(obj.get(key))
+        for token in SPECIAL_TOKENS if "<|" in text else ():
+            if token in text:
+                yield (
+                    pointer(key),
+                    f"{rule}.content.special_token",
+                    ERROR,
+                    f"{key} contains the special token {token}, which the provider rejects: "
+                    "remove it or break it up (e.g. '<| endoftext |>')",
+                )

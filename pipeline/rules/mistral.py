@@ -1,0 +1,192 @@
+"""Rules for Mistral's fine-tuning format (mistral-finetune's validate_data and mistral_common's
+finetuning validator, reference/providers.md §6, S36 and S38).
+
+Whether La Plateforme runs exactly these checks server-side is unconfirmed; the checks themselves
+are the ones Mistral's own validator runs, so they are errors.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from pipeline.findings import ERROR, WARNING, pointer
+from pipeline.rules.common import (
+    Issue,
+    check_function_name,
+    check_tool_calls,
+    check_weight_01,
+)
+
+ROLES = ("system", "user", "assistant", "tool")
+TOOL_CALL_ID = re.compile(r"^[a-zA-Z0-9]{9}$")
+# mistral_common HEAD: which role may follow which (S38). v1.3.1 did not allow tool -> user.
+NEXT = {
+    "system": ("user", "assistant", "system"),
+    "user": ("assistant", "system", "user"),
+    "assistant": ("assistant", "user", "tool"),
+    "tool": ("assistant", "tool", "user"),
+}
+
+
+def check(obj: dict) -> Iterator[Issue]:
+    if "messages" in obj and "interactions" in obj:
+        yield (
+            "",
+            "mistral.conversation.both_keys",
+            ERROR,
+            "the conversation has both 'messages' and 'interactions': keep only one of the two",
+        )
+    key = "messages" if "messages" in obj else "interactions" if "interactions" in obj else None
+    if key is None:
+        yield (
+            pointer("messages"),
+            "mistral.conversation.missing",
+            ERROR,
+            f"the line has no 'messages' (or 'interactions') key, only {', '.join(map(repr, obj)) or 'none'}: "
+            "put the conversation in 'messages'",
+        )
+        return
+    if "tools" in obj and "available_tools" in obj:
+        yield (
+            "",
+            "mistral.tools.both_keys",
+            ERROR,
+            "the line has both 'available_tools' and 'tools': keep only one",
+        )
+    for tkey in ("tools", "available_tools"):
+        tools = obj.get(tkey)
+        for i, tool in enumerate(tools if isinstance(tools, list) else []):
+            fn = tool.get("function") if isinstance(tool, dict) else None
+            if isinstance(fn, dict):
+                yield from check_function_name(
+                    fn.get("name"), pointer(tkey, i, "function", "name"), "mistral.function.name"
+                )
+    messages = obj.get(key)
+    if isinstance(messages, list):
+        yield from _check_messages(messages, key)
+
+
+def _check_messages(messages: list, key: str) -> Iterator[Issue]:
+    previous = None
+    systems = 0
+    calls = responses = 0
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict):
+            continue
+        where = (key, i)
+        role = m.get("role")
+        if role not in ROLES:
+            if "role" in m:
+                yield (
+                    pointer(*where, "role"),
+                    "mistral.role.unknown",
+                    ERROR,
+                    f"{role!r} is not a known role: use one of {', '.join(ROLES)}",
+                )
+            continue
+        yield from _check_content(m, role, where)
+        yield from check_weight_01(m, where, "mistral")
+        if role == "system":
+            systems += 1
+            if systems == 2:
+                yield (
+                    pointer(*where),
+                    "mistral.system.multiple",
+                    ERROR,
+                    "multiple messages with role 'system': only one is allowed; merge them",
+                )
+        if previous is not None and role not in NEXT[previous]:
+            yield (
+                pointer(*where, "role"),
+                "mistral.role.order",
+                ERROR,
+                f"unexpected role {role!r} after role {previous!r}: after {previous} comes "
+                f"{' or '.join(NEXT[previous])}",
+            )
+        previous = role
+        tool_calls = m.get("tool_calls")
+        if isinstance(tool_calls, list):
+            calls += len(tool_calls)
+            for j, call in enumerate(tool_calls):
+                cid = call.get("id") if isinstance(call, dict) else None
+                if isinstance(cid, str) and not TOOL_CALL_ID.match(cid):
+                    yield (
+                        pointer(*where, "tool_calls", j, "id"),
+                        "mistral.tool_call.id",
+                        ERROR,
+                        f"tool call id {cid!r} must be exactly 9 characters of a-z, A-Z, 0-9",
+                    )
+        if role == "tool":
+            responses += 1
+            cid = m.get("tool_call_id")
+            if cid is None:
+                yield (
+                    pointer(*where, "tool_call_id"),
+                    "mistral.tool.call_id_missing",
+                    ERROR,
+                    "a tool message needs the 'tool_call_id' of the call it answers",
+                )
+            elif isinstance(cid, str) and not TOOL_CALL_ID.match(cid):
+                yield (
+                    pointer(*where, "tool_call_id"),
+                    "mistral.tool_call.id",
+                    ERROR,
+                    f"tool call id {cid!r} must be exactly 9 characters of a-z, A-Z, 0-9",
+                )
+    roles = [m.get("role") for m in messages if isinstance(m, dict)]
+    if len(roles) == 1 and roles[0] not in ("user", "system"):
+        yield (
+            pointer(key, 0, "role"),
+            "mistral.role.first",
+            ERROR,
+            "a conversation must start with a user message or system message",
+        )
+    if roles and roles[-1] != "assistant":
+        yield (
+            pointer(key, len(roles) - 1, "role"),
+            "mistral.role.last",
+            ERROR,
+            f"expected last role assistant for fine-tuning but got {roles[-1]!r}: "
+            "end the conversation with the assistant reply",
+        )
+    if calls != responses:
+        yield (
+            pointer(key),
+            "mistral.tool_call.count",
+            ERROR,
+            f"{calls} tool call(s) but {responses} tool response(s): answer each call with one tool message",
+        )
+    yield from (
+        issue
+        for issue in check_tool_calls(messages, (key,), "mistral")
+        if issue[1] != "mistral.tool.unmatched"  # the count above covers ids that do not match
+    )
+
+
+def _check_content(m: dict, role: str, where: tuple) -> Iterator[Issue]:
+    has_content = "content" in m and m["content"] is not None
+    if "content" in m and "text" in m:
+        yield (
+            pointer(*where),
+            "mistral.message.content_and_text",
+            ERROR,
+            f"a {role} message has both 'text' and 'content': keep only one of the two",
+        )
+    if m.get("tool_calls"):
+        if has_content and m["content"] != "":
+            yield (
+                pointer(*where, "content"),
+                "mistral.assistant.content_and_tool_calls",
+                WARNING,
+                "tokenizer v3 accepts content or tool_calls in one assistant message, not both "
+                "(v5 and later accept both): move the text to its own message if you target v3",
+            )
+        return
+    if not has_content and "text" not in m:
+        yield (
+            pointer(*where, "content"),
+            "mistral.message.content_missing",
+            ERROR,
+            f"a {role} message has no 'content': write it, or give the assistant tool_calls",
+        )
