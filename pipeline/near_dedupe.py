@@ -37,7 +37,8 @@ SHINGLE = 5
 MIN_WORDS = 10
 SEED = 42
 BACKEND = "rensa.RMinHash"
-MAX_BUCKET_CHECKS = 32  # an Example is verified against at most this many earlier bucket members
+MAX_BUCKET_CHECKS = 64  # Jaccard estimates per Example per bucket, at most
+PER_CLUSTER = 8  # members of one cluster an Example is checked against in a bucket, at most
 
 _PUNCT = re.compile(r"[^\w\s]+")
 _DIGIT = re.compile(r"\d")
@@ -334,20 +335,25 @@ class NearIndex:
     def _verify_bucket(
         bucket: np.ndarray, sigs: np.ndarray, uf: UnionFind, threshold: float
     ) -> None:
-        seen_roots: list[int] = []  # one checked member per distinct cluster in this bucket
+        """Verify each member against earlier members of other clusters in the bucket: up to
+        ``PER_CLUSTER`` members of each, ``MAX_BUCKET_CHECKS`` Jaccard estimates in all."""
+        groups: dict[int, list[int]] = {}  # root -> the first few members seen in this bucket
         for i in (int(x) for x in bucket):
-            ri = uf.find(i)
-            sig_i = None
-            for j in seen_roots[:MAX_BUCKET_CHECKS]:
-                if uf.find(j) == ri:
+            sig_i = np.asarray(sigs[i])
+            checks = 0
+            for root in list(groups):
+                if checks >= MAX_BUCKET_CHECKS:
+                    break
+                if uf.find(root) == uf.find(i):
                     continue
-                if sig_i is None:
-                    sig_i = np.asarray(sigs[i])
-                if jaccard(sig_i, np.asarray(sigs[j])) >= threshold:
-                    uf.union(i, j)
-                    ri = uf.find(i)
-            if all(uf.find(j) != ri for j in seen_roots):
-                seen_roots.append(i)
+                for j in groups[root]:
+                    checks += 1
+                    if jaccard(sig_i, np.asarray(sigs[j])) >= threshold:
+                        uf.union(i, j)
+                        break
+            seen = groups.setdefault(uf.find(i), [])  # keys may go stale: compared by find
+            if len(seen) < PER_CLUSTER:
+                seen.append(i)
 
 
 def featurise_example(ex: dict[str, Any], settings: NearSettings, state: dict[str, Any]) -> None:
