@@ -86,6 +86,31 @@ def cli() -> None:
     help="Folder with tokenizer.json + tokenizer_config.json: count with an open model's "
     "tokenizer and chat template instead of tiktoken.",
 )
+@click.option(
+    "--near-dupes",
+    type=click.Choice(["remove", "flag", "off"]),
+    help="Near copies: remove (duplicates.jsonl) [default], flag (keep, same split) or off.",
+)
+@click.option(
+    "--near-threshold",
+    type=click.FloatRange(0, 1, min_open=True),
+    help="Estimated Jaccard of word 5-grams at which two examples are near copies [0.8].",
+)
+@click.option(
+    "--keep",
+    type=click.Choice(["first", "longest"]),
+    help="Which copy a cluster keeps: the first in input order [default] or the longest.",
+)
+@click.option(
+    "--dedupe-key",
+    type=click.Choice(["full", "prompt"]),
+    help="Dedupe on the whole example [full] or on the prompt alone.",
+)
+@click.option(
+    "--stratify-by",
+    metavar="FIELD",
+    help="Keep each stratum's validation share: a meta field (e.g. category) or 'source'.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 def run(
     inputs,
@@ -102,6 +127,11 @@ def run(
     length_policy,
     max_tokens,
     tokenizer,
+    near_dupes,
+    near_threshold,
+    keep,
+    dedupe_key,
+    stratify_by,
     fmt,
     quiet,
 ) -> None:
@@ -133,6 +163,11 @@ def run(
             "system_prompt": system_prompt,
             "max_rejected_share": max_rejected_share,
             "workers": workers,
+            "near_dupes": near_dupes,
+            "near_threshold": near_threshold,
+            "keep": keep,
+            "dedupe_key": dedupe_key,
+            "stratify_by": stratify_by,
             "length_policy": length_policy,
             "max_tokens": max_tokens,
             "tokenizer": str(tokenizer) if tokenizer else None,
@@ -179,10 +214,19 @@ def _default_name(inputs: list[Path]) -> str:
 
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--profile", required=True, help="Profile to validate against, e.g. openai-chat.")
+@click.option(
+    "--profile",
+    required=True,
+    help="Profile to validate against (see `ftprep profiles`), or auto to pick the one that fits.",
+)
 @click.option("--model", help="Also check token counts against this model's per-example limit.")
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "github", "junit"]),
+    default="text",
+    show_default=True,
+    help="text lines, one JSON object, GitHub workflow annotations or JUnit XML.",
 )
 @click.option(
     "--max-errors", type=click.IntRange(1), help="Show at most N findings (all are counted)."
@@ -192,31 +236,26 @@ def validate(files, profile, model, fmt, max_errors, strict) -> None:
     """Check files in a provider's format before uploading them: every finding, with its line.
 
     Exit 0 with no error-level finding (--strict: no warning either), 1 with any, 2 for usage or
-    I/O problems.
+    I/O problems (unknown profile, missing file, broken schema).
 
     Example:
 
         ftprep validate train.jsonl --profile openai-chat --model gpt-4o-mini-2024-07-18
     """
+    from pipeline.formats import RENDERERS
     from pipeline.profiles import get_profile
-    from pipeline.validate_files import validate_files
+    from pipeline.validate_files import auto_note, choose_profile, validate_files
 
     try:
-        report = validate_files(list(files), get_profile(profile), model, max_errors)
+        if profile == "auto":
+            chosen, scores = choose_profile(list(files))
+            click.echo(auto_note(chosen, scores), err=True)
+        else:
+            chosen = get_profile(profile)
+        report = validate_files(list(files), chosen, model, max_errors)
     except _usage_errors() as exc:
         raise UsageProblem(str(exc)) from None
-    if fmt == "json":
-        import orjson
-
-        click.echo(orjson.dumps(report.as_dict(strict), option=orjson.OPT_INDENT_2).decode())
-    else:
-        for finding in report.findings:
-            click.echo(finding.render())
-        verdict = "ok" if report.ok(strict) else "FAILED"
-        click.echo(
-            f"{verdict}: {report.records:,} records in {len(report.files)} file(s), "
-            f"{report.errors:,} error(s), {report.warnings:,} warning(s) [{report.profile}]"
-        )
+    click.echo(RENDERERS[fmt](report, strict))
     sys.exit(0 if report.ok(strict) else 1)
 
 
@@ -271,6 +310,45 @@ def count(file, model, tokenizer, epochs, price, max_tokens, fmt) -> None:
 
 
 @cli.command()
+@click.argument("train", type=click.Path(path_type=Path))
+@click.argument("validation", type=click.Path(path_type=Path))
+@click.option(
+    "--near-threshold",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=0.8,
+    show_default=True,
+    help="Estimated Jaccard of word 5-grams at which two records are near copies.",
+)
+@click.option(
+    "--dedupe-key", type=click.Choice(["full", "prompt"]), default="full", show_default=True
+)
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+def leakage(train, validation, near_threshold, dedupe_key, fmt) -> None:
+    """Find exact and near duplicate pairs across a train and a validation file.
+
+    Reads any shape ftprep reads. Prints each pair with both lines and the similarity. Exit 0
+    when there is none, 1 when there is any, 2 for usage or I/O problems.
+
+    Example:
+
+        ftprep leakage train.jsonl validation.jsonl --format json
+    """
+    from pipeline.leakage import find_leakage
+
+    try:
+        report = find_leakage(train, validation, near_threshold, dedupe_key)
+    except _usage_errors() as exc:
+        raise UsageProblem(str(exc)) from None
+    if fmt == "json":
+        import orjson
+
+        click.echo(orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2).decode())
+    else:
+        click.echo(report.text())
+    sys.exit(0 if report.ok else 1)
+
+
+@cli.command()
 def profiles() -> None:
     """List the profiles and models with their limits and the source of each number.
 
@@ -278,23 +356,9 @@ def profiles() -> None:
 
         ftprep profiles
     """
-    from pipeline.models import MODELS
-    from pipeline.profiles import PROFILES
+    from pipeline.profiles import profiles_table
 
-    click.echo("Profiles:")
-    for p in PROFILES.values():
-        lim = p.limits
-        parts = []
-        if lim.min_examples:
-            parts.append(f"min {lim.min_examples} examples ({lim.sources.get('min_examples', '')})")
-        if lim.max_bytes:
-            parts.append(f"max {lim.max_bytes:,} bytes ({lim.sources.get('max_bytes', '')})")
-        click.echo(f"  {p.name:<22} {p.title}; kinds: {', '.join(p.kinds)}; " + "; ".join(parts))
-    click.echo("Models (tokens per training example):")
-    for m in MODELS.values():
-        limit = f"{m.max_tokens:,}" if m.max_tokens else "unknown"
-        mark = "" if m.confirmed else " (unconfirmed)"
-        click.echo(f"  {m.name:<26} {m.encoding:<12} {limit:>7}{mark}  [{m.source}]")
+    click.echo(profiles_table())
 
 
 @cli.command()
