@@ -171,15 +171,15 @@ def image_size(head: bytes) -> tuple[int, int] | None:
         return struct.unpack(">II", head[16:24])
     if head[:6] in (b"GIF87a", b"GIF89a") and len(head) >= 10:
         return struct.unpack("<HH", head[6:10])
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP" and len(head) >= 30:
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP" and len(head) >= 25:
         kind = head[12:16]
-        if kind == b"VP8 " and head[23:26] == b"\x9d\x01\x2a":
+        if kind == b"VP8 " and head[23:26] == b"\x9d\x01\x2a" and len(head) >= 30:
             w, h = struct.unpack("<HH", head[26:30])
             return w & 0x3FFF, h & 0x3FFF
         if kind == b"VP8L" and head[20:21] == b"\x2f":
             bits = int.from_bytes(head[21:25], "little")
             return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
-        if kind == b"VP8X":
+        if kind == b"VP8X" and len(head) >= 30:
             return int.from_bytes(head[24:27], "little") + 1, int.from_bytes(
                 head[27:30], "little"
             ) + 1
