@@ -1,0 +1,360 @@
+"""The data-quality gate: a clean run passes; each expectation fails on an artifact altered to break it.
+
+Importing Great Expectations takes seconds, so every gate test lives in this module and shares
+one clean run (40 chat examples, 2 exact copies, 1 broken line) built once per module; each case
+copies that run and alters one artifact.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from pipeline.artifacts import example_schema
+from pipeline.cli import cli
+from pipeline.engine import RunConfig
+from pipeline.engine import run as run_pipeline
+from pipeline.gate import CRITICAL, DEFAULTS, INFO, WARNING, derive_suite, run_gate
+
+VAL_SIZE = 6
+
+
+WORDS = (
+    "river stone cloud lamp orange window garden pencil violin harbor meadow rocket candle "
+    "forest mirror copper silent thunder basket marble winter lantern pepper saddle canyon "
+    "velvet anchor bridge comet falcon glacier hammer island jungle kettle ladder magnet "
+    "needle orchid parrot quartz ribbon shadow tunnel umbrella valley walnut yogurt zebra"
+).split()
+
+
+def _sentence(seed: int, n: int) -> str:
+    rng = random.Random(seed)
+    return " ".join(rng.choice(WORDS) for _ in range(n))
+
+
+def _chat(i: int) -> dict:
+    """A conversation no other _chat(j) is a near copy of (random words, 5-gram Jaccard ~ 0)."""
+    return {
+        "messages": [
+            {"role": "system", "content": "You answer questions about the weather."},
+            {"role": "user", "content": f"Question {i}: {_sentence(2 * i, 14)}?"},
+            {"role": "assistant", "content": _sentence(2 * i + 1, 18)},
+        ]
+    }
+
+
+@pytest.fixture(scope="module")
+def clean_run(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("gate")
+    lines = [json.dumps(_chat(i)) for i in range(40)]
+    lines += [json.dumps(_chat(3)), json.dumps(_chat(7)), '{"messages": [broken']
+    raw = root / "chat.jsonl"
+    raw.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = root / "run"
+    run_pipeline(RunConfig(inputs=[raw], out=out, val_size=VAL_SIZE, workers=1))
+    return out
+
+
+@pytest.fixture(scope="module")
+def clean_result(clean_run):
+    return run_gate(clean_run)
+
+
+def _copy(run: Path, tmp_path: Path) -> Path:
+    dest = tmp_path / "run"
+    shutil.copytree(run, dest, ignore=shutil.ignore_patterns("quality"))
+    return dest
+
+
+def _rows(path: Path) -> list[dict]:
+    return pq.read_table(path).to_pylist()
+
+
+def _write(path: Path, rows: list[dict]) -> None:
+    pq.write_table(pa.Table.from_pylist(rows, schema=example_schema()), path)
+
+
+def _failed(result) -> set[str]:
+    return {c.name for c in result.failed}
+
+
+def _check(result, name: str):
+    return next(c for c in result.checks if c.name == name)
+
+
+def test_clean_run_passes(clean_result):
+    assert clean_result.ok, [c.as_dict() for c in clean_result.checks if not c.success]
+    assert all(c.success for c in clean_result.checks)
+    names = [c.name for c in clean_result.checks]
+    assert names == [
+        "train.min_examples",
+        "validation.not_empty",
+        "validation.share",
+        "ids.unique",
+        "tokens.within_limit",
+        "tokens.counted",
+        "roles.known",
+        "roles.last",
+        "assistant.content_not_empty",
+        "rejected.share",
+        "duplicates.share",
+        "manifest.counts_match",
+    ]
+    assert _check(clean_result, "train.min_examples").observed == 40 - VAL_SIZE
+    assert _check(clean_result, "validation.not_empty").observed == VAL_SIZE
+    assert _check(clean_result, "rejected.share").observed == pytest.approx(1 / 43)
+    duplicates = _check(clean_result, "duplicates.share")
+    assert duplicates.observed == pytest.approx(2 / 43) and duplicates.severity == INFO
+
+
+def test_data_docs_and_result_json(clean_run, clean_result):
+    index = clean_run / "quality" / "index.html"
+    assert index.is_file()
+    html = index.read_text(encoding="utf-8")
+    assert "ftprep.openai-chat.examples" in html and "ftprep.openai-chat.run" in html
+    saved = json.loads((clean_run / "quality" / "result.json").read_text(encoding="utf-8"))
+    assert saved["ok"] is True and saved["profile"] == "openai-chat"
+    assert len(saved["expectations"]) == len(clean_result.checks)
+    assert {r["suite_name"] for r in saved["great_expectations"]} == {
+        "ftprep.openai-chat.examples",
+        "ftprep.openai-chat.run",
+    }
+
+
+def test_train_row_copied_into_validation_fails_unique_ids(clean_run, tmp_path):
+    run = _copy(clean_run, tmp_path)
+    leaked = _rows(run / "train.parquet")[0]
+    validation = _rows(run / "validation.parquet")
+    _write(run / "validation.parquet", validation + [leaked | {"split": "validation"}])
+    result = run_gate(run)
+    assert not result.ok
+    assert "ids.unique" in _failed(result)
+    rows = _check(result, "ids.unique").failing_rows
+    assert {(r["id"], r["split"]) for r in rows} == {
+        (leaked["id"], "train"),
+        (leaked["id"], "validation"),
+    }
+    assert all(r["source"] == leaked["source"] and r["line"] == leaked["line"] for r in rows)
+
+
+def test_over_limit_row_fails(clean_run, tmp_path):
+    run = _copy(clean_run, tmp_path)
+    rows = _rows(run / "train.parquet")
+    rows[2]["n_tokens"] = 70_000  # over gpt-4o-mini's 65,536 per example
+    _write(run / "train.parquet", rows)
+    result = run_gate(run)
+    assert _failed(result) == {"tokens.within_limit"}
+    check = _check(result, "tokens.within_limit")
+    assert check.unexpected_count == 1
+    assert check.failing_rows == [
+        {
+            "id": rows[2]["id"],
+            "split": "train",
+            "source": rows[2]["source"],
+            "line": rows[2]["line"],
+            "n_tokens": 70_000,
+        }
+    ]
+
+
+def test_threshold_max_tokens_from_config(clean_result, clean_run, tmp_path):
+    run = _copy(clean_run, tmp_path)
+    longest = max(_rows(run / "train.parquet"), key=lambda r: r["n_tokens"])
+    result = run_gate(run, {"max_tokens": longest["n_tokens"] - 1})
+    assert _failed(result) == {"tokens.within_limit"}
+    assert any(r["id"] == longest["id"] for r in _check(result, "tokens.within_limit").failing_rows)
+
+
+def test_empty_validation_fails(clean_run, tmp_path):
+    run = _copy(clean_run, tmp_path)
+    _write(run / "validation.parquet", [])
+    result = run_gate(run)
+    assert {"validation.not_empty", "validation.share"} <= _failed(result)
+    assert _check(result, "validation.not_empty").observed == 0
+
+
+def test_too_few_train_examples_fails(clean_run, tmp_path):
+    run = _copy(clean_run, tmp_path)
+    _write(run / "train.parquet", _rows(run / "train.parquet")[:5])
+    result = run_gate(run)
+    assert "train.min_examples" in _failed(result)
+    assert _check(result, "train.min_examples").observed == 5
+
+
+def test_too_many_rejects_in_manifest_fails(clean_run, tmp_path):
+    run = _copy(clean_run, tmp_path)
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["counts"]["records"] += 9
+    manifest["counts"]["rejected"] += 9  # 10 of 52 records
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    result = run_gate(run)
+    assert _failed(result) == {"rejected.share"}
+    assert _check(result, "rejected.share").observed == pytest.approx(10 / 52)
+    assert run_gate(run, {"max_rejected_share": 0.25}).ok
+
+
+def test_empty_assistant_content_fails(clean_run, tmp_path):
+    run = _copy(clean_run, tmp_path)
+    rows = _rows(run / "validation.parquet")
+    rows[0]["messages"][-1]["content"] = "   "
+    _write(run / "validation.parquet", rows)
+    result = run_gate(run)
+    assert _failed(result) == {"assistant.content_not_empty"}
+    (row,) = _check(result, "assistant.content_not_empty").failing_rows
+    assert (row["split"], row["line"]) == ("validation", rows[0]["line"])
+
+
+def test_bad_last_role_is_a_warning_for_openai(clean_run, tmp_path):
+    run = _copy(clean_run, tmp_path)
+    rows = _rows(run / "train.parquet")
+    follow_up = dict(rows[1]["messages"][1], content="And tomorrow?")
+    rows[1]["messages"].append(follow_up)
+    _write(run / "train.parquet", rows)
+    result = run_gate(run)
+    check = _check(result, "roles.last")
+    assert not check.success and check.severity == WARNING
+    assert result.ok and [c.name for c in result.warned] == ["roles.last"]
+    assert check.failing_rows[0]["last_role"] == "user"
+    strict = run_gate(run, {"fail_on_warning": True})
+    assert not strict.ok and _failed(strict) == {"roles.last"}
+
+
+def test_unknown_role_fails(clean_run, tmp_path):
+    run = _copy(clean_run, tmp_path)
+    rows = _rows(run / "train.parquet")
+    rows[4]["messages"][1]["role"] = "usr"
+    _write(run / "train.parquet", rows)
+    result = run_gate(run)
+    assert _failed(result) == {"roles.known"}
+    assert _check(result, "roles.known").failing_rows[0]["roles"] == "system usr assistant"
+
+
+def test_duplicate_share_bounded_by_config(clean_run, tmp_path):
+    run = _copy(clean_run, tmp_path)
+    result = run_gate(run, {"max_duplicate_share": 0.01})
+    assert _failed(result) == {"duplicates.share"}
+
+
+def test_cli_text_names_failures_and_exits_1(clean_run, tmp_path):
+    run = _copy(clean_run, tmp_path)
+    rows = _rows(run / "train.parquet")
+    rows[0]["n_tokens"] = 99_999
+    _write(run / "train.parquet", rows)
+    result = CliRunner().invoke(cli, ["gate", str(run)])
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    assert lines[-1].startswith("gate FAILED: 1 of 12 expectations failed (tokens.within_limit)")
+    fail = next(i for i, line in enumerate(lines) if line.startswith("FAIL"))
+    assert "tokens.within_limit" in lines[fail] and "1 of 40 rows fail" in lines[fail]
+    assert f"{rows[0]['source']}:{rows[0]['line']} [train] id {rows[0]['id']}" in lines[fail + 1]
+    assert sum(line.startswith("pass") for line in lines) == 11
+
+
+def test_cli_json_and_junit(clean_run):
+    result = CliRunner().invoke(cli, ["gate", str(clean_run), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["ok"] is True and data["failed"] == []
+    assert data["thresholds"] == DEFAULTS
+    result = CliRunner().invoke(cli, ["gate", str(clean_run), "--format", "junit"])
+    assert result.exit_code == 0
+    suite = ET.fromstring(result.output.split("\n", 1)[1])
+    assert suite.get("tests") == "12" and suite.get("failures") == "0"
+    assert len(suite.findall("testcase")) == 12
+
+
+def test_cli_config_gate_table(clean_run, tmp_path):
+    config = tmp_path / "ftprep.toml"
+    config.write_text("[gate]\nmin_train_examples = 1000\n")
+    result = CliRunner().invoke(cli, ["gate", str(clean_run), "--config", str(config)])
+    assert result.exit_code == 1
+    assert "(train.min_examples)" in result.output.splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    "setup, message",
+    [
+        (lambda d: None, "is not an ftprep run (no manifest.json)"),
+        (lambda d: (d / "manifest.json").write_text("{not json"), "is not valid JSON"),
+        (lambda d: (d / "manifest.json").write_text('{"counts": {}}'), "train.parquet is missing"),
+    ],
+)
+def test_not_a_run_exits_2(tmp_path, setup, message):
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    setup(folder)
+    result = CliRunner().invoke(cli, ["gate", str(folder)])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "table, message",
+    [
+        ("max_rejected_share = 2", "gate.max_rejected_share must be between 0 and 1"),
+        ("max_reject = 0.1", "unknown setting gate.max_reject"),
+        ('min_train_examples = "ten"', "gate.min_train_examples has the wrong type"),
+    ],
+)
+def test_bad_gate_config_exits_2(clean_run, tmp_path, table, message):
+    config = tmp_path / "ftprep.toml"
+    config.write_text(f"[gate]\n{table}\n")
+    result = CliRunner().invoke(cli, ["gate", str(clean_run), "--config", str(config)])
+    assert result.exit_code == 2 and message in result.output
+
+
+# ---------------------------------------------------------------- the suite as data (no GX)
+
+
+def _manifest(**config) -> dict:
+    return {
+        "profile": "openai-chat",
+        "model": "gpt-4o-mini-2024-07-18",
+        "config": {"val_ratio": 0.1, "val_size": None} | config,
+        "counts": {"records": 100, "train": 90, "validation": 10, "rejected": 0, "duplicates": 0},
+    }
+
+
+def _specs(manifest: dict, **thresholds):
+    specs, notes = derive_suite(manifest, DEFAULTS | thresholds, 100)
+    return {s.name: s for s in specs}, notes
+
+
+def test_suite_derived_from_ratio_and_model():
+    specs, notes = _specs(_manifest())
+    assert notes == []
+    share = specs["validation.share"].kwargs
+    assert share["min_value"] == pytest.approx(0.1 - 0.06) and share["max_value"] == pytest.approx(
+        0.1 + 0.06
+    )
+    assert specs["tokens.within_limit"].kwargs["max_value"] == 65_536
+    assert specs["tokens.within_limit"].severity == CRITICAL
+    assert specs["train.min_examples"].kwargs["min_value"] == 10
+
+
+def test_suite_unconfirmed_limit_is_a_warning_and_length_policy_wins():
+    specs, _ = _specs(_manifest() | {"model": "gpt-4.1-nano-2025-04-14"})
+    assert specs["tokens.within_limit"].severity == WARNING
+    assert specs["tokens.within_limit"].kwargs["max_value"] == 32_768
+    manifest = _manifest() | {"length": {"policy": "truncate", "max_tokens": 4096}}
+    specs, _ = _specs(manifest)
+    assert specs["tokens.within_limit"].kwargs["max_value"] == 4096
+    specs, _ = _specs(manifest, max_tokens=100)
+    assert specs["tokens.within_limit"].kwargs["max_value"] == 100
+
+
+def test_suite_without_validation_or_role_facts():
+    specs, notes = _specs(_manifest(val_ratio=0.0) | {"profile": "trl-sft"})
+    assert "validation.not_empty" not in specs and "roles.last" not in specs
+    assert len(notes) == 2
+    specs, _ = _specs(_manifest(val_size=25))
+    assert specs["validation.share"].kwargs["min_value"] == pytest.approx(0.25 - 0.06)
