@@ -358,3 +358,30 @@ def test_suite_without_validation_or_role_facts():
     assert len(notes) == 2
     specs, _ = _specs(_manifest(val_size=25))
     assert specs["validation.share"].kwargs["min_value"] == pytest.approx(0.25 - 0.06)
+
+
+# ---------------------------------------------------------------- the example workflow
+
+
+def test_example_workflow_validates_runs_gates_and_uploads_data_docs():
+    yaml = pytest.importorskip("yaml")
+    repo = Path(__file__).resolve().parents[1]
+    workflow = yaml.safe_load((repo / "examples" / "github-actions.yml").read_text())
+    steps = workflow["jobs"]["data"]["steps"]
+    commands = [s.get("run", "") for s in steps]
+    order = [
+        next(i for i, c in enumerate(commands) if f"ftprep {name}" in c)
+        for name in ("validate", "run", "gate")
+    ]
+    assert order == sorted(order)
+    upload = next(s for s in steps if "upload-artifact" in s.get("uses", ""))
+    assert upload["with"]["path"].endswith("/quality/") and upload["if"]
+    for command in commands:  # every ftprep command and option in the example exists
+        for line in command.splitlines():
+            if "ftprep " not in line or "pip install" in line:
+                continue
+            words = line.split("ftprep ", 1)[1].split()
+            options = {o for p in cli.commands[words[0]].params for o in p.opts}
+            for word in words[1:]:
+                if word.startswith("--"):
+                    assert word in options, f"ftprep {words[0]} has no option {word}"
