@@ -1,0 +1,180 @@
+"""`ftprep count`: exact output, epochs heuristic, billing cap, prices and errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pipeline.cli import cli
+from pipeline.count import default_epochs, distribution
+from pipeline.prices import PRICES, training_price
+from pipeline.tokens import get_encoding
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def _n(enc, s: str) -> int:
+    return len(enc.encode(s))
+
+
+def _file(tmp_path: Path) -> Path:
+    rows = [
+        {
+            "messages": [
+                {"role": "user", "content": "Say hi"},
+                {"role": "assistant", "content": "Hi!"},
+            ]
+        },
+        {
+            "messages": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "user", "content": "Count to three"},
+                {"role": "assistant", "content": "One, two, three."},
+            ]
+        },
+        {
+            "messages": [
+                {"role": "user", "content": "x " * 300},
+                {"role": "assistant", "content": "ok"},
+            ]
+        },
+    ]
+    path = tmp_path / "train.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows) + "{broken\n")
+    return path
+
+
+def test_epochs_heuristic():
+    assert default_epochs(5) == 20  # 100 // 5
+    assert default_epochs(3) == 25  # capped at 25
+    assert default_epochs(34) == 3  # 102 example-epochs: the target
+    assert default_epochs(100) == 3
+    assert default_epochs(8_334) == 2  # 25,000 // 8,334
+    assert default_epochs(30_000) == 1
+
+
+def test_distribution_uses_linear_quantiles():
+    assert distribution([10, 20, 30, 40, 50]) == {
+        "min": 10,
+        "p5": 12.0,
+        "p50": 30.0,
+        "p95": 48.0,
+        "max": 50,
+        "mean": 30.0,
+    }
+
+
+def test_count_json_exact(tmp_path):
+    path = _file(tmp_path)
+    result = CliRunner().invoke(
+        cli,
+        ["count", str(path), "--model", "gpt-4o-mini", "--max-tokens", "100", "--format", "json"],
+    )
+    assert result.exit_code == 0, result.output
+    enc = get_encoding("o200k_base")
+    sizes = [
+        3 + (3 + 1 + _n(enc, "Say hi")) + (3 + 1 + _n(enc, "Hi!")),
+        3
+        + (3 + 1 + _n(enc, "Be brief."))
+        + (3 + 1 + _n(enc, "Count to three"))
+        + (3 + 1 + _n(enc, "One, two, three.")),
+        3 + (3 + 1 + _n(enc, "x " * 300)) + (3 + 1 + _n(enc, "ok")),
+    ]
+    trained = _n(enc, "Hi!") + _n(enc, "One, two, three.") + _n(enc, "ok")
+    billing = sum(min(s, 100) for s in sizes)
+    expected = {
+        "model": "gpt-4o-mini",
+        "encoding": "o200k_base",
+        "examples": 3,
+        "total_tokens": sum(sizes),
+        "trained_tokens": trained,
+        "billing_tokens": billing,
+        "epochs": 25,
+        "estimated_cost_usd": round(billing * 25 * 3.00 / 1e6, 4),
+        "over_limit": [{"file": str(path), "line": 3, "tokens": sizes[2]}],
+        "distribution": distribution(sizes),
+    }
+    lines = result.output.split("\n")
+    body = "\n".join(line for line in lines if not line.startswith("ftprep count:"))
+    assert json.loads(body) == expected
+    assert list(json.loads(body)) == list(expected)  # key order as documented
+
+
+def test_count_text_exact(tmp_path):
+    path = _file(tmp_path)
+    result = CliRunner().invoke(
+        cli,
+        [
+            "count",
+            str(path),
+            "--model",
+            "gpt-4o-mini-2024-07-18",
+            "--epochs",
+            "2",
+            "--price",
+            "10",
+            "--max-tokens",
+            "100",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    enc = get_encoding("o200k_base")
+    long = 3 + 3 + 1 + _n(enc, "x " * 300) + 3 + 1 + _n(enc, "ok")
+    assert result.stdout.splitlines()[0] == "model             gpt-4o-mini-2024-07-18 (o200k_base)"
+    assert "examples          3" in result.stdout
+    assert "epochs            2 (--epochs)" in result.stdout
+    assert f"  {path}:3: {long:,} tokens" in result.stdout
+    assert f"  {path}:4: " in result.stdout  # the broken line is listed as skipped
+    assert "ftprep count: 1 record(s) could not be read and were not counted" in result.stderr
+    billing = int(result.stdout.split("billing tokens    ")[1].split(" ")[0].replace(",", ""))
+    assert (
+        f"${billing * 2 * 10 / 1e6:,.2f} = {billing:,} x 2 x $10 per 1M (--price)" in result.stdout
+    )
+
+
+def test_prices_have_date_and_source_and_go_through_base_models():
+    assert all(p.date and p.source and p.usd_per_1m > 0 for p in PRICES.values())
+    assert training_price("ft:gpt-4o-mini-2024-07-18:org::x").usd_per_1m == 3.00
+    assert training_price("gpt-4.1-nano").model == "gpt-4.1-nano-2025-04-14"
+    assert training_price("gpt-35-turbo-0125") is None  # Azure: no per-token price on record
+
+
+def test_unknown_price_and_errors(tmp_path):
+    path = _file(tmp_path)
+    result = CliRunner().invoke(
+        cli, ["count", str(path), "--model", "gpt-4-turbo", "--format", "json"]
+    )
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["estimated_cost_usd"] is None
+    result = CliRunner().invoke(cli, ["count", str(path), "--model", "llama-3"])
+    assert result.exit_code == 2 and "unknown model 'llama-3'" in result.output
+    result = CliRunner().invoke(cli, ["count", str(tmp_path / "nope.jsonl"), "--model", "gpt-4o"])
+    assert result.exit_code == 2 and "does not exist" in result.output
+    result = CliRunner().invoke(cli, ["count", str(path)])
+    assert result.exit_code == 2 and "--model" in result.output
+
+
+@pytest.mark.skipif(not DATA.is_dir(), reason="shared data sets not present")
+def test_count_on_real_file_matches_the_formula():
+    path = DATA / "misc_openai_chat" / "pirate_training_set.jsonl"
+    result = CliRunner().invoke(
+        cli, ["count", str(path), "--model", "gpt-3.5-turbo", "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    got = json.loads(result.stdout)
+    enc = get_encoding("cl100k_base")
+    sizes, trained = [], 0
+    for line in path.read_text().splitlines():
+        msgs = json.loads(line)["messages"]
+        sizes.append(3 + sum(3 + _n(enc, m["role"]) + _n(enc, m["content"]) for m in msgs))
+        trained += sum(_n(enc, m["content"]) for m in msgs if m["role"] == "assistant")
+    assert (got["examples"], got["total_tokens"], got["trained_tokens"]) == (
+        10,
+        sum(sizes),
+        trained,
+    )
+    assert got["epochs"] == 10 and got["encoding"] == "cl100k_base"
+    assert got["estimated_cost_usd"] == round(sum(sizes) * 10 * 8.0 / 1e6, 4)
