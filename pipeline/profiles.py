@@ -401,11 +401,37 @@ def load_schema(name: str) -> dict[str, Any]:
         raise ProfileError(
             f"schema file {path} is not a valid JSON Schema: {exc.message}"
         ) from None
+    schema = inline_refs(schema)
     try:
         fastjsonschema.compile(schema)
     except fastjsonschema.JsonSchemaDefinitionException as exc:
         raise ProfileError(f"schema file {path} cannot be compiled: {exc}") from None
     return schema
+
+
+def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """The same schema with each local ``#/$defs/x`` reference replaced by its definition.
+
+    fastjsonschema compiles a reference into a function call that formats the item's name on
+    every call; inlined, a 200k-line chat file validates about twice as fast. Recursive
+    definitions keep their reference.
+    """
+    defs = schema.get("$defs", {})
+
+    def walk(node: Any, seen: tuple[str, ...]) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/") and len(node) == 1:
+                name = ref.removeprefix("#/$defs/")
+                if name in defs and name not in seen:
+                    return walk(defs[name], seen + (name,))
+                return node
+            return {k: v if k == "$defs" else walk(v, seen) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v, seen) for v in node]
+        return node
+
+    return walk(schema, ())
 
 
 def profiles_table() -> str:

@@ -33,85 +33,128 @@ def check_chat(obj: dict, max_images: int = 10, rule: str = "openai") -> Iterato
     yield from check_tools(obj.get("tools"), rule)
 
 
+_PLAIN = frozenset(("system", "user", "assistant"))
+
+
 def check_messages(
     messages: list,
     prefix: tuple,
     max_images: int,
     rule: str,
     require_assistant: bool,
-) -> Iterator[Issue]:
+) -> list[Issue]:
+    """Every issue of a message list. A plain ``{role, content}`` text message takes a short path
+    (this is the hot loop of ``ftprep validate``); anything else gets every check."""
+    issues: list[Issue] = []
     trained = 0
     n_images = 0
     previous = None
+    roles = set()
+    tooled = False
     for i, m in enumerate(messages):
         if not isinstance(m, dict):
             continue
         role = m.get("role")
-        where = prefix + (i,)
-        if role == "developer":
-            yield (
-                pointer(*where, "role"),
-                f"{rule}.role.developer",
-                WARNING,
-                "role 'developer' is documented for reinforcement fine-tuning only; "
-                "use 'system' for supervised examples",
-            )
-        elif "role" in m and role not in ROLES:
-            yield (
-                pointer(*where, "role"),
-                f"{rule}.role.unknown",
-                ERROR,
-                f"{role!r} is not a known role: use one of {', '.join(ROLES)}",
-            )
-        yield from _check_weight(m, where, rule)
-        yield from _check_content(m, role, where, rule)
-        images = images_of(m.get("content"))
-        n_images += len(images)
-        yield from _check_images(images, role, where, rule)
-        if role == "assistant" and m.get("weight", 1) != 0:
-            trained += 1
-        if previous is not None and role == previous and role in ("user", "assistant"):
-            yield (
-                pointer(*where, "role"),
-                f"{rule}.role.repeated",
-                WARNING,
-                f"two {role} messages in a row; merge them unless the repetition is intended",
+        roles.add(role)
+        content = m.get("content")
+        if len(m) == 2 and role in _PLAIN and isinstance(content, str) and content:
+            if role == "assistant":
+                trained += 1
+            if "<|" in content:
+                issues.extend(_special_tokens(content, prefix + (i, "content"), rule))
+        else:
+            where = prefix + (i,)
+            tooled = tooled or "tool_calls" in m or role in ("tool", "function")
+            if role == "developer":
+                issues.append(
+                    (
+                        pointer(*where, "role"),
+                        f"{rule}.role.developer",
+                        WARNING,
+                        "role 'developer' is documented for reinforcement fine-tuning only; "
+                        "use 'system' for supervised examples",
+                    )
+                )
+            elif "role" in m and role not in ROLES:
+                issues.append(
+                    (
+                        pointer(*where, "role"),
+                        f"{rule}.role.unknown",
+                        ERROR,
+                        f"{role!r} is not a known role: use one of {', '.join(ROLES)}",
+                    )
+                )
+            issues.extend(_check_weight(m, where, rule))
+            issues.extend(_check_content(m, role, where, rule))
+            images = images_of(content)
+            n_images += len(images)
+            issues.extend(_check_images(images, role, where, rule))
+            if role == "assistant" and m.get("weight", 1) != 0:
+                trained += 1
+            text = text_of(content)
+            if "<|" in text:
+                issues.extend(_special_tokens(text, where + ("content",), rule))
+        if role == previous and role in ("user", "assistant"):
+            issues.append(
+                (
+                    pointer(*prefix, i, "role"),
+                    f"{rule}.role.repeated",
+                    WARNING,
+                    f"two {role} messages in a row; merge them unless the repetition is intended",
+                )
             )
         previous = role
-    if require_assistant and not any(
-        isinstance(m, dict) and m.get("role") == "user" for m in messages
-    ):
-        yield (
-            pointer(*prefix),
-            f"{rule}.user.missing",
-            WARNING,
-            "the example has no user message: the model learns replies without a question",
+    if require_assistant and "user" not in roles:
+        issues.append(
+            (
+                pointer(*prefix),
+                f"{rule}.user.missing",
+                WARNING,
+                "the example has no user message: the model learns replies without a question",
+            )
         )
-    if require_assistant and not any(
-        isinstance(m, dict) and m.get("role") == "assistant" for m in messages
-    ):
-        yield (
-            pointer(*prefix),
-            f"{rule}.assistant.missing",
-            ERROR,
-            "the example has no assistant message: add the reply the model should learn",
+    if require_assistant and "assistant" not in roles:
+        issues.append(
+            (
+                pointer(*prefix),
+                f"{rule}.assistant.missing",
+                ERROR,
+                "the example has no assistant message: add the reply the model should learn",
+            )
         )
     elif require_assistant and trained == 0:
-        yield (
-            pointer(*prefix),
-            f"{rule}.weight.none_trained",
-            WARNING,
-            "every assistant message has weight 0, so the example trains nothing",
+        issues.append(
+            (
+                pointer(*prefix),
+                f"{rule}.weight.none_trained",
+                WARNING,
+                "every assistant message has weight 0, so the example trains nothing",
+            )
         )
     if n_images > max_images:
-        yield (
-            pointer(*prefix),
-            f"{rule}.images.too_many",
-            ERROR,
-            f"{n_images} images in one example; at most {max_images} are allowed",
+        issues.append(
+            (
+                pointer(*prefix),
+                f"{rule}.images.too_many",
+                ERROR,
+                f"{n_images} images in one example; at most {max_images} are allowed",
+            )
         )
-    yield from check_special_tokens(messages, prefix, f"{rule}.content.special_token")
-    yield from check_tool_calls(messages, prefix, rule)
+    if tooled:
+        issues.extend(check_tool_calls(messages, prefix, rule))
+    return issues
+
+
+def _special_tokens(text: str, where: tuple, rule: str) -> Iterator[Issue]:
+    for token in SPECIAL_TOKENS:
+        if token in text:
+            yield (
+                pointer(*where),
+                f"{rule}.content.special_token",
+                ERROR,
+                f"content contains the special token {token}, which the provider rejects: "
+                "remove it or break it up (e.g. '<| endoftext |>')",
+            )
 
 
 def _check_weight(m: dict, where: tuple, rule: str) -> Iterator[Issue]:
