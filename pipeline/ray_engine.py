@@ -1,0 +1,422 @@
+"""The Ray engine (``ftprep run --engine ray``): the embedded engine's stages on Ray Data.
+
+Takes the same ``RunConfig`` and writes the same artifacts. Each input file becomes one row of a
+sources dataset; a reader (``ingest.read_source``, in a Ray task near the data) turns it into
+Arrow batches of raw items, each with its place in input order (``seq``). Pass 0 maps
+``engine._shape_batch`` over them to choose each file's shape; pass 1 maps
+``engine._process_batch`` (parse, convert, validate, count, id) over them in an actor pool, one
+actor per partition. Exact dedupe is a Ray aggregation: group the kept records by their dedupe key
+and take the minimum ``seq`` and the count, so the driver only learns the keys that have copies
+and which copy comes first. The driver then streams the processed records in input order, writes
+rejected and duplicate records, spills the kept Examples and hands the spill to the embedded
+engine's split and writers (``SplitPlan``, near-duplicate clusters, JSONL + Parquet), so both
+engines give byte-identical artifacts; the manifest adds ``"engine": "ray"``.
+
+Nothing is dropped here that the embedded engine would keep: every record is counted per input
+file and the conservation check runs before the manifest is written. Ray is imported only here
+(the ``ray`` extra); a run connects to ``RAY_ADDRESS`` when it is set, to a Ray instance already
+started in this process, or starts a local one with one CPU per core and shuts it down after.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import pickle
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any
+
+from pipeline import convert, engine, ingest
+from pipeline.artifacts import JsonlWriter, example_row, example_schema, publish, staging_dir
+from pipeline.dedupe import duplicate_record
+from pipeline.engine import RunConfig, RunResult, SourceStats
+from pipeline.manifest import build_manifest, write_manifest
+from pipeline.near_dedupe import ClusterMap, NearIndex
+from pipeline.near_dedupe import describe as describe_dedupe
+from pipeline.split import SplitPlan
+
+READER_CPUS = 0.25  # a reader mostly waits on the stages after it
+STAGE_CPUS = 0.75  # so the actor pool and the readers fit on the same cores
+SEQ_BITS = 40  # seq = source index << SEQ_BITS | position in the source
+SEQ_MASK = (1 << SEQ_BITS) - 1
+
+
+def _import_ray():
+    from pipeline.config import ConfigError
+
+    try:
+        import ray
+        import ray.data  # noqa: F401
+    except ImportError:
+        raise ConfigError(
+            "--engine ray needs Ray Data: pip install 'ftprep[ray]' (or pip install 'ray[data]')"
+        ) from None
+    return ray
+
+
+# ---------------------------------------------------------------- worker side
+
+
+def read_items(batch: Any, batch_size: int) -> Iterator[Any]:
+    """Reader: one row per input file in, Arrow tables of ``batch_size`` raw items out."""
+    import pyarrow as pa
+
+    for index, blob in zip(batch["index"].to_pylist(), batch["source"].to_pylist(), strict=True):
+        src: ingest.Source = pickle.loads(blob)
+        seqs: list[int] = []
+        items: list[bytes] = []
+        for position, item in enumerate(ingest.read_source(src)):
+            seqs.append(index << SEQ_BITS | position)
+            items.append(pickle.dumps(item, protocol=5))
+            if len(items) >= batch_size:
+                yield pa.table({"seq": seqs, "source": [src.name] * len(items), "item": items})
+                seqs, items = [], []
+        if items:
+            yield pa.table({"seq": seqs, "source": [src.name] * len(items), "item": items})
+
+
+def _runs(table: Any) -> Iterator[tuple[str, int, int]]:
+    """(source, start, stop) of each run of rows from one source (a batch can span two files)."""
+    names = table["source"].to_pylist()
+    start = 0
+    for i in range(1, len(names) + 1):
+        if i == len(names) or names[i] != names[start]:
+            yield names[start], start, i
+            start = i
+
+
+def shape_counts(table: Any, options: convert.ConvertOptions) -> Any:
+    """Pass 0: ``engine._shape_batch`` per source run, as rows (source, shape, n)."""
+    import pyarrow as pa
+
+    engine._WORKER["options"] = options
+    rows: dict[str, list] = {"source": [], "shape": [], "n": []}
+    items = table["item"].to_pylist()
+    for name, start, stop in _runs(table):
+        batch = [pickle.loads(b) for b in items[start:stop]]
+        for shape, n in engine._shape_batch(name, batch).items():
+            rows["source"].append(name)
+            rows["shape"].append(shape)
+            rows["n"].append(n)
+    return pa.table(
+        rows, schema=pa.schema([("source", pa.string()), ("shape", pa.string()), ("n", pa.int64())])
+    )
+
+
+class ProcessStage:
+    """Pass 1, one actor per partition: ``engine._process_batch`` over each source run.
+
+    Out: ``seq``, ``status`` (kept | rejected), ``key`` (the dedupe key of a kept Example),
+    ``record`` (the Example or rejection, pickled) and ``warnings`` (the batch's warning counts,
+    pickled, on its first row)."""
+
+    def __init__(self, initargs: tuple, shapes: dict[str, str | None]):
+        engine._init_worker(*initargs)
+        self.shapes = shapes
+
+    def __call__(self, table: Any) -> Any:
+        import pyarrow as pa
+
+        out: dict[str, list] = {"seq": [], "status": [], "key": [], "record": [], "warnings": []}
+        seqs = table["seq"].to_pylist()
+        items = table["item"].to_pylist()
+        for name, start, stop in _runs(table):
+            batch = [pickle.loads(b) for b in items[start:stop]]
+            results, warnings = engine._process_batch(name, self.shapes.get(name), batch)
+            for i, rec in enumerate(results):
+                kept = "stage" not in rec
+                out["seq"].append(seqs[start + i])
+                out["status"].append("kept" if kept else "rejected")
+                out["key"].append((rec.get("dedupe_key") or rec["id"]) if kept else None)
+                out["record"].append(pickle.dumps(rec, protocol=5))
+                out["warnings"].append(pickle.dumps(warnings) if i == 0 and warnings else None)
+        return pa.table(out, schema=PROCESSED_SCHEMA())
+
+
+def PROCESSED_SCHEMA():  # noqa: N802 - a constant built lazily (pyarrow is a heavy import)
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("seq", pa.int64()),
+            ("status", pa.string()),
+            ("key", pa.string()),
+            ("record", pa.binary()),
+            ("warnings", pa.binary()),
+        ]
+    )
+
+
+# ---------------------------------------------------------------- driver side
+
+
+class _Session:
+    """Connects to Ray for one run: RAY_ADDRESS, an instance this process already started, or a
+    new local instance (shut down after the run)."""
+
+    def __init__(self, ray: Any, workers: int | None):
+        self.ray = ray
+        self.owned = False
+        if not ray.is_initialized():
+            if os.environ.get("RAY_ADDRESS"):
+                ray.init(log_to_driver=False, logging_level=logging.WARNING)
+            else:
+                ray.init(
+                    num_cpus=workers or os.cpu_count() or 1,
+                    include_dashboard=False,
+                    log_to_driver=False,
+                    logging_level=logging.WARNING,
+                )
+            self.owned = True
+        self.cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+    def close(self) -> None:
+        if self.owned:
+            self.ray.shutdown()
+
+
+def _data_context(ray: Any, show_progress: bool) -> None:
+    from ray.data.context import DataContext, ShuffleStrategy
+
+    ctx = DataContext.get_current()
+    ctx.execution_options.preserve_order = True  # the driver reads records in input order
+    ctx.enable_progress_bars = show_progress
+    ctx.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED  # cheapest for small groups
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+
+
+def _items(ray: Any, sources: list[ingest.Source], batch_size: int) -> Any:
+    """The raw items of every source, read by Ray tasks (one per file), in input order."""
+    rows = [
+        # absolute paths: the readers may run on other nodes, in other working directories
+        {"index": i, "source": pickle.dumps(replace(src, path=src.path.resolve()))}
+        for i, src in enumerate(sources)
+    ]
+    return ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
+        read_items,
+        fn_kwargs={"batch_size": batch_size},
+        batch_size=1,
+        batch_format="pyarrow",
+        num_cpus=READER_CPUS,
+    )
+
+
+def first_copies(ray: Any, processed: Any, partitions: int) -> dict[str, int]:
+    """Exact dedupe grouping with Ray's aggregations: for each dedupe key held by more than one
+    kept record, the ``seq`` of its first copy in input order. Keys held once are not returned."""
+    from ray.data.aggregate import Count, Min
+
+    groups = (
+        processed.filter(expr="status == 'kept'")
+        .select_columns(["key", "seq"])
+        .groupby("key", num_partitions=partitions)
+        .aggregate(Min("seq", alias_name="first"), Count(alias_name="copies"))
+        .filter(expr="copies > 1")
+    )
+    return {row["key"]: row["first"] for row in groups.iter_rows()}
+
+
+def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> RunResult:
+    profile, info, sources = engine.resolve(config)  # usage problems before Ray starts
+    near = config.near_settings()
+    ray = _import_ray()
+    options = convert.ConvertOptions(
+        mapping=config.mapping, roles=config.roles, system_prompt=config.system_prompt
+    )
+    initargs = (
+        profile.name,
+        info.encoding,
+        options,
+        info.max_tokens,
+        config.length_policy,
+        config.tokenizer,
+        near,
+    )
+    session = _Session(ray, config.workers)
+    try:
+        _data_context(ray, show_progress=progress is not None)
+        partitions = session.cpus
+        if progress:
+            progress(f"ray: {partitions} partitions, {len(sources)} input files")
+            progress("ray: choosing each file's shape")
+        counts: dict[str, collections.Counter] = {s.name: collections.Counter() for s in sources}
+        shapes_ds = _items(ray, sources, config.batch_size).map_batches(
+            shape_counts,
+            fn_kwargs={"options": options},
+            batch_size=config.batch_size,
+            batch_format="pyarrow",
+            num_cpus=STAGE_CPUS,
+        )
+        for row in shapes_ds.iter_rows():
+            counts[row["source"]][row["shape"]] += row["n"]
+        stats: list[SourceStats] = []
+        shapes: dict[str, str | None] = {}
+        for src in sources:
+            st = SourceStats(src.name, src.path, src.format)
+            st.shape, st.shape_notes = convert.choose_file_shape(counts[src.name])
+            shapes[src.name] = st.shape
+            stats.append(st)
+        if progress:
+            progress("ray: convert, validate, count")
+        processed = (
+            _items(ray, sources, config.batch_size)
+            .map_batches(
+                ProcessStage,
+                fn_constructor_args=(initargs, shapes),
+                batch_size=config.batch_size,
+                batch_format="pyarrow",
+                compute=ray.data.ActorPoolStrategy(size=partitions),
+                num_cpus=STAGE_CPUS,
+            )
+            .materialize()
+        )
+        if progress:
+            progress("ray: exact dedupe (group by key)")
+        firsts = first_copies(ray, processed, partitions)
+        staging = staging_dir(config.out)
+        result = _write(config, profile, info, near, stats, processed, firsts, staging, progress)
+    finally:
+        session.close()
+    return result
+
+
+def _in_order(processed: Any) -> Iterator[tuple[int, str | None, bytes, bytes | None]]:
+    """(seq, key, record, warnings) of every processed record, checked to be in input order."""
+    last = -1
+    for table in processed.iter_batches(batch_format="pyarrow", batch_size=None):
+        columns = table.to_pydict()
+        for row in zip(
+            columns["seq"], columns["key"], columns["record"], columns["warnings"], strict=True
+        ):
+            if row[0] <= last:
+                raise RuntimeError("internal error: Ray returned records out of input order")
+            last = row[0]
+            yield row
+
+
+def _write(config, profile, info, near, stats, processed, firsts, staging, progress) -> RunResult:
+    """The driver's part: records in input order -> rejected, duplicates, spill; then the
+    embedded engine's split and writers; then the manifest."""
+    import pyarrow as pa
+
+    by_name = {st.name: st for st in stats}
+    rejected_by_stage: collections.Counter = collections.Counter()
+    rejected_by_rule: collections.Counter = collections.Counter()
+    warnings: collections.Counter = collections.Counter()
+    over_limit: list[dict] = []
+    dropped_long: list[dict] = []
+    kept_first: dict[str, tuple] = {}  # only keys that have copies
+    plan = SplitPlan(
+        config.seed,
+        None if config.val_size is not None else config.val_ratio,
+        config.val_size,
+        stratified=bool(config.stratify_by),
+    )
+    near_index = NearIndex(staging)
+    rejected = JsonlWriter(staging / "rejected.jsonl")
+    duplicates = JsonlWriter(staging / "duplicates.jsonl")
+    spill_path = staging / "_spill.arrow"
+    spill_schema = example_schema(with_rendered=True)
+    if progress:
+        progress("ray: writing rejected and duplicate records")
+    try:
+        with pa.OSFile(str(spill_path), "wb") as sink, pa.ipc.new_file(sink, spill_schema) as spill:
+            kept: list[dict] = []
+            chunk = None
+            for seq, key, blob, warn in _in_order(processed):
+                # one spill batch per reader batch, as the embedded engine writes (same row groups)
+                here = (seq >> SEQ_BITS, (seq & SEQ_MASK) // config.batch_size)
+                if here != chunk:
+                    if kept:
+                        spill.write_batch(pa.RecordBatch.from_pylist(kept, schema=spill_schema))
+                    kept, chunk = [], here
+                if warn is not None:
+                    warnings.update(pickle.loads(warn))
+                rec = pickle.loads(blob)
+                st = by_name[rec["source"]]
+                st.records += 1
+                if "stage" in rec:
+                    st.rejected += 1
+                    rejected_by_stage[rec["stage"]] += 1
+                    rejected_by_rule[rec["rule"]] += 1
+                    if rec["rule"] == "length.over_limit":
+                        dropped_long.append(
+                            {"source": rec["source"], "line": rec["line"], "tokens": rec["tokens"]}
+                        )
+                    rejected.write(rec)
+                    continue
+                first = firsts.get(key)
+                if first is not None:
+                    if first != seq:
+                        st.duplicates += 1
+                        duplicates.write(duplicate_record(rec, kept_first[key]))
+                        continue
+                    kept_first[key] = (
+                        (rec["source"], rec["line"], rec["id"])
+                        if rec.get("dedupe_key")
+                        else (rec["source"], rec["line"])
+                    )
+                long = rec.pop("over_limit", None)
+                if long:
+                    over_limit.append({"source": rec["source"], "line": rec["line"], **long})
+                rec.pop("dedupe_key", None)
+                near_index.add(rec.pop("near", None))
+                kept.append(example_row(rec))
+            if kept:
+                spill.write_batch(pa.RecordBatch.from_pylist(kept, schema=spill_schema))
+        decision = None
+        if near.mode != "off":
+            if progress:
+                progress("finding near duplicates")
+            decision = near_index.decide(near.threshold, near.keep)
+        clusters = ClusterMap(decision, near.mode)
+        if progress:
+            progress("splitting and writing")
+        tokens = engine._write_splits(
+            spill_path, staging, plan, by_name, clusters, duplicates, config.stratify_by
+        )
+    finally:
+        near_index.remove_files()
+        rejected.close()
+        duplicates.close()
+    spill_path.unlink(missing_ok=True)
+    for st in stats:
+        if not st.balanced():
+            raise RuntimeError(f"internal error: records of {st.name} do not add up: {st}")
+    manifest = build_manifest(
+        config=config,
+        profile=profile,
+        model=info,
+        stats=stats,
+        rejected_by_stage=rejected_by_stage,
+        rejected_by_rule=rejected_by_rule,
+        warnings=warnings,
+        over_limit=[o for o in over_limit if o["action"] == "flagged"],
+        tokens=tokens,
+        staging=staging,
+    )
+    from pipeline.length import summarize
+
+    manifest["length"] = summarize(config.length_policy, info.max_tokens, over_limit, dropped_long)
+    manifest["length"]["dropped"] = dropped_long[:1000]
+    manifest["length"]["truncated"] = [o for o in over_limit if o["action"] == "truncated"][:1000]
+    if config.tokenizer:
+        from pipeline.hf_tokens import ChatTokenizer
+
+        manifest["tokenizer"] = {
+            **ChatTokenizer(config.tokenizer).fingerprint(),
+            "encoding": info.encoding,
+            "max_tokens_per_example": info.max_tokens,
+            "limit_source": info.source,
+        }
+    manifest["dedupe"] = {**describe_dedupe(near), "near_duplicates": clusters.near}
+    manifest["split"] = plan.describe()
+    import ray
+
+    manifest["engine"] = "ray"
+    manifest["versions"]["ray"] = ray.__version__
+    write_manifest(staging, manifest)
+    publish(staging, config.out)
+    return RunResult(config.out, manifest)
