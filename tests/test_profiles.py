@@ -42,9 +42,7 @@ def test_case(case: Path, tmp_path: Path) -> None:
     spec = json.loads(case.read_text())
     path = write_lines(tmp_path / "case.jsonl", spec["lines"])
     report = validate_files([path], get_profile(case.parent.name))
-    findings = [
-        f for f in report.findings if spec.get("file") or not f.rule.startswith("file.")
-    ]
+    findings = [f for f in report.findings if spec.get("file") or not f.rule.startswith("file.")]
     assert sorted({f.rule for f in findings}) == sorted(spec["rules"]), spec["description"]
     assert (not any(f.severity == ERROR for f in findings)) == spec["valid"], spec["description"]
 

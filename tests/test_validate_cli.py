@@ -1,0 +1,262 @@
+"""`ftprep validate` and `ftprep profiles` through click: every output format exactly, exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pipeline import profiles, validate
+from pipeline.cli import cli
+from tests.conftest import chat, write_jsonl
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def bad_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Ten chat lines: line 3 has weight 2 (error), line 5 has no user message (warning)."""
+    monkeypatch.chdir(tmp_path)
+    lines = [chat(f"Question {i}?", f"Answer {i}.") for i in range(10)]
+    lines[2]["messages"][1]["weight"] = 2
+    lines[4] = {
+        "messages": [{"role": "system", "content": "x"}, {"role": "assistant", "content": "y"}]
+    }
+    write_jsonl(tmp_path / "t.jsonl", lines)
+    return "t.jsonl"
+
+
+@pytest.fixture
+def good_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.chdir(tmp_path)
+    write_jsonl(tmp_path / "ok.jsonl", [chat(f"Q{i}?", f"A{i}.") for i in range(10)])
+    return "ok.jsonl"
+
+
+ERROR_LINE = "t.jsonl:3: /messages/1/weight: 2 is not 0 or 1 [openai.weight.invalid]"
+WARNING_LINE = (
+    "t.jsonl:5: /messages: the example has no user message: the model learns replies without "
+    "a question [openai.user.missing]"
+)
+
+
+def test_text(bad_file: str) -> None:
+    result = invoke("validate", bad_file, "--profile", "openai-chat")
+    assert result.exit_code == 1
+    assert result.stdout == (
+        f"{ERROR_LINE}\n{WARNING_LINE}\n"
+        "FAILED: 10 records in 1 file(s), 1 error(s), 1 warning(s) [openai-chat]\n"
+    )
+
+
+def test_text_clean_and_strict(good_file: str, bad_file: str) -> None:
+    result = invoke("validate", good_file, "--profile", "openai-chat")
+    assert (result.exit_code, result.stdout) == (
+        0,
+        "ok: 10 records in 1 file(s), 0 error(s), 0 warning(s) [openai-chat]\n",
+    )
+    Path("w.jsonl").write_text(
+        "".join(
+            json.dumps(
+                chat("Q?", "A.")
+                if i != 4
+                else {"messages": [{"role": "assistant", "content": "y"}]}
+            )
+            + "\n"
+            for i in range(10)
+        )
+    )
+    assert invoke("validate", "w.jsonl", "--profile", "openai-chat").exit_code == 0
+    strict = invoke("validate", "w.jsonl", "--profile", "openai-chat", "--strict")
+    assert strict.exit_code == 1
+    assert strict.stdout.endswith(
+        "FAILED: 10 records in 1 file(s), 0 error(s), 1 warning(s) [openai-chat]\n"
+    )
+
+
+def test_json(bad_file: str) -> None:
+    result = invoke("validate", bad_file, "--profile", "openai-chat", "--format", "json")
+    assert result.exit_code == 1
+    assert json.loads(result.stdout) == {
+        "ok": False,
+        "profile": "openai-chat",
+        "files": ["t.jsonl"],
+        "records": 10,
+        "findings": [
+            {
+                "file": "t.jsonl",
+                "line": 3,
+                "pointer": "/messages/1/weight",
+                "rule": "openai.weight.invalid",
+                "severity": "error",
+                "message": "2 is not 0 or 1",
+            },
+            {
+                "file": "t.jsonl",
+                "line": 5,
+                "pointer": "/messages",
+                "rule": "openai.user.missing",
+                "severity": "warning",
+                "message": "the example has no user message: the model learns replies without a question",
+            },
+        ],
+        "summary": {
+            "errors": 1,
+            "warnings": 1,
+            "by_rule": {"openai.user.missing": 1, "openai.weight.invalid": 1},
+        },
+    }
+
+
+def test_github(bad_file: str) -> None:
+    result = invoke("validate", bad_file, "--profile", "openai-chat", "--format", "github")
+    assert result.exit_code == 1
+    assert result.stdout == (
+        "::error file=t.jsonl,line=3,title=openai.weight.invalid::/messages/1/weight: 2 is not 0 or 1\n"
+        "::warning file=t.jsonl,line=5,title=openai.user.missing::/messages: the example has no "
+        "user message: the model learns replies without a question\n"
+        "FAILED: 10 records in 1 file(s), 1 error(s), 1 warning(s) [openai-chat]\n"
+    )
+
+
+def test_junit(bad_file: str, good_file: str) -> None:
+    result = invoke(
+        "validate", bad_file, good_file, "--profile", "openai-chat", "--format", "junit"
+    )
+    assert result.exit_code == 1
+    assert result.stdout == (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<testsuites name="ftprep validate [openai-chat]" tests="3" failures="1" errors="0">\n'
+        '  <testsuite name="t.jsonl" tests="2" failures="1" errors="0">\n'
+        '    <testcase classname="t.jsonl" name="line 3 /messages/1/weight [openai.weight.invalid]">\n'
+        '      <failure message="2 is not 0 or 1" type="openai.weight.invalid">'
+        f"{ERROR_LINE}</failure>\n"
+        "    </testcase>\n"
+        '    <testcase classname="t.jsonl" name="line 5 /messages [openai.user.missing]">\n'
+        f"      <system-out>warning: {WARNING_LINE}</system-out>\n"
+        "    </testcase>\n"
+        "  </testsuite>\n"
+        '  <testsuite name="ok.jsonl" tests="1" failures="0" errors="0">\n'
+        '    <testcase classname="ok.jsonl" name="no findings" />\n'
+        "  </testsuite>\n"
+        "</testsuites>\n"
+    )
+
+
+def test_max_errors_shows_the_first_and_counts_all(bad_file: str) -> None:
+    result = invoke("validate", bad_file, "--profile", "openai-chat", "--max-errors", "1")
+    assert result.exit_code == 1
+    assert result.stdout == (
+        f"{ERROR_LINE}\n... 1 more finding(s) not shown (--max-errors)\n"
+        "FAILED: 10 records in 1 file(s), 1 error(s), 1 warning(s) [openai-chat]\n"
+    )
+
+
+def test_file_level_findings_and_azure_bom(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_jsonl(tmp_path / "few.jsonl", [chat("Q?", "A.")] * 3)
+    result = invoke("validate", "few.jsonl", "--profile", "azure-openai-chat")
+    assert result.exit_code == 1
+    assert result.stdout == (
+        "few.jsonl: the provider expects UTF-8 with a byte-order mark; save the file as 'UTF-8 "
+        "with BOM' [file.bom.missing]\n"
+        "few.jsonl: 3 example(s); the provider requires at least 10 [file.min_examples]\n"
+        "FAILED: 3 records in 1 file(s), 1 error(s), 1 warning(s) [azure-openai-chat]\n"
+    )
+    Path("bom.jsonl").write_bytes(b"\xef\xbb\xbf" + Path("few.jsonl").read_bytes() * 4)
+    assert invoke("validate", "bom.jsonl", "--profile", "azure-openai-chat").exit_code == 0
+    result = invoke("validate", "bom.jsonl", "--profile", "together")
+    assert result.exit_code == 1
+    assert "[file.bom.present]" in result.stdout
+
+
+def test_bad_json_line_is_a_finding_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("x.jsonl").write_text('{"text": "a"}\n{"text": \n[1]\n')
+    result = invoke("validate", "x.jsonl", "--profile", "trl-sft")
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("x.jsonl:2: line is not valid JSON")
+    assert lines[0].endswith("[ingest.invalid_json]")
+    assert lines[1] == (
+        "x.jsonl:3: line is a JSON array, not an object: each line must be one JSON object "
+        "[json.not_object]"
+    )
+
+
+def test_auto_says_which_profile(good_file: str) -> None:
+    result = invoke("validate", good_file, "--profile", "auto")
+    assert result.exit_code == 0
+    assert result.stderr.startswith("profile: openai-chat (--profile auto: fewest errors")
+    assert result.stdout == "ok: 10 records in 1 file(s), 0 error(s), 0 warning(s) [openai-chat]\n"
+
+
+def test_exit_2_unknown_profile(good_file: str) -> None:
+    result = invoke("validate", good_file, "--profile", "nope")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: unknown profile 'nope': choose one of ")
+
+
+def test_exit_2_missing_file(good_file: str) -> None:
+    result = invoke("validate", good_file, "missing.jsonl", "--profile", "openai-chat")
+    assert (result.exit_code, result.stderr) == (2, "Error: missing.jsonl: no such file\n")
+
+
+def test_exit_2_no_profile_fits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_jsonl(tmp_path / "odd.jsonl", [{"foo": 1}])
+    result = invoke("validate", "odd.jsonl", "--profile", "auto")
+    assert result.exit_code == 2
+    assert "no profile fits records with the keys foo" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "content, says",
+    [
+        ("{not json", "is not valid JSON"),
+        ('{"type": "object", "required": "messages"}', "is not a valid JSON Schema"),
+    ],
+)
+def test_exit_2_broken_schema(
+    good_file: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str, says: str
+) -> None:
+    broken = tmp_path / "broken.schema.json"
+    broken.write_text(content)
+    monkeypatch.setattr(profiles, "_schema_path", lambda name: broken)
+    profiles.load_schema.cache_clear()
+    validate._validators.cache_clear()
+    try:
+        result = invoke("validate", good_file, "--profile", "openai-chat")
+    finally:
+        profiles.load_schema.cache_clear()
+        validate._validators.cache_clear()
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"Error: schema file {broken} {says}")
+
+
+def test_profiles_lists_every_profile_with_sources() -> None:
+    result = invoke("profiles")
+    assert result.exit_code == 0
+    for name in profiles.PROFILES:
+        assert f"\n  {name}: " in result.stdout
+    assert "under 512,000,000 bytes [S16: the file must be less than 512 MB]" in result.stdout
+    assert "min 16 examples in the messages format [S41" in result.stdout
+    assert "model gemini-2.5-flash: 131,072 tokens per example [S41]" in result.stdout
+
+
+def test_pre_commit_hook() -> None:
+    import yaml
+
+    hooks = yaml.safe_load(
+        (Path(__file__).resolve().parents[1] / ".pre-commit-hooks.yaml").read_text()
+    )
+    assert hooks[0]["id"] == "ftprep-validate"
+    assert hooks[0]["entry"] == "ftprep validate"
+    assert hooks[0]["language"] == "python"
+    assert hooks[0]["files"] == r"\.jsonl$"
