@@ -28,14 +28,22 @@ def write_jsonl(path: Path, records: list) -> Path:
     return path
 
 
+WORDS = (
+    "tent boot stove lantern river summit valley forest meadow ridge canyon lake camp map compass "
+    "jacket glove rope anchor harbor island bridge tower garden market bakery recipe order refund "
+    "shipping size colour warranty repair battery charge weather forecast route elevation distance "
+    "permit season discount invoice socks zipper buckle strap frame pole stake tarp bivy quilt pad"
+).split()
+
+
 def many_chats(n: int, start: int = 0) -> list[dict]:
-    """Distinct, realistic-looking chat examples."""
-    topics = ["tents", "boots", "rain jackets", "stoves", "headlamps", "backpacks", "maps"]
-    return [
-        chat(
-            f"Question {i}: how should I care for my {topics[i % len(topics)]} after trip number {i}?",
-            f"Answer {i}: clean the {topics[i % len(topics)]}, let them dry fully, and store them "
-            f"loosely in a cool place. Check the seams every {i % 9 + 1} trips.",
-        )
-        for i in range(start, start + n)
-    ]
+    """Distinct chat examples: each is random words seeded by its index, so no two are near copies."""
+    import random
+
+    records = []
+    for i in range(start, start + n):
+        rng = random.Random(i)
+        question = " ".join(rng.choices(WORDS, k=rng.randint(12, 25)))
+        answer = " ".join(rng.choices(WORDS, k=rng.randint(25, 60)))
+        records.append(chat(f"{question}?", f"{answer}."))
+    return records
