@@ -670,32 +670,64 @@ def _validate(
     checks: list[Check] = []
     raw: list[dict] = []
     for validation, table in zip(validations, suite_names, strict=True):
-        index_columns = ["id", "split", "source", "line"] if table == "examples" else []
         result = validation.run(
             batch_parameters={"dataframe": frames[table]},
-            result_format={
-                "result_format": "COMPLETE" if index_columns else "SUMMARY",
-                "unexpected_index_column_names": index_columns,
-                "partial_unexpected_count": MAX_ROWS_SHOWN,
-            },
+            result_format={"result_format": "SUMMARY", "partial_unexpected_count": MAX_ROWS_SHOWN},
         )
         for r in result.results:
             checks.append(_check_from(by_name[r.expectation_config.meta["ftprep"]], r))
-        raw.append(_trimmed(result.to_json_dict()))
+        raw.append(result.to_json_dict())
     context.build_data_docs(site_names=["ftprep"])
+    for check in checks:
+        spec = by_name[check.name]
+        if not check.success and check.unexpected_count and spec.table == "examples":
+            check.failing_rows = _failing_rows(context, source, spec, frames["examples"])
     order = {s.name: i for i, s in enumerate(specs)}
     checks.sort(key=lambda c: order[c.name])
     return checks, raw
 
 
-def _trimmed(result: dict) -> dict:
-    """A GX validation result with per-row lists cut to MAX_ROWS_KEPT entries."""
-    for r in result.get("results", []):
-        res = r.get("result") or {}
-        for key in ("unexpected_index_list", "unexpected_list", "partial_unexpected_index_list"):
-            if isinstance(res.get(key), list):
-                res[key] = res[key][:MAX_ROWS_KEPT]
-    return result
+ROW_CHUNK = 2_000
+
+
+def _failing_rows(context: Any, source: Any, spec: Spec, frame: Any) -> list[dict[str, Any]]:
+    """The first MAX_ROWS_KEPT rows that fail one row-level expectation, named by id and place.
+
+    GX lists failing rows only in its COMPLETE result format, which costs time per failing row;
+    so the failed expectation alone is run again in that format, chunk by chunk, until enough rows
+    are found. Uniqueness is decided among the rows whose id repeats (a pre-filter that keeps
+    the expectation's answer), every other row-level expectation row by row.
+    """
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
+    if spec.expectation == "ExpectColumnValuesToBeUnique":
+        column = spec.kwargs["column"]
+        frame = frame[frame[column].duplicated(keep=False)]
+    suite = context.suites.add(gx.ExpectationSuite(name=f"ftprep.rows.{spec.name}"))
+    suite.add_expectation(getattr(gxe, spec.expectation)(**spec.kwargs))
+    asset = source.add_dataframe_asset(f"rows.{spec.name}")
+    validation = gx.ValidationDefinition(
+        name=f"ftprep.rows.{spec.name}",
+        data=asset.add_batch_definition_whole_dataframe("rows"),
+        suite=suite,
+    )
+    rows: list[dict[str, Any]] = []
+    step = len(frame) if spec.expectation == "ExpectColumnValuesToBeUnique" else ROW_CHUNK
+    for start in range(0, len(frame), max(step, 1)):
+        result = validation.run(
+            batch_parameters={"dataframe": frame.iloc[start : start + step]},
+            result_format={
+                "result_format": "COMPLETE",
+                "unexpected_index_column_names": ["id", "split", "source", "line"],
+            },
+        )
+        for r in result.results:
+            for row in (r.result or {}).get("unexpected_index_list") or []:
+                rows.append({k: _plain(v) for k, v in row.items()})
+        if len(rows) >= MAX_ROWS_KEPT:
+            break
+    return rows[:MAX_ROWS_KEPT]
 
 
 def run_gate(run_dir: Path, settings: dict[str, Any] | None = None) -> GateResult:
