@@ -139,10 +139,12 @@ def example_row(ex: dict[str, Any]) -> dict[str, Any]:
 class JsonlWriter:
     """Appends one JSON value (or pre-encoded bytes) per line and counts the lines."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, bom: bool = False):
         self.path = path
         self.records = 0
         self._file = open(path, "wb")
+        if bom:  # Azure OpenAI expects UTF-8 with a byte-order mark
+            self._file.write(b"\xef\xbb\xbf")
 
     def write(self, value: Any) -> None:
         self._file.write(value if isinstance(value, bytes) else dumps(value))

@@ -446,6 +446,7 @@ def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> Run
             clusters,
             duplicates,
             config.stratify_by,
+            bom=profile.limits.bom == "expect",
         )
     finally:
         runner.close()
@@ -497,6 +498,7 @@ def _write_splits(
     clusters: ClusterMap,
     duplicates: JsonlWriter,
     stratify_by: str | None = None,
+    bom: bool = False,
 ) -> dict[str, dict[str, int]]:
     """Decide the split, then stream the spill into train/validation JSONL and Parquet, dropping
     near copies into duplicates.jsonl; return token totals per split.
@@ -508,7 +510,7 @@ def _write_splits(
 
     schema = example_schema()
     names = ("train", "validation")
-    jsonl = {s: JsonlWriter(staging / f"{s}.jsonl") for s in names}
+    jsonl = {s: JsonlWriter(staging / f"{s}.jsonl", bom=bom) for s in names}
     parquet = {s: pq.ParquetWriter(staging / f"{s}.parquet", schema) for s in names}
     tokens = {s: {"examples": 0, "tokens": 0, "trained_tokens": 0} for s in names}
     columns = ["id", "source", "line"] + (["meta"] if stratify_by else [])

@@ -282,8 +282,9 @@ def _check_bytes(path: Path, limits, add) -> None:
 def _tokens(counter: Any, obj: dict) -> int:
     """Tokens of the conversation a line trains on (chat formats; strings for prompt/completion)."""
     messages = obj.get("messages")
+    tools = obj.get("tools") if isinstance(obj.get("tools"), list) else None
     if isinstance(messages, list):
-        total, _ = counter.messages(messages)
+        total, _ = counter.messages(messages, tools)
         return total
     inp = obj.get("input")
     if isinstance(inp, dict) and isinstance(inp.get("messages"), list):
@@ -296,7 +297,8 @@ def _tokens(counter: Any, obj: dict) -> int:
             key=len,
             default=[],
         )
-        total, _ = counter.messages(inp["messages"] + longest)
+        tools = inp.get("tools") if isinstance(inp.get("tools"), list) else None
+        total, _ = counter.messages(inp["messages"] + longest, tools)
         return total
     texts = [obj.get(k) for k in ("prompt", "completion", "text")]
     return sum(counter.n(t) for t in texts if isinstance(t, str))

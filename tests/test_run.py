@@ -280,3 +280,12 @@ def test_every_real_file_is_conserved(path: Path, tmp_path: Path) -> None:
     code, output = run_cli("run", str(path), "--out", str(out))
     assert code == 0, output
     assert_conserved(out)
+
+
+def test_azure_files_are_written_with_the_bom_azure_expects(tmp_path: Path) -> None:
+    data = write_jsonl(tmp_path / "in.jsonl", many_chats(40))
+    out = tmp_path / "o"
+    assert run_cli("run", str(data), "--out", str(out), "--profile", "azure-openai-chat")[0] == 0
+    assert (out / "train.jsonl").read_bytes().startswith(b"\xef\xbb\xbf{")
+    code, output = run_cli("validate", str(out / "train.jsonl"), "--profile", "azure-openai-chat", "--strict")
+    assert code == 0, output
