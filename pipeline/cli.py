@@ -111,6 +111,14 @@ def cli() -> None:
     metavar="FIELD",
     help="Keep each stratum's validation share: a meta field (e.g. category) or 'source'.",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["embedded", "ray"]),
+    default="embedded",
+    show_default=True,
+    help="embedded: this machine's cores; ray: Ray Data (local, or the cluster at RAY_ADDRESS; "
+    "needs pip install 'ftprep[ray]').",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 def run(
     inputs,
@@ -133,6 +141,7 @@ def run(
     dedupe_key,
     stratify_by,
     fmt,
+    engine,
     quiet,
 ) -> None:
     """Run the pipeline: ingest, convert, validate, count, dedupe, split, write.
@@ -183,6 +192,8 @@ def run(
         progress = (
             None if quiet or not sys.stderr.isatty() else (lambda msg: click.echo(msg, err=True))
         )
+        if engine == "ray":
+            from pipeline.ray_engine import run as run_pipeline
         result = run_pipeline(config, progress=progress)
     except _usage_errors() as exc:
         raise UsageProblem(str(exc)) from None

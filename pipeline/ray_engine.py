@@ -161,13 +161,13 @@ class _Session:
         self.owned = False
         if not ray.is_initialized():
             if os.environ.get("RAY_ADDRESS"):
-                ray.init(log_to_driver=False, logging_level=logging.WARNING)
+                ray.init(log_to_driver=False, logging_level=logging.ERROR)
             else:
                 ray.init(
                     num_cpus=workers or os.cpu_count() or 1,
                     include_dashboard=False,
                     log_to_driver=False,
-                    logging_level=logging.WARNING,
+                    logging_level=logging.ERROR,
                 )
             self.owned = True
         self.cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
@@ -184,7 +184,7 @@ def _data_context(ray: Any, show_progress: bool) -> None:
     ctx.execution_options.preserve_order = True  # the driver reads records in input order
     ctx.enable_progress_bars = show_progress
     ctx.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED  # cheapest for small groups
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
 
 
 def _items(ray: Any, sources: list[ingest.Source], batch_size: int) -> Any:
@@ -208,12 +208,18 @@ def first_copies(ray: Any, processed: Any, partitions: int) -> dict[str, int]:
     kept record, the ``seq`` of its first copy in input order. Keys held once are not returned."""
     from ray.data.aggregate import Count, Min
 
+    try:
+        from ray.data.expressions import col
+
+        is_kept, has_copies = col("status") == "kept", col("copies") > 1
+    except ImportError:  # Ray before 2.5x: string expressions
+        is_kept, has_copies = "status == 'kept'", "copies > 1"
     groups = (
-        processed.filter(expr="status == 'kept'")
+        processed.filter(expr=is_kept)
         .select_columns(["key", "seq"])
         .groupby("key", num_partitions=partitions)
         .aggregate(Min("seq", alias_name="first"), Count(alias_name="copies"))
-        .filter(expr="copies > 1")
+        .filter(expr=has_copies)
     )
     return {row["key"]: row["first"] for row in groups.iter_rows()}
 
@@ -351,6 +357,8 @@ def _write(config, profile, info, near, stats, processed, firsts, staging, progr
                 if first is not None:
                     if first != seq:
                         st.duplicates += 1
+                        if key not in kept_first:
+                            raise RuntimeError("internal error: a copy came before its first")
                         duplicates.write(duplicate_record(rec, kept_first[key]))
                         continue
                     kept_first[key] = (
