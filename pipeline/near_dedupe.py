@@ -97,7 +97,24 @@ def describe(settings: NearSettings) -> dict[str, Any]:
 # ---------------------------------------------------------------- text and signatures
 
 
+def _ascii_table() -> dict[int, str]:
+    """The same per-character mapping as the regexes below, as a str.translate table for ASCII."""
+    table = {}
+    for code in range(128):
+        c = chr(code)
+        if _DIGIT.match(c):
+            table[code] = "0"
+        elif _PUNCT.match(c):
+            table[code] = " "
+    return table
+
+
+_ASCII = _ascii_table()
+
+
 def normalise_words(text: str) -> list[str]:
+    if text.isascii():  # the common case: one translate pass instead of three regex passes
+        return text.lower().translate(_ASCII).split()
     text = unicodedata.normalize("NFKC", text).lower()
     text = _DIGIT.sub("0", _PUNCT.sub(" ", text))
     return _WS.sub(" ", text).split()
@@ -145,7 +162,7 @@ def conversation_text(ex: dict[str, Any], key: str = "full") -> str:
 
 
 def shingles(words: list[str]) -> list[str]:
-    return [" ".join(words[i : i + SHINGLE]) for i in range(len(words) - SHINGLE + 1)]
+    return list(map(" ".join, zip(*(words[i:] for i in range(SHINGLE)))))
 
 
 class MinHasher:
@@ -183,7 +200,7 @@ class Features:
 
 def featurise(ex: dict[str, Any], hasher: MinHasher, key: str = "full") -> Features:
     words = normalise_words(conversation_text(ex, key))
-    length = sum(len(w) for w in words) + max(len(words) - 1, 0)
+    length = sum(map(len, words)) + max(len(words) - 1, 0)
     if len(words) < MIN_WORDS:
         return Features(length, None, None)
     sig = hasher.signature(shingles(words))

@@ -181,3 +181,17 @@ def test_describe_records_backend_and_parameters() -> None:
 )
 def test_bad_settings_are_reported(bad: nd.NearSettings) -> None:
     assert bad.problems()
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=0x7F)) | st.text())
+def test_fast_ascii_normalisation_equals_the_regex_definition(text: str) -> None:
+    import re
+    import unicodedata
+
+    def by_regex(t: str) -> list[str]:
+        t = unicodedata.normalize("NFKC", t).lower()
+        t = re.sub(r"\d", "0", re.sub(r"[^\w\s]+", " ", t))
+        return re.sub(r"\s+", " ", t).split()
+
+    assert nd.normalise_words(text) == by_regex(text)
