@@ -151,6 +151,12 @@ class JsonlWriter:
         self._file.write(b"\n")
         self.records += 1
 
+    def write_many(self, lines: list[bytes]) -> None:
+        """Pre-encoded lines, written at once."""
+        if lines:
+            self._file.write(b"\n".join(lines) + b"\n")
+            self.records += len(lines)
+
     def close(self) -> None:
         self._file.close()
 

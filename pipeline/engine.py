@@ -195,6 +195,37 @@ def _process_batch(
     return results, warnings
 
 
+_LIGHT_KEYS = ("id", "dedupe_key", "source", "line", "n_tokens", "over_limit", "near", "stage")
+
+
+def _process_batch_arrow(source: str, file_shape: str | None, items: list) -> tuple[list, collections.Counter, Any]:
+    """``_process_batch``, with the kept Examples already as an Arrow batch (spill schema) and only
+    what the main process decides on (ids, provenance, features) left as Python values.
+
+    Rejections stay whole; the i-th Example outcome is row i of the batch. Building the rows here,
+    on the workers, keeps the main process free for reading, deduping and writing."""
+    import pyarrow as pa
+
+    results, warnings = _process_batch(source, file_shape, items)
+    rows = []
+    outcomes = []
+    for rec in results:
+        if "stage" in rec:
+            outcomes.append(rec)
+        else:
+            rows.append(example_row(rec))
+            outcomes.append({k: rec[k] for k in _LIGHT_KEYS if k in rec})
+    batch = pa.RecordBatch.from_pylist(rows, schema=_spill_schema()) if rows else None
+    return outcomes, warnings, batch
+
+
+def _spill_schema():
+    schema = _WORKER.get("spill_schema")
+    if schema is None:
+        schema = _WORKER["spill_schema"] = example_schema(with_rendered=True)
+    return schema
+
+
 def _finish_example(
     ex: dict, obj: Any, profile: Profile, counter: Any, warnings: collections.Counter
 ) -> dict:
@@ -401,12 +432,12 @@ def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> Run
                     counts.update(part)
                 st.shape, st.shape_notes = convert.choose_file_shape(counts)
                 batches = _batches(ingest.read_source(src), config.batch_size)
-                for results, batch_warnings in runner.map(
-                    _process_batch, batches, src.name, st.shape
+                for outcomes, batch_warnings, rows in runner.map(
+                    _process_batch_arrow, batches, src.name, st.shape
                 ):
                     warnings.update(batch_warnings)
-                    kept = []
-                    for rec in results:
+                    keep = []
+                    for rec in outcomes:
                         st.records += 1
                         if "stage" in rec:
                             st.rejected += 1
@@ -419,18 +450,17 @@ def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> Run
                             rejected.write(rec)
                             continue
                         first = index.first_seen(rec)
+                        keep.append(first is None)
                         if first is not None:
                             st.duplicates += 1
                             duplicates.write(duplicate_record(rec, first))
                             continue
-                        long = rec.pop("over_limit", None)
+                        long = rec.get("over_limit")
                         if long:
                             over_limit.append({"source": rec["source"], "line": rec["line"], **long})
-                        rec.pop("dedupe_key", None)
-                        near_index.add(rec.pop("near", None))
-                        kept.append(example_row(rec))
-                    if kept:
-                        spill.write_batch(pa.RecordBatch.from_pylist(kept, schema=spill_schema))
+                        near_index.add(rec.get("near"))
+                    if any(keep):
+                        spill.write_batch(rows if all(keep) else rows.filter(pa.array(keep)))
         runner.close()
         decision = None
         if near.mode != "off":
@@ -537,29 +567,44 @@ def _write_splits(
                     plan.observe(clusters.cluster_of(here, row["id"]), stratum_of(row, stratify_by))
             plan.finish()
             position = 0
+            light = ["id", "source", "line", "n_tokens", "n_trained_tokens"]
+            cluster_at = schema.get_field_index("cluster")
+            split_at = schema.get_field_index("split")
             for i in batches:
-                rows = reader.get_batch(i).to_pylist()
-                by_split: dict[str, list] = {s: [] for s in names}
-                for row in rows:
+                batch = reader.get_batch(i)
+                cols = batch.select(light).to_pydict()
+                split_of_row: list[str | None] = []
+                cluster_of_row: list[str | None] = []
+                for k, id_ in enumerate(cols["id"]):
                     here, position = position, position + 1
-                    st = stats[row["source"]]
+                    st = stats[cols["source"][k]]
                     if clusters.removed(here):
                         st.duplicates += 1
+                        row = {"source": cols["source"][k], "line": cols["line"][k], "id": id_}
                         duplicates.write(clusters.duplicate(here, row))
+                        split_of_row.append(None)
+                        cluster_of_row.append(None)
                         continue
-                    row["cluster"] = clusters.cluster_of(here, row["id"])
-                    split = plan.split_of(row["cluster"])
-                    row["split"] = split
-                    jsonl[split].write(row.pop("rendered"))
-                    by_split[split].append(row)
+                    cluster = clusters.cluster_of(here, id_)
+                    split = plan.split_of(cluster)
+                    split_of_row.append(split)
+                    cluster_of_row.append(cluster)
                     setattr(st, split, getattr(st, split) + 1)
                     t = tokens[split]
                     t["examples"] += 1
-                    t["tokens"] += row["n_tokens"] or 0
-                    t["trained_tokens"] += row["n_trained_tokens"] or 0
-                for s in names:
-                    if by_split[s]:
-                        parquet[s].write_table(pa.Table.from_pylist(by_split[s], schema=schema))
+                    t["tokens"] += cols["n_tokens"][k] or 0
+                    t["trained_tokens"] += cols["n_trained_tokens"][k] or 0
+                for name in names:
+                    mask = [sp == name for sp in split_of_row]
+                    if not any(mask):
+                        continue
+                    part = batch.filter(pa.array(mask))
+                    part_clusters = [c for c, m in zip(cluster_of_row, mask, strict=True) if m]
+                    jsonl[name].write_many(part.column("rendered").to_pylist())
+                    part = part.drop_columns(["rendered"])
+                    part = part.set_column(cluster_at, schema.field(cluster_at), pa.array(part_clusters, pa.string()))
+                    part = part.set_column(split_at, schema.field(split_at), pa.array([name] * part.num_rows, pa.string()))
+                    parquet[name].write_table(pa.Table.from_batches([part], schema=schema))
     finally:
         for s in names:
             jsonl[s].close()
