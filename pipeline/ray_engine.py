@@ -21,6 +21,7 @@ started in this process, or starts a local one with one CPU per core and shuts i
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import os
 import pickle
@@ -41,6 +42,9 @@ READER_CPUS = 0.25  # a reader mostly waits on the stages after it
 STAGE_CPUS = 0.75  # so the actor pool and the readers fit on the same cores
 SEQ_BITS = 40  # seq = source index << SEQ_BITS | position in the source
 SEQ_MASK = (1 << SEQ_BITS) - 1
+# Blocks of a few MB: a reader's output is cut into blocks of this size, so the batches of one
+# large file spread over every actor (Ray's default, 128 MB, would give one actor a whole file).
+BLOCK_BYTES = 4 << 20
 
 
 def _import_ray():
@@ -177,14 +181,32 @@ class _Session:
             self.ray.shutdown()
 
 
-def _data_context(ray: Any, show_progress: bool) -> None:
+@contextlib.contextmanager
+def _data_context(show_progress: bool) -> Iterator[None]:
+    """Ray Data settings for one run, put back after it (the caller may use Ray Data too)."""
     from ray.data.context import DataContext, ShuffleStrategy
 
     ctx = DataContext.get_current()
+    saved = (
+        ctx.execution_options.preserve_order,
+        ctx.enable_progress_bars,
+        ctx.shuffle_strategy,
+        ctx.target_max_block_size,
+    )
     ctx.execution_options.preserve_order = True  # the driver reads records in input order
     ctx.enable_progress_bars = show_progress
     ctx.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED  # cheapest for small groups
+    ctx.target_max_block_size = BLOCK_BYTES
     logging.getLogger("ray.data").setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        (
+            ctx.execution_options.preserve_order,
+            ctx.enable_progress_bars,
+            ctx.shuffle_strategy,
+            ctx.target_max_block_size,
+        ) = saved
 
 
 def _items(ray: Any, sources: list[ingest.Source], batch_size: int) -> Any:
@@ -242,47 +264,51 @@ def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> Run
     )
     session = _Session(ray, config.workers)
     try:
-        _data_context(ray, show_progress=progress is not None)
-        partitions = session.cpus
-        if progress:
-            progress(f"ray: {partitions} partitions, {len(sources)} input files")
-            progress("ray: choosing each file's shape")
-        counts: dict[str, collections.Counter] = {s.name: collections.Counter() for s in sources}
-        shapes_ds = _items(ray, sources, config.batch_size).map_batches(
-            shape_counts,
-            fn_kwargs={"options": options},
-            batch_size=config.batch_size,
-            batch_format="pyarrow",
-            num_cpus=STAGE_CPUS,
-        )
-        for row in shapes_ds.iter_rows():
-            counts[row["source"]][row["shape"]] += row["n"]
-        stats: list[SourceStats] = []
-        shapes: dict[str, str | None] = {}
-        for src in sources:
-            st = SourceStats(src.name, src.path, src.format)
-            st.shape, st.shape_notes = convert.choose_file_shape(counts[src.name])
-            shapes[src.name] = st.shape
-            stats.append(st)
-        if progress:
-            progress("ray: convert, validate, count")
-        processed = (
-            _items(ray, sources, config.batch_size)
-            .map_batches(
-                ProcessStage,
-                fn_constructor_args=(initargs, shapes),
+        with _data_context(show_progress=progress is not None):
+            partitions = session.cpus
+            if progress:
+                progress(f"ray: {partitions} partitions, {len(sources)} input files")
+                progress("ray: choosing each file's shape")
+            counts: dict[str, collections.Counter] = {
+                s.name: collections.Counter() for s in sources
+            }
+            shapes_ds = _items(ray, sources, config.batch_size).map_batches(
+                shape_counts,
+                fn_kwargs={"options": options},
                 batch_size=config.batch_size,
                 batch_format="pyarrow",
-                compute=ray.data.ActorPoolStrategy(size=partitions),
                 num_cpus=STAGE_CPUS,
             )
-            .materialize()
-        )
-        if progress:
-            progress("ray: exact dedupe (group by key)")
-        firsts = first_copies(ray, processed, partitions)
-        staging = staging_dir(config.out)
-        result = _write(config, profile, info, near, stats, processed, firsts, staging, progress)
+            for row in shapes_ds.iter_rows():
+                counts[row["source"]][row["shape"]] += row["n"]
+            stats: list[SourceStats] = []
+            shapes: dict[str, str | None] = {}
+            for src in sources:
+                st = SourceStats(src.name, src.path, src.format)
+                st.shape, st.shape_notes = convert.choose_file_shape(counts[src.name])
+                shapes[src.name] = st.shape
+                stats.append(st)
+            if progress:
+                progress("ray: convert, validate, count")
+            processed = (
+                _items(ray, sources, config.batch_size)
+                .map_batches(
+                    ProcessStage,
+                    fn_constructor_args=(initargs, shapes),
+                    batch_size=config.batch_size,
+                    batch_format="pyarrow",
+                    compute=ray.data.ActorPoolStrategy(size=partitions),
+                    num_cpus=STAGE_CPUS,
+                )
+                .materialize()
+            )
+            if progress:
+                progress("ray: exact dedupe (group by key)")
+            firsts = first_copies(ray, processed, partitions)
+            staging = staging_dir(config.out)
+            result = _write(
+                config, profile, info, near, stats, processed, firsts, staging, progress
+            )
     finally:
         session.close()
     return result

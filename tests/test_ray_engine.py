@@ -146,8 +146,12 @@ def test_prompt_key_stratified_size_split_matches(inputs: list[Path], tmp_path: 
     options = dict(
         dedupe_key="prompt", near_dupes="off", stratify_by="source", val_size=37, batch_size=50
     )
+    from ray.data.context import DataContext
+
+    before = DataContext.get_current().target_max_block_size
     run_embedded(RunConfig(inputs=inputs, out=tmp_path / "embedded", **options))
     result = run_ray(RunConfig(inputs=inputs, out=tmp_path / "ray", **options))
+    assert DataContext.get_current().target_max_block_size == before  # the caller's settings back
     assert result.manifest["engine"] == "ray"
     assert_conserved(tmp_path / "ray")
     got, want = outcome(tmp_path / "ray"), outcome(tmp_path / "embedded")
@@ -162,12 +166,13 @@ def test_prompt_key_stratified_size_split_matches(inputs: list[Path], tmp_path: 
 def test_first_copies_is_the_minimum_seq_of_each_repeated_key(keys, rnd) -> None:
     import ray.data
 
-    from pipeline.ray_engine import first_copies
+    from pipeline.ray_engine import _data_context, first_copies
 
     rows = [{"seq": i * 3, "key": k, "status": "kept"} for i, k in enumerate(keys)]
     rows.append({"seq": -1, "key": None, "status": "rejected"})
     rnd.shuffle(rows)
-    got = first_copies(ray, ray.data.from_items(rows, override_num_blocks=3), partitions=2)
+    with _data_context(show_progress=False):
+        got = first_copies(ray, ray.data.from_items(rows, override_num_blocks=3), partitions=2)
     want = {k: keys.index(k) * 3 for k in set(keys) if keys.count(k) > 1}
     assert got == want
 
