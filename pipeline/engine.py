@@ -545,7 +545,7 @@ def _write_splits(
     tokens = {s: {"examples": 0, "tokens": 0, "trained_tokens": 0} for s in names}
     columns = ["id", "source", "line"] + (["meta"] if stratify_by else [])
     try:
-        with pa.memory_map(str(spill_path)) as source:
+        with pa.OSFile(str(spill_path), "rb") as source:  # not mmap: mapped pages would count as resident
             reader = pa.ipc.open_file(source)
             batches = range(reader.num_record_batches)
 
