@@ -119,6 +119,12 @@ def cli() -> None:
     help="embedded: this machine's cores; ray: Ray Data (local, or the cluster at RAY_ADDRESS; "
     "needs pip install 'ftprep[ray]').",
 )
+@click.option(
+    "--cache-dir",
+    type=click.Path(path_type=Path),
+    help="Where per-input stage results are cached [$FTPREP_CACHE_DIR or ~/.cache/ftprep/stages].",
+)
+@click.option("--no-cache", is_flag=True, help="Recompute every stage; read and write no cache.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 def run(
     inputs,
@@ -142,6 +148,8 @@ def run(
     stratify_by,
     fmt,
     engine,
+    cache_dir,
+    no_cache,
     quiet,
 ) -> None:
     """Run the pipeline: ingest, convert, validate, count, dedupe, split, write.
@@ -180,6 +188,8 @@ def run(
             "length_policy": length_policy,
             "max_tokens": max_tokens,
             "tokenizer": str(tokenizer) if tokenizer else None,
+            "cache_dir": cache_dir,
+            "use_cache": False if no_cache else None,
         }
         settings.update({k: v for k, v in given.items() if v is not None})
         if not settings.get("inputs"):
@@ -207,6 +217,7 @@ def run(
 
         for text in summary_lines(result.manifest.get("length"), result.manifest["tokens"]["over_limit"]):
             click.echo(text)
+        click.echo(_cache_line(result))
     limit = config.max_rejected_share
     if limit is not None and result.rejected_share > limit:
         click.echo(
@@ -215,6 +226,13 @@ def run(
             err=True,
         )
         sys.exit(1)
+
+
+def _cache_line(result) -> str:
+    if result.up_to_date:
+        return "  cache     up to date: inputs, settings and code unchanged since this folder was written"
+    hits, total = result.cache_hits, result.cache_hits + result.cache_misses
+    return f"  cache     {hits} of {total} input(s) reused from the stage cache"
 
 
 def _default_name(inputs: list[Path]) -> str:

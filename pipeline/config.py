@@ -34,6 +34,7 @@ RUN_KEYS = {
     "length_policy": str,
     "max_tokens": int,
     "tokenizer": str,
+    "cache_dir": str,
 }
 
 
@@ -64,6 +65,8 @@ def load_config(path: Path) -> dict[str, Any]:
         run["inputs"] = [base / p for p in run["inputs"]]
     if "out" in run:
         run["out"] = base / run["out"]
+    if "cache_dir" in run:
+        run["cache_dir"] = base / run["cache_dir"]
     if "tokenizer" in run:
         run["tokenizer"] = str(base / run["tokenizer"])
     convert = data.get("convert", {})

@@ -58,6 +58,8 @@ class RunConfig:
     keep: str = "first"
     dedupe_key: str = "full"
     stratify_by: str | None = None
+    cache_dir: Path | None = None  # None: $FTPREP_CACHE_DIR or ~/.cache/ftprep/stages
+    use_cache: bool = True
 
     def near_settings(self) -> NearSettings:
         """The dedupe settings, checked (a bad value is a usage problem, exit 2)."""
@@ -114,6 +116,9 @@ class SourceStats:
 class RunResult:
     out: Path
     manifest: dict[str, Any]
+    up_to_date: bool = False  # the artifacts already there were the result of this exact run
+    cache_hits: int = 0
+    cache_misses: int = 0
 
     @property
     def rejected_share(self) -> float:
@@ -334,6 +339,23 @@ class _Runner:
             self.pool.shutdown()
 
 
+class _LazyRunner:
+    """Starts the worker pool only when a stage has to run (not when every input is cached)."""
+
+    def __init__(self, workers: int, initargs: tuple):
+        self._args = (workers, initargs)
+        self._runner: _Runner | None = None
+
+    def get(self) -> _Runner:
+        if self._runner is None:
+            self._runner = _Runner(*self._args)
+        return self._runner
+
+    def close(self) -> None:
+        if self._runner is not None:
+            self._runner.close()
+
+
 def resolve(config: RunConfig) -> tuple[Profile, ModelInfo, list[ingest.Source]]:
     """Check the profile, model and inputs before anything is written (errors here are exit 2)."""
     profile = get_profile(config.profile)
@@ -387,8 +409,14 @@ def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> Run
     if total_bytes < INLINE_BYTES and config.workers is None:
         workers = 1
     near = config.near_settings()
+    cache = _stage_cache(config, profile, info, near)
+    source_keys = [cache.key(src.name, src.path) for src in sources]
+    run_key = _run_key(config, cache, source_keys)
+    previous = _up_to_date(config.out, run_key)
+    if previous is not None:
+        return RunResult(config.out, previous, up_to_date=True)
     staging = staging_dir(config.out)
-    runner = _Runner(
+    runner = _LazyRunner(
         workers,
         (
             profile.name,
@@ -420,21 +448,23 @@ def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> Run
     spill_schema = example_schema(with_rendered=True)
     try:
         with pa.OSFile(str(spill_path), "wb") as sink, pa.ipc.new_file(sink, spill_schema) as spill:
-            for src in sources:
+            for src, key in zip(sources, source_keys, strict=True):
                 st = SourceStats(src.name, src.path, src.format)
                 stats.append(st)
                 if progress:
                     progress(f"reading {src.name}")
-                counts: collections.Counter = collections.Counter()
-                for part in runner.map(
-                    _shape_batch, _batches(ingest.read_source(src), config.batch_size), src.name
-                ):
-                    counts.update(part)
-                st.shape, st.shape_notes = convert.choose_file_shape(counts)
-                batches = _batches(ingest.read_source(src), config.batch_size)
-                for outcomes, batch_warnings, rows in runner.map(
-                    _process_batch_arrow, batches, src.name, st.shape
-                ):
+                cached = cache.load(key)
+                if cached is not None:
+                    (st.shape, st.shape_notes), processed = cached
+                else:
+                    st.shape, st.shape_notes = _file_shape(runner, src, config.batch_size)
+                    batches = _batches(ingest.read_source(src), config.batch_size)
+                    processed = cache.store(
+                        key,
+                        (st.shape, st.shape_notes),
+                        runner.get().map(_process_batch_arrow, batches, src.name, st.shape),
+                    )
+                for outcomes, batch_warnings, rows in processed:
                     warnings.update(batch_warnings)
                     keep = []
                     for rec in outcomes:
@@ -515,9 +545,73 @@ def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> Run
         }
     manifest["dedupe"] = {**describe_dedupe(near), "near_duplicates": clusters.near}
     manifest["split"] = plan.describe()
+    manifest["run_key"] = run_key
     write_manifest(staging, manifest)
     publish(staging, config.out)
-    return RunResult(config.out, manifest)
+    cache.prune()
+    return RunResult(config.out, manifest, cache_hits=cache.hits, cache_misses=cache.misses)
+
+
+def _file_shape(runner: _LazyRunner, src: ingest.Source, batch_size: int) -> tuple[str | None, list[str]]:
+    """Pass 0: the file's shape from the shapes of all its records."""
+    counts: collections.Counter = collections.Counter()
+    batches = _batches(ingest.read_source(src), batch_size)
+    for part in runner.get().map(_shape_batch, batches, src.name):
+        counts.update(part)
+    return convert.choose_file_shape(counts)
+
+
+def _stage_cache(config: RunConfig, profile: Profile, info: ModelInfo, near: NearSettings):
+    """The per-input cache, keyed by everything the per-record stages read."""
+    from pipeline.cache import StageCache, default_dir
+
+    tokenizer = None
+    if config.tokenizer:
+        from pipeline.hf_tokens import ChatTokenizer
+
+        tokenizer = ChatTokenizer(config.tokenizer).fingerprint()
+    settings = {
+        "profile": profile.name,
+        "encoding": info.encoding,
+        "max_tokens": info.max_tokens,
+        "tokenizer": tokenizer,
+        "length_policy": config.length_policy,
+        "mapping": config.mapping,
+        "roles": config.roles,
+        "system_prompt": config.system_prompt,
+        "near_features": near.mode != "off",
+        "dedupe_key": near.key,
+        "batch_size": config.batch_size,
+    }
+    root = (config.cache_dir or default_dir()) if config.use_cache else None
+    return StageCache(root, settings)
+
+
+def _run_key(config: RunConfig, cache: Any, source_keys: list[str]) -> str:
+    from pipeline.cache import fingerprint
+
+    public = config.public()
+    public.pop("max_rejected_share")  # decides the exit code only
+    return fingerprint({"stages": cache.settings_key, "inputs": source_keys, "config": public})
+
+
+def _up_to_date(out: Path, run_key: str) -> dict[str, Any] | None:
+    """The manifest in ``out`` when it records this run and every output is intact."""
+    import orjson
+
+    from pipeline.artifacts import sha256_file
+
+    try:
+        manifest = orjson.loads((out / "manifest.json").read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    if not isinstance(manifest, dict) or manifest.get("run_key") != run_key:
+        return None
+    for entry in manifest.get("outputs", []):
+        path = out / entry["path"]
+        if not path.is_file() or sha256_file(path) != entry["sha256"]:
+            return None
+    return manifest
 
 
 def _write_splits(

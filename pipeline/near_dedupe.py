@@ -162,7 +162,7 @@ def conversation_text(ex: dict[str, Any], key: str = "full") -> str:
 
 
 def shingles(words: list[str]) -> list[str]:
-    return list(map(" ".join, zip(*(words[i:] for i in range(SHINGLE)))))
+    return list(map(" ".join, zip(*(words[i:] for i in range(SHINGLE)), strict=False)))
 
 
 class MinHasher:

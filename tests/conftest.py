@@ -47,3 +47,9 @@ def many_chats(n: int, start: int = 0) -> list[dict]:
         answer = " ".join(rng.choices(WORDS, k=rng.randint(25, 60)))
         records.append(chat(f"{question}?", f"{answer}."))
     return records
+
+
+@pytest.fixture(autouse=True)
+def _private_stage_cache(tmp_path_factory, monkeypatch):
+    """Each test gets its own stage cache, so no test reads another's entries or the user's."""
+    monkeypatch.setenv("FTPREP_CACHE_DIR", str(tmp_path_factory.mktemp("stage-cache")))

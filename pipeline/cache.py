@@ -1,0 +1,152 @@
+"""Incremental runs: each input's per-record stages are cached, keyed by content, not by name.
+
+A cache entry holds what ingest -> convert -> validate -> count -> featurise produced for one
+input: its shape and, batch by batch, the outcomes and Arrow rows the engine consumes. Its key is
+the sha256 of the input's bytes, the input's name, the settings those stages read (profile, model
+and tokenizer, limits, length policy, mappings, system prompt, dedupe key) and the code version
+(a hash of ftprep's own modules and schemas). Editing a file, a template, a schema or the code
+gives a new key, so stale results are never served; changing only what the global stages read
+(seed, split, near threshold) reuses every entry.
+
+A whole run whose key (every input key plus the global settings) matches the manifest already in
+the output folder, with every output file's sha256 intact, is not redone at all.
+
+Entries live under the cache folder (``--cache-dir``, ``$FTPREP_CACHE_DIR``, or
+``~/.cache/ftprep/stages``); the least recently used are removed past ``MAX_BYTES``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import shutil
+from collections.abc import Iterable, Iterator
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+MAX_BYTES = int(os.environ.get("FTPREP_CACHE_MAX_BYTES", 5 * 2**30))
+FORMAT = 1
+
+
+def default_dir() -> Path:
+    if os.environ.get("FTPREP_CACHE_DIR"):
+        return Path(os.environ["FTPREP_CACHE_DIR"])
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "ftprep" / "stages"
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """A hash of every module and schema of the installed ftprep."""
+    digest = hashlib.sha256()
+    package = Path(__file__).resolve().parent
+    files = sorted(package.rglob("*.py"))
+    schemas = resources.files("pipeline.schemas")
+    for path in files:
+        digest.update(str(path.relative_to(package)).encode())
+        digest.update(path.read_bytes())
+    for entry in sorted(schemas.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".json"):
+            digest.update(entry.name.encode())
+            digest.update(entry.read_bytes())
+    return digest.hexdigest()
+
+
+def content_hash(path: Path) -> str:
+    """sha256 of a file's bytes, or of every file (with its relative name) in a folder."""
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        if path.is_dir():
+            digest.update(str(file.relative_to(path)).encode())
+        with open(file, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fingerprint(settings: dict[str, Any]) -> str:
+    return hashlib.sha256(orjson.dumps(settings, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()
+
+
+class StageCache:
+    """Per-input cache entries in one folder; ``None`` root means caching is off."""
+
+    def __init__(self, root: Path | None, stage_settings: dict[str, Any]):
+        self.root = root
+        self.settings_key = fingerprint({**stage_settings, "code": code_version(), "format": FORMAT})
+        self.hits = 0
+        self.misses = 0
+
+    def key(self, name: str, path: Path) -> str:
+        return fingerprint({"settings": self.settings_key, "name": name, "content": content_hash(path)})
+
+    def load(self, key: str) -> tuple[tuple, Iterator[tuple]] | None:
+        """(shape info, batches) of a complete entry, or None."""
+        if self.root is None:
+            return None
+        folder = self.root / key
+        done = folder / "complete"
+        if not done.exists():
+            return None
+        os.utime(done)  # least recently used goes first
+        self.hits += 1
+        with open(folder / "shape.pkl", "rb") as f:
+            shape = pickle.load(f)
+        return shape, _read_batches(folder / "batches.pkl")
+
+    def store(self, key: str, shape: tuple, batches: Iterable[tuple]) -> Iterator[tuple]:
+        """Yield ``batches`` while writing them to a new entry, committed only when all were read."""
+        self.misses += 1
+        if self.root is None:
+            yield from batches
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        folder = self.root / key
+        partial = self.root / f".{key}.partial-{os.getpid()}"
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir()
+        with open(partial / "shape.pkl", "wb") as f:
+            pickle.dump(shape, f, protocol=5)
+        try:
+            with open(partial / "batches.pkl", "wb") as f:
+                for batch in batches:
+                    pickle.dump(batch, f, protocol=5)
+                    yield batch
+        except BaseException:  # an interrupted run leaves no entry behind
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+        (partial / "complete").touch()
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(partial, folder)
+
+    def prune(self) -> None:
+        """Remove least recently used entries until the folder is under MAX_BYTES."""
+        if self.root is None or not self.root.exists():
+            return
+        entries = []
+        for folder in self.root.iterdir():
+            done = folder / "complete"
+            size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+            used = done.stat().st_mtime if done.exists() else 0.0
+            entries.append((used, size, folder))
+        total = sum(size for _, size, _ in entries)
+        for _, size, folder in sorted(entries, key=lambda e: e[0]):
+            if total <= MAX_BYTES:
+                break
+            shutil.rmtree(folder, ignore_errors=True)
+            total -= size
+
+
+def _read_batches(path: Path) -> Iterator[tuple]:
+    with open(path, "rb") as f:
+        while True:
+            try:
+                yield pickle.load(f)
+            except EOFError:
+                return

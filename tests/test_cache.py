@@ -1,0 +1,107 @@
+"""Incremental runs: content-keyed stage cache and the up-to-date check never serve stale results."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pipeline import cache as cache_module
+from pipeline.artifacts import ARTIFACTS
+from pipeline.engine import RunConfig, run
+from tests.conftest import many_chats, write_jsonl
+
+
+@pytest.fixture
+def inputs(tmp_path: Path) -> list[Path]:
+    a = write_jsonl(tmp_path / "a.jsonl", many_chats(60))
+    b = write_jsonl(tmp_path / "b.jsonl", many_chats(60, start=60) + many_chats(3))  # 3 copies of a
+    return [a, b]
+
+
+def artifacts(out: Path) -> dict[str, object]:
+    """Every artifact's bytes; the manifest without what names the output folder."""
+    found: dict[str, object] = {name: (out / name).read_bytes() for name in ARTIFACTS}
+    manifest = json.loads(found.pop("manifest.json"))
+    del manifest["config"]["out"], manifest["run_key"]
+    found["manifest.json"] = manifest
+    return found
+
+
+def fresh(inputs: list[Path], out: Path, **settings) -> dict[str, bytes]:
+    run(RunConfig(inputs=inputs, out=out, use_cache=False, **settings))
+    return artifacts(out)
+
+
+def test_rerun_with_nothing_changed_reuses_the_folder(inputs: list[Path], tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    first = run(RunConfig(inputs=inputs, out=out))
+    assert (first.up_to_date, first.cache_hits, first.cache_misses) == (False, 0, 2)
+    before = artifacts(out)
+    again = run(RunConfig(inputs=inputs, out=out))
+    assert again.up_to_date and again.manifest == first.manifest
+    assert artifacts(out) == before
+
+
+def test_a_damaged_output_is_rebuilt_from_the_cache(inputs: list[Path], tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    run(RunConfig(inputs=inputs, out=out))
+    before = artifacts(out)
+    (out / "train.jsonl").write_text("tampered\n")
+    again = run(RunConfig(inputs=inputs, out=out))
+    assert not again.up_to_date and again.cache_hits == 2
+    assert artifacts(out) == before
+
+
+def test_an_edited_input_is_recomputed_and_only_it(inputs: list[Path], tmp_path: Path) -> None:
+    run(RunConfig(inputs=inputs, out=tmp_path / "first"))
+    write_jsonl(inputs[1], many_chats(40, start=200))  # same name, new content
+    again = run(RunConfig(inputs=inputs, out=tmp_path / "second"))
+    assert (again.cache_hits, again.cache_misses) == (1, 1)
+    assert artifacts(tmp_path / "second") == fresh(inputs, tmp_path / "fresh")
+
+
+def test_global_settings_reuse_every_stage_entry(inputs: list[Path], tmp_path: Path) -> None:
+    run(RunConfig(inputs=inputs, out=tmp_path / "first"))
+    again = run(RunConfig(inputs=inputs, out=tmp_path / "second", seed=7, near_threshold=0.9))
+    assert (again.cache_hits, again.cache_misses) == (2, 0)
+    assert artifacts(tmp_path / "second") == fresh(inputs, tmp_path / "fresh", seed=7, near_threshold=0.9)
+
+
+def test_stage_settings_and_code_changes_miss(inputs: list[Path], tmp_path: Path, monkeypatch) -> None:
+    run(RunConfig(inputs=inputs, out=tmp_path / "first"))
+    other = run(RunConfig(inputs=inputs, out=tmp_path / "second", system_prompt="Be brief."))
+    assert other.cache_hits == 0
+    monkeypatch.setattr(cache_module, "code_version", lambda: "a different ftprep")
+    changed = run(RunConfig(inputs=inputs, out=tmp_path / "third"))
+    assert changed.cache_hits == 0 and not changed.up_to_date
+
+
+def test_no_cache_reads_and_writes_nothing(inputs: list[Path], tmp_path: Path) -> None:
+    cache_dir = tmp_path / "cache"
+    run(RunConfig(inputs=inputs, out=tmp_path / "o", cache_dir=cache_dir, use_cache=False))
+    assert not cache_dir.exists()
+    run(RunConfig(inputs=inputs, out=tmp_path / "p", cache_dir=cache_dir))
+    assert len([p for p in cache_dir.iterdir() if (p / "complete").exists()]) == 2
+
+
+def test_an_interrupted_run_leaves_no_cache_entry(inputs: list[Path], tmp_path: Path, monkeypatch) -> None:
+    import pipeline.engine as engine
+
+    cache_dir = tmp_path / "cache"
+
+    def boom(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(engine, "duplicate_record", boom)  # fails while the second input streams
+    with pytest.raises(KeyboardInterrupt):
+        run(RunConfig(inputs=inputs, out=tmp_path / "o", cache_dir=cache_dir))
+    entries = [p for p in cache_dir.iterdir()]
+    assert all((p / "complete").exists() for p in entries) and len(entries) == 1
+
+
+def test_manifest_records_the_run_key(inputs: list[Path], tmp_path: Path) -> None:
+    result = run(RunConfig(inputs=inputs, out=tmp_path / "o"))
+    manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    assert manifest["run_key"] == result.manifest["run_key"] and len(manifest["run_key"]) == 64
