@@ -199,12 +199,16 @@ def run(
                 raise UsageProblem(f"input {path} does not exist")
         settings.setdefault("out", Path("data/processed") / _default_name(settings["inputs"]))
         config = RunConfig(**settings)
-        progress = (
-            None if quiet or not sys.stderr.isatty() else (lambda msg: click.echo(msg, err=True))
-        )
+        from pipeline.progress import Bars
+
+        progress = None if quiet or not sys.stderr.isatty() else Bars()
         if engine == "ray":
             from pipeline.ray_engine import run as run_pipeline
-        result = run_pipeline(config, progress=progress)
+        try:
+            result = run_pipeline(config, progress=progress)
+        finally:
+            if progress is not None:
+                progress.close()
     except _usage_errors() as exc:
         raise UsageProblem(str(exc)) from None
     if fmt == "json":

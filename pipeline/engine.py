@@ -408,6 +408,7 @@ def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> Run
     workers = config.workers or os.cpu_count() or 1
     if total_bytes < INLINE_BYTES and config.workers is None:
         workers = 1
+    advance = getattr(progress, "advance", None)
     near = config.near_settings()
     cache = _stage_cache(config, profile, info, near)
     source_keys = [cache.key(src.name, src.path) for src in sources]
@@ -465,6 +466,8 @@ def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> Run
                         runner.get().map(_process_batch_arrow, batches, src.name, st.shape),
                     )
                 for outcomes, batch_warnings, rows in processed:
+                    if advance:
+                        advance(len(outcomes))
                     warnings.update(batch_warnings)
                     keep = []
                     for rec in outcomes:
