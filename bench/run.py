@@ -68,13 +68,20 @@ def main() -> None:
     lines = sum(1 for _ in open(data, "rb"))
     out = WORK / "out"
     base = [sys.executable, "-m", "bench.baselines"]
+    cache = WORK / "cache"
+    shutil.rmtree(cache, ignore_errors=True)
+    cached = ("run", str(data), "--out", str(WORK / "out-cached"), "--quiet", "--cache-dir", str(cache))
+    shutil.rmtree(WORK / "out-cached", ignore_errors=True)
     runs = {
         "floor, 1 process (parse + tiktoken)": base + ["floor1", str(data)],
         "floor, 2 processes": base + ["floor2", str(data)],
         "cookbook-style script, 1 process": base + ["cookbook", str(data)],
         "HF datasets map/filter, num_proc=2": base + ["datasets", str(data), str(WORK / "hf")],
         "ftprep validate (no token counts)": ftprep("validate", str(data), "--profile", "openai-chat", "--format", "json"),
-        "ftprep run (end to end)": ftprep("run", str(data), "--out", str(out), "--quiet"),
+        "ftprep run (end to end, no cache)": ftprep("run", str(data), "--out", str(out), "--quiet", "--no-cache"),
+        "ftprep run, filling the stage cache": ftprep(*cached, "--seed", "0"),
+        "ftprep run again, nothing changed": ftprep(*cached, "--seed", "0"),
+        "ftprep run again, new seed (stages from cache)": ftprep(*cached, "--seed", "1"),
     }
     results = {}
     for name, cmd in runs.items():
@@ -94,7 +101,7 @@ def main() -> None:
     for n in [int(s) for s in args.scales.split(",") if s]:
         path = corpus(n)
         print(f"measuring: ftprep run at {n:,} examples ...", file=sys.stderr, flush=True)
-        r = measure(ftprep("run", str(path), "--out", str(out), "--quiet"))
+        r = measure(ftprep("run", str(path), "--out", str(out), "--quiet", "--no-cache"))
         r["examples_per_s"] = round(n / r["wall_s"])
         scaling[n] = r
     report = {
