@@ -243,12 +243,5 @@ def _records(src: Any):
     from pipeline import ingest
 
     for item in ingest.read_source(src):
-        if isinstance(item, dict):
-            yield False, item
-            continue
-        line, payload = item
-        if isinstance(payload, bytes):
-            ok, obj = ingest.parse_line(src.name, line, payload)
-            yield (True, (line, obj)) if ok else (False, obj)
-        else:
-            yield True, (line, payload)
+        ok, obj = ingest.parse_item(src.name, item)
+        yield (True, (item[0], obj)) if ok else (False, obj)

@@ -158,20 +158,11 @@ def _init_worker(
     )
 
 
-def _parse(source: str, item: Any) -> tuple[bool, Any]:
-    if isinstance(item, dict):  # a rejection from the reader
-        return False, item
-    line, payload = item
-    if isinstance(payload, bytes):
-        return ingest.parse_line(source, line, payload)
-    return True, payload
-
-
 def _shape_batch(source: str, items: list) -> collections.Counter:
     options = _WORKER["options"]
     counts: collections.Counter = collections.Counter()
     for item in items:
-        ok, obj = _parse(source, item)
+        ok, obj = ingest.parse_item(source, item)
         if ok:
             counts[convert.shape_of(obj, options)] += 1
     return counts
@@ -187,7 +178,7 @@ def _process_batch(
     warnings: collections.Counter = collections.Counter()
     results = []
     for item in items:
-        ok, obj = _parse(source, item)
+        ok, obj = ingest.parse_item(source, item)
         if not ok:
             results.append(obj)
             continue

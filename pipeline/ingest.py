@@ -338,6 +338,17 @@ def _jsonl_lines(src: Source, encoding: str | None) -> Iterator[Item]:
             yield _unreadable(src, line + 1, err)
 
 
+def parse_item(source: str, item: Item) -> ParseResult:
+    """One item of ``read_source``, parsed: (True, value), or (False, rejection) for a rejection
+    from the reader or a JSONL line that does not parse."""
+    if isinstance(item, dict):
+        return False, item
+    line, payload = item
+    if isinstance(payload, bytes):
+        return parse_line(source, line, payload)
+    return True, payload
+
+
 def parse_line(source: str, line: int, data: bytes) -> ParseResult:
     """Parse one JSONL line: ``(True, value)``, or ``(False, rejection)`` with rule
     ``ingest.invalid_utf8`` or ``ingest.invalid_json``."""

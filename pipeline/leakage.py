@@ -106,13 +106,13 @@ def read_examples(path: Path, side: Side, options: convert.ConvertOptions) -> It
     for src in ingest.discover(path, str(path)):
         counts: collections.Counter = collections.Counter()
         for item in ingest.read_source(src):
-            ok, obj = _parse(src.name, item)
+            ok, obj = ingest.parse_item(src.name, item)
             if ok:
                 counts[convert.shape_of(obj, options)] += 1
         shape, _ = convert.choose_file_shape(counts)
         for item in ingest.read_source(src):
             side.records += 1
-            ok, obj = _parse(src.name, item)
+            ok, obj = ingest.parse_item(src.name, item)
             if not ok:
                 side.skipped += 1
                 continue
@@ -121,15 +121,6 @@ def read_examples(path: Path, side: Side, options: convert.ConvertOptions) -> It
                 side.skipped += 1
                 continue
             yield ex
-
-
-def _parse(source: str, item: Any) -> tuple[bool, Any]:
-    if isinstance(item, dict):  # a rejection from the reader
-        return False, item
-    line, payload = item
-    if isinstance(payload, bytes):
-        return ingest.parse_line(source, line, payload)
-    return True, payload
 
 
 class _Features:

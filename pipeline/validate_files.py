@@ -143,15 +143,8 @@ def _records(path: Path, name: str):
     """(line, parsed object) or (line, rejection dict) for each record of a file."""
     for src in ingest.discover(path, name):
         for item in ingest.read_source(src):
-            if isinstance(item, dict):
-                yield item["line"], _Bad(item)
-                continue
-            line, payload = item
-            if isinstance(payload, bytes):
-                ok, obj = ingest.parse_line(name, line, payload)
-                yield line, obj if ok else _Bad(obj)
-            else:
-                yield line, payload
+            ok, obj = ingest.parse_item(name, item)
+            yield (item[0], obj) if ok else (obj["line"], _Bad(obj))
 
 
 class _Bad(dict):
