@@ -156,6 +156,17 @@ def PROCESSED_SCHEMA():  # noqa: N802 - a constant built lazily (pyarrow is a he
 # ---------------------------------------------------------------- driver side
 
 
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Raise ConnectionError when a ``host:port`` address takes no TCP connection."""
+    import socket
+
+    host, sep, port = address.rpartition(":")
+    if "://" in address or not sep or not port.isdigit():
+        return  # "auto", ray://...: left to Ray
+    with socket.create_connection((host, int(port)), timeout=timeout):
+        pass
+
+
 class _Session:
     """Connects to Ray for one run: RAY_ADDRESS, an instance this process already started, or a
     new local instance (shut down after the run)."""
@@ -164,10 +175,21 @@ class _Session:
         self.ray = ray
         self.owned = False
         if not ray.is_initialized():
-            if os.environ.get("RAY_ADDRESS"):
-                ray.init(log_to_driver=False, logging_level=logging.ERROR)
+            address = os.environ.get("RAY_ADDRESS")
+            if address:
+                from pipeline.config import ConfigError
+
+                try:
+                    _check_reachable(address)  # Ray itself retries an unreachable one for minutes
+                    ray.init(log_to_driver=False, logging_level=logging.ERROR)
+                except ConnectionError as exc:
+                    raise ConfigError(
+                        f"cannot reach the Ray cluster at RAY_ADDRESS={address} ({exc}): start it "
+                        "with `ray start --head`, or unset RAY_ADDRESS to run on a local Ray"
+                    ) from None
             else:
                 ray.init(
+                    address="local",  # a new instance, never a cluster `ray start` left behind
                     num_cpus=workers or os.cpu_count() or 1,
                     include_dashboard=False,
                     log_to_driver=False,
@@ -182,7 +204,7 @@ class _Session:
 
 
 @contextlib.contextmanager
-def _data_context(show_progress: bool) -> Iterator[None]:
+def _data_context() -> Iterator[None]:
     """Ray Data settings for one run, put back after it (the caller may use Ray Data too)."""
     from ray.data.context import DataContext, ShuffleStrategy
 
@@ -194,7 +216,7 @@ def _data_context(show_progress: bool) -> Iterator[None]:
         ctx.target_max_block_size,
     )
     ctx.execution_options.preserve_order = True  # the driver reads records in input order
-    ctx.enable_progress_bars = show_progress
+    ctx.enable_progress_bars = False  # ftprep's own bars (progress.advance) instead
     ctx.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED  # cheapest for small groups
     ctx.target_max_block_size = BLOCK_BYTES
     logging.getLogger("ray.data").setLevel(logging.ERROR)
@@ -264,7 +286,7 @@ def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> Run
     )
     session = _Session(ray, config.workers)
     try:
-        with _data_context(show_progress=progress is not None):
+        with _data_context():
             partitions = session.cpus
             if progress:
                 progress(f"ray: {partitions} partitions, {len(sources)} input files")
@@ -351,6 +373,7 @@ def _write(config, profile, info, near, stats, processed, firsts, staging, progr
     duplicates = JsonlWriter(staging / "duplicates.jsonl")
     spill_path = staging / "_spill.arrow"
     spill_schema = example_schema(with_rendered=True)
+    advance = getattr(progress, "advance", None)
     if progress:
         progress("ray: writing rejected and duplicate records")
     try:
@@ -363,6 +386,8 @@ def _write(config, profile, info, near, stats, processed, firsts, staging, progr
                 if here != chunk:
                     if kept:
                         spill.write_batch(pa.RecordBatch.from_pylist(kept, schema=spill_schema))
+                    if advance and chunk is not None:
+                        advance(config.batch_size)
                     kept, chunk = [], here
                 if warn is not None:
                     warnings.update(pickle.loads(warn))
@@ -409,7 +434,14 @@ def _write(config, profile, info, near, stats, processed, firsts, staging, progr
         if progress:
             progress("splitting and writing")
         tokens = engine._write_splits(
-            spill_path, staging, plan, by_name, clusters, duplicates, config.stratify_by
+            spill_path,
+            staging,
+            plan,
+            by_name,
+            clusters,
+            duplicates,
+            config.stratify_by,
+            bom=profile.limits.bom == "expect",
         )
     finally:
         near_index.remove_files()

@@ -29,7 +29,13 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray")  # Ray
 def local_ray():
     started = not ray.is_initialized()
     if started:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+        ray.init(
+            address="local",
+            num_cpus=2,
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level="ERROR",
+        )
     yield
     if started:
         ray.shutdown()
@@ -135,6 +141,7 @@ def test_ray_run_matches_the_embedded_engine(inputs: list[Path], tmp_path: Path)
     assert manifest.pop("engine") == "ray"
     assert manifest["versions"].pop("ray") == ray.__version__
     embedded["config"]["out"] = manifest["config"]["out"]
+    embedded.pop("run_key", None)  # the embedded engine's stage cache; Ray runs are not cached
     assert manifest == json.loads(json.dumps(embedded))
 
 
@@ -171,7 +178,7 @@ def test_first_copies_is_the_minimum_seq_of_each_repeated_key(keys, rnd) -> None
     rows = [{"seq": i * 3, "key": k, "status": "kept"} for i, k in enumerate(keys)]
     rows.append({"seq": -1, "key": None, "status": "rejected"})
     rnd.shuffle(rows)
-    with _data_context(show_progress=False):
+    with _data_context():
         got = first_copies(ray, ray.data.from_items(rows, override_num_blocks=3), partitions=2)
     want = {k: keys.index(k) * 3 for k in set(keys) if keys.count(k) > 1}
     assert got == want
@@ -185,3 +192,16 @@ def test_without_ray_the_engine_is_a_usage_error(
     assert code == 2
     assert "pip install 'ftprep[ray]'" in output
     assert not (tmp_path / "x").exists()
+
+
+def test_an_unreachable_cluster_address_fails_fast() -> None:
+    import socket
+
+    from pipeline.ray_engine import _check_reachable
+
+    with socket.socket() as s:  # a port that was free a moment ago
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(ConnectionError):
+        _check_reachable(f"127.0.0.1:{port}", timeout=2)
+    _check_reachable("auto")  # left to Ray
