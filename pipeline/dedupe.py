@@ -63,10 +63,15 @@ def prompt_key(ex: dict[str, Any], prompt: list) -> str:
 
 
 class ExactIndex:
-    """The ids seen so far, with where each was first seen (for the duplicates report)."""
+    """The ids seen so far, with where each was first seen (for the duplicates report).
+
+    One dict entry per kept Example: the 128-bit key and one packed integer (source number and
+    line), about 120 bytes in all; the kept copy's id is stored only for prompt keys."""
+
+    LINE_BITS = 40
 
     def __init__(self) -> None:
-        self._first: dict[int, tuple] = {}
+        self._first: dict[int, int | tuple[int, int]] = {}
         self._sources: list[str] = []
         self._source_index: dict[str, int] = {}
 
@@ -77,19 +82,21 @@ class ExactIndex:
         key = int(dedupe_key or ex["id"], 16)
         seen = self._first.get(key)
         if seen is not None:
-            if len(seen) == 3:
-                return self._sources[seen[0]], seen[1], f"{seen[2]:032x}"
-            return self._sources[seen[0]], seen[1]
+            if isinstance(seen, tuple):
+                where, kept_id = seen
+                return (*self._where(where), f"{kept_id:032x}")
+            return self._where(seen)
         source = ex["source"]
         index = self._source_index.get(source)
         if index is None:
             index = self._source_index[source] = len(self._sources)
             self._sources.append(source)
-        if dedupe_key:
-            self._first[key] = (index, ex["line"], int(ex["id"], 16))
-        else:
-            self._first[key] = (index, ex["line"])
+        where = (index << self.LINE_BITS) | ex["line"]
+        self._first[key] = (where, int(ex["id"], 16)) if dedupe_key else where
         return None
+
+    def _where(self, packed: int) -> tuple[str, int]:
+        return self._sources[packed >> self.LINE_BITS], packed & ((1 << self.LINE_BITS) - 1)
 
     def __len__(self) -> int:
         return len(self._first)
