@@ -420,29 +420,14 @@ def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> Run
             near,
         ),
     )
-    stats: list[SourceStats] = []
-    rejected_by_stage: collections.Counter = collections.Counter()
-    rejected_by_rule: collections.Counter = collections.Counter()
-    warnings: collections.Counter = collections.Counter()
-    over_limit: list[dict] = []
-    dropped_long: list[dict] = []
+    tally = Tally(config, staging)
     index = ExactIndex()
-    plan = SplitPlan(
-        config.seed,
-        None if config.val_size is not None else config.val_ratio,
-        config.val_size,
-        stratified=bool(config.stratify_by),
-    )
-    near_index = NearIndex(staging)
-    rejected = JsonlWriter(staging / "rejected.jsonl")
-    duplicates = JsonlWriter(staging / "duplicates.jsonl")
     spill_path = staging / "_spill.arrow"
     spill_schema = example_schema(with_rendered=True)
     try:
         with pa.OSFile(str(spill_path), "wb") as sink, pa.ipc.new_file(sink, spill_schema) as spill:
             for src, key in zip(sources, source_keys, strict=True):
-                st = SourceStats(src.name, src.path, src.format)
-                stats.append(st)
+                st = tally.add_source(src)
                 if progress:
                     progress(f"reading {src.name}")
                 cached = cache.load(key)
@@ -459,91 +444,157 @@ def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> Run
                 for outcomes, batch_warnings, rows in processed:
                     if advance:
                         advance(len(outcomes))
-                    warnings.update(batch_warnings)
+                    tally.warnings.update(batch_warnings)
                     keep = []
                     for rec in outcomes:
                         st.records += 1
                         if "stage" in rec:
-                            st.rejected += 1
-                            rejected_by_stage[rec["stage"]] += 1
-                            rejected_by_rule[rec["rule"]] += 1
-                            if rec["rule"] == "length.over_limit":
-                                dropped_long.append(
-                                    {"source": rec["source"], "line": rec["line"], "tokens": rec["tokens"]}
-                                )
-                            rejected.write(rec)
+                            tally.reject(st, rec)
                             continue
                         first = index.first_seen(rec)
                         keep.append(first is None)
-                        if first is not None:
-                            st.duplicates += 1
-                            duplicates.write(duplicate_record(rec, first))
-                            continue
-                        long = rec.get("over_limit")
-                        if long:
-                            over_limit.append({"source": rec["source"], "line": rec["line"], **long})
-                        near_index.add(rec.get("near"))
+                        if first is None:
+                            tally.keep(rec)
+                        else:
+                            tally.duplicate(st, rec, first)
                     if any(keep):
                         spill.write_batch(rows if all(keep) else rows.filter(pa.array(keep)))
         runner.close()
-        decision = None
-        if near.mode != "off":
-            if progress:
-                progress("finding near duplicates")
-            decision = near_index.decide(near.threshold, near.keep)
-        clusters = ClusterMap(decision, near.mode)
-        tokens = _write_splits(
-            spill_path,
-            staging,
-            plan,
-            {s.name: s for s in stats},
-            clusters,
-            duplicates,
-            config.stratify_by,
-            bom=profile.limits.bom == "expect",
+        clusters, tokens = tally.split_and_write(
+            config, near, spill_path, bom=profile.limits.bom == "expect", progress=progress
         )
     finally:
         runner.close()
-        near_index.remove_files()
-        rejected.close()
-        duplicates.close()
+        tally.close()
     spill_path.unlink(missing_ok=True)
-    for st in stats:
-        if not st.balanced():
-            raise RuntimeError(f"internal error: records of {st.name} do not add up: {st}")
-    manifest = build_manifest(
-        config=config,
-        profile=profile,
-        model=info,
-        stats=stats,
-        rejected_by_stage=rejected_by_stage,
-        rejected_by_rule=rejected_by_rule,
-        warnings=warnings,
-        over_limit=[o for o in over_limit if o["action"] == "flagged"],
-        tokens=tokens,
-        staging=staging,
-    )
-    from pipeline.length import summarize
-
-    manifest["length"] = summarize(config.length_policy, info.max_tokens, over_limit, dropped_long)
-    manifest["length"]["dropped"] = dropped_long[:1000]
-    manifest["length"]["truncated"] = [o for o in over_limit if o["action"] == "truncated"][:1000]
-    if config.tokenizer:
-        from pipeline.hf_tokens import ChatTokenizer
-
-        manifest["tokenizer"] = {
-            **ChatTokenizer(config.tokenizer).fingerprint(),
-            "encoding": info.encoding,
-            "max_tokens_per_example": info.max_tokens,
-            "limit_source": info.source,
-        }
-    manifest["dedupe"] = {**describe_dedupe(near), "near_duplicates": clusters.near}
-    manifest["split"] = plan.describe()
+    manifest = tally.manifest(config, profile, info, near, clusters, tokens)
     manifest["run_key"] = run_key
     write_manifest(staging, manifest)
     publish(staging, config.out)
     cache.prune()
     return RunResult(config.out, manifest, cache_hits=cache.hits, cache_misses=cache.misses)
+
+
+class Tally:
+    """What the main process learns while records stream past, in either engine: counts per
+    input, rejections and warnings by rule, examples over the token limit, the rejected and
+    duplicate writers, the near-duplicate index and the split plan; then the split, the writing
+    and the manifest."""
+
+    def __init__(self, config: RunConfig, staging: Path):
+        self.staging = staging
+        self.stats: list[SourceStats] = []
+        self.rejected_by_stage: collections.Counter = collections.Counter()
+        self.rejected_by_rule: collections.Counter = collections.Counter()
+        self.warnings: collections.Counter = collections.Counter()
+        self.over_limit: list[dict] = []
+        self.dropped_long: list[dict] = []
+        self.plan = SplitPlan(
+            config.seed,
+            None if config.val_size is not None else config.val_ratio,
+            config.val_size,
+            stratified=bool(config.stratify_by),
+        )
+        self.near_index = NearIndex(staging)
+        self.rejected = JsonlWriter(staging / "rejected.jsonl")
+        self.duplicates = JsonlWriter(staging / "duplicates.jsonl")
+
+    def add_source(self, src: ingest.Source) -> SourceStats:
+        st = SourceStats(src.name, src.path, src.format)
+        self.stats.append(st)
+        return st
+
+    def reject(self, st: SourceStats, rec: dict) -> None:
+        st.rejected += 1
+        self.rejected_by_stage[rec["stage"]] += 1
+        self.rejected_by_rule[rec["rule"]] += 1
+        if rec["rule"] == "length.over_limit":
+            self.dropped_long.append({"source": rec["source"], "line": rec["line"], "tokens": rec["tokens"]})
+        self.rejected.write(rec)
+
+    def duplicate(self, st: SourceStats, rec: dict, first: tuple) -> None:
+        st.duplicates += 1
+        self.duplicates.write(duplicate_record(rec, first))
+
+    def keep(self, rec: dict) -> None:
+        """An Example that goes on to the spill (in spill order)."""
+        long = rec.get("over_limit")
+        if long:
+            self.over_limit.append({"source": rec["source"], "line": rec["line"], **long})
+        self.near_index.add(rec.get("near"))
+
+    def split_and_write(
+        self, config: RunConfig, near: NearSettings, spill_path: Path, bom: bool, progress: Any
+    ) -> tuple[ClusterMap, dict[str, dict[str, int]]]:
+        decision = None
+        if near.mode != "off":
+            if progress:
+                progress("finding near duplicates")
+            decision = self.near_index.decide(near.threshold, near.keep)
+        clusters = ClusterMap(decision, near.mode)
+        if progress:
+            progress("splitting and writing")
+        tokens = _write_splits(
+            spill_path,
+            self.staging,
+            self.plan,
+            {s.name: s for s in self.stats},
+            clusters,
+            self.duplicates,
+            config.stratify_by,
+            bom=bom,
+        )
+        return clusters, tokens
+
+    def close(self) -> None:
+        self.near_index.remove_files()
+        self.rejected.close()
+        self.duplicates.close()
+
+    def manifest(
+        self,
+        config: RunConfig,
+        profile: Profile,
+        info: ModelInfo,
+        near: NearSettings,
+        clusters: ClusterMap,
+        tokens: dict[str, dict[str, int]],
+    ) -> dict[str, Any]:
+        """The manifest, after checking that every input's records add up."""
+        from pipeline.length import summarize
+
+        for st in self.stats:
+            if not st.balanced():
+                raise RuntimeError(f"internal error: records of {st.name} do not add up: {st}")
+        over_limit = self.over_limit
+        manifest = build_manifest(
+            config=config,
+            profile=profile,
+            model=info,
+            stats=self.stats,
+            rejected_by_stage=self.rejected_by_stage,
+            rejected_by_rule=self.rejected_by_rule,
+            warnings=self.warnings,
+            over_limit=[o for o in over_limit if o["action"] == "flagged"],
+            tokens=tokens,
+            staging=self.staging,
+        )
+        length = summarize(config.length_policy, info.max_tokens, over_limit, self.dropped_long)
+        length["dropped"] = self.dropped_long[:1000]
+        length["truncated"] = [o for o in over_limit if o["action"] == "truncated"][:1000]
+        manifest["length"] = length
+        if config.tokenizer:
+            from pipeline.hf_tokens import ChatTokenizer
+
+            manifest["tokenizer"] = {
+                **ChatTokenizer(config.tokenizer).fingerprint(),
+                "encoding": info.encoding,
+                "max_tokens_per_example": info.max_tokens,
+                "limit_source": info.source,
+            }
+        manifest["dedupe"] = {**describe_dedupe(near), "near_duplicates": clusters.near}
+        manifest["split"] = self.plan.describe()
+        return manifest
 
 
 def _file_shape(runner: _LazyRunner, src: ingest.Source, batch_size: int) -> tuple[str | None, list[str]]:

@@ -20,6 +20,7 @@ order, the union-find parents).
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from array import array
@@ -257,18 +258,37 @@ class NearDecision:
         return int(np.count_nonzero(self.rep == np.arange(len(self.rep))))
 
 
+class _Signatures:
+    """Signature i of the spilled file, read on demand."""
+
+    def __init__(self, path: Path):
+        self._file = open(path, "rb")
+        self._size = NUM_PERM * 4
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        data = os.pread(self._file.fileno(), self._size, int(i) * self._size)
+        return np.frombuffer(data, dtype="<u4")
+
+    def close(self) -> None:
+        self._file.close()
+
+
 class NearIndex:
-    """Band keys and signatures of every kept Example, in input order, spilled to ``folder``."""
+    """Band keys and signatures of every kept Example, in input order, spilled to ``folder``.
+
+    Each band's keys go to a file of their own, so deciding reads one band column (8 bytes per
+    Example) at a time; signatures are read back one by one with ``pread``, only for candidate
+    pairs. Nothing is memory-mapped: mapped pages would count as resident memory."""
 
     def __init__(self, folder: Path):
         self.folder = folder
-        self._bands_path = folder / "_near_bands.u64"
+        self._band_paths = [folder / f"_near_band{b:02d}.u64" for b in range(BANDS)]
         self._sigs_path = folder / "_near_sigs.u32"
-        self._bands = open(self._bands_path, "wb")
+        self._band_files = [open(p, "wb") for p in self._band_paths]
         self._sigs = open(self._sigs_path, "wb")
         self.lengths = array("I")
         self.has = bytearray()
-        self._zero_bands = bytes(BANDS * 8)
+        self._zero_key = bytes(8)
         self._zero_sig = bytes(NUM_PERM * 4)
 
     def __len__(self) -> int:
@@ -278,33 +298,33 @@ class NearIndex:
         """Remember one Example; returns its index."""
         index = len(self.has)
         if features is None or features.signature is None:
-            self._bands.write(self._zero_bands)
+            for f in self._band_files:
+                f.write(self._zero_key)
             self._sigs.write(self._zero_sig)
             self.has.append(0)
             self.lengths.append(min(features.length if features else 0, 2**32 - 1))
         else:
-            self._bands.write(features.bands)
+            bands = features.bands
+            for b, f in enumerate(self._band_files):
+                f.write(bands[b * 8 : b * 8 + 8])
             self._sigs.write(features.signature)
             self.has.append(1)
             self.lengths.append(min(features.length, 2**32 - 1))
         return index
 
     def close(self) -> None:
-        for f in (self._bands, self._sigs):
+        for f in (*self._band_files, self._sigs):
             if not f.closed:
                 f.close()
 
     def remove_files(self) -> None:
         self.close()
-        self._bands_path.unlink(missing_ok=True)
-        self._sigs_path.unlink(missing_ok=True)
+        for path in (*self._band_paths, self._sigs_path):
+            path.unlink(missing_ok=True)
 
-    def signatures(self) -> np.ndarray:
+    def signatures(self) -> _Signatures:
         self.close()
-        n = len(self)
-        if n == 0:
-            return np.zeros((0, NUM_PERM), dtype="<u4")
-        return np.memmap(self._sigs_path, dtype="<u4", mode="r", shape=(n, NUM_PERM))
+        return _Signatures(self._sigs_path)
 
     def decide(self, threshold: float, keep: str = "first") -> NearDecision:
         """Cluster the Examples: candidates share a band key, pairs need estimated J >= threshold."""
@@ -316,10 +336,9 @@ class NearIndex:
         )
         members = np.flatnonzero(has)
         if len(members) > 1:
-            bands = np.memmap(self._bands_path, dtype="<u8", mode="r", shape=(n, BANDS))
             sigs = self.signatures()
             for b in range(BANDS):
-                column = np.asarray(bands[members, b])
+                column = np.fromfile(self._band_paths[b], dtype="<u8")[members]
                 order = np.argsort(column, kind="stable")
                 keys = column[order]
                 same = keys[1:] == keys[:-1]
@@ -330,6 +349,7 @@ class NearIndex:
                 for start, size in zip(starts[sizes > 1], sizes[sizes > 1], strict=True):
                     bucket = members[order[start : start + size]]
                     self._verify_bucket(bucket, sigs, uf, threshold)
+            sigs.close()
         roots = uf.roots().copy()
         rep = roots.copy()
         if keep == "longest" and n:
@@ -345,7 +365,8 @@ class NearIndex:
         if len(others):
             sigs = self.signatures()
             for i in others:
-                similarity[i] = jaccard(np.asarray(sigs[i]), np.asarray(sigs[rep[i]]))
+                similarity[i] = jaccard(sigs[i], sigs[rep[i]])
+            sigs.close()
         return NearDecision(rep=rep, similarity=similarity, first=roots)
 
     @staticmethod

@@ -30,13 +30,9 @@ from dataclasses import replace
 from typing import Any
 
 from pipeline import convert, engine, ingest
-from pipeline.artifacts import JsonlWriter, example_row, example_schema, publish, staging_dir
-from pipeline.dedupe import duplicate_record
+from pipeline.artifacts import example_row, example_schema, publish, staging_dir
 from pipeline.engine import RunConfig, RunResult, SourceStats
-from pipeline.manifest import build_manifest, write_manifest
-from pipeline.near_dedupe import ClusterMap, NearIndex
-from pipeline.near_dedupe import describe as describe_dedupe
-from pipeline.split import SplitPlan
+from pipeline.manifest import write_manifest
 
 READER_CPUS = 0.25  # a reader mostly waits on the stages after it
 STAGE_CPUS = 0.75  # so the actor pool and the readers fit on the same cores
@@ -356,21 +352,9 @@ def _write(config, profile, info, near, stats, processed, firsts, staging, progr
     import pyarrow as pa
 
     by_name = {st.name: st for st in stats}
-    rejected_by_stage: collections.Counter = collections.Counter()
-    rejected_by_rule: collections.Counter = collections.Counter()
-    warnings: collections.Counter = collections.Counter()
-    over_limit: list[dict] = []
-    dropped_long: list[dict] = []
+    tally = engine.Tally(config, staging)
+    tally.stats = stats
     kept_first: dict[str, tuple] = {}  # only keys that have copies
-    plan = SplitPlan(
-        config.seed,
-        None if config.val_size is not None else config.val_ratio,
-        config.val_size,
-        stratified=bool(config.stratify_by),
-    )
-    near_index = NearIndex(staging)
-    rejected = JsonlWriter(staging / "rejected.jsonl")
-    duplicates = JsonlWriter(staging / "duplicates.jsonl")
     spill_path = staging / "_spill.arrow"
     spill_schema = example_schema(with_rendered=True)
     advance = getattr(progress, "advance", None)
@@ -390,95 +374,36 @@ def _write(config, profile, info, near, stats, processed, firsts, staging, progr
                         advance(config.batch_size)
                     kept, chunk = [], here
                 if warn is not None:
-                    warnings.update(pickle.loads(warn))
+                    tally.warnings.update(pickle.loads(warn))
                 rec = pickle.loads(blob)
                 st = by_name[rec["source"]]
                 st.records += 1
                 if "stage" in rec:
-                    st.rejected += 1
-                    rejected_by_stage[rec["stage"]] += 1
-                    rejected_by_rule[rec["rule"]] += 1
-                    if rec["rule"] == "length.over_limit":
-                        dropped_long.append(
-                            {"source": rec["source"], "line": rec["line"], "tokens": rec["tokens"]}
-                        )
-                    rejected.write(rec)
+                    tally.reject(st, rec)
                     continue
                 first = firsts.get(key)
                 if first is not None:
                     if first != seq:
-                        st.duplicates += 1
                         if key not in kept_first:
                             raise RuntimeError("internal error: a copy came before its first")
-                        duplicates.write(duplicate_record(rec, kept_first[key]))
+                        tally.duplicate(st, rec, kept_first[key])
                         continue
                     kept_first[key] = (
                         (rec["source"], rec["line"], rec["id"])
                         if rec.get("dedupe_key")
                         else (rec["source"], rec["line"])
                     )
-                long = rec.pop("over_limit", None)
-                if long:
-                    over_limit.append({"source": rec["source"], "line": rec["line"], **long})
-                rec.pop("dedupe_key", None)
-                near_index.add(rec.pop("near", None))
+                tally.keep(rec)
                 kept.append(example_row(rec))
             if kept:
                 spill.write_batch(pa.RecordBatch.from_pylist(kept, schema=spill_schema))
-        decision = None
-        if near.mode != "off":
-            if progress:
-                progress("finding near duplicates")
-            decision = near_index.decide(near.threshold, near.keep)
-        clusters = ClusterMap(decision, near.mode)
-        if progress:
-            progress("splitting and writing")
-        tokens = engine._write_splits(
-            spill_path,
-            staging,
-            plan,
-            by_name,
-            clusters,
-            duplicates,
-            config.stratify_by,
-            bom=profile.limits.bom == "expect",
+        clusters, tokens = tally.split_and_write(
+            config, near, spill_path, bom=profile.limits.bom == "expect", progress=progress
         )
     finally:
-        near_index.remove_files()
-        rejected.close()
-        duplicates.close()
+        tally.close()
     spill_path.unlink(missing_ok=True)
-    for st in stats:
-        if not st.balanced():
-            raise RuntimeError(f"internal error: records of {st.name} do not add up: {st}")
-    manifest = build_manifest(
-        config=config,
-        profile=profile,
-        model=info,
-        stats=stats,
-        rejected_by_stage=rejected_by_stage,
-        rejected_by_rule=rejected_by_rule,
-        warnings=warnings,
-        over_limit=[o for o in over_limit if o["action"] == "flagged"],
-        tokens=tokens,
-        staging=staging,
-    )
-    from pipeline.length import summarize
-
-    manifest["length"] = summarize(config.length_policy, info.max_tokens, over_limit, dropped_long)
-    manifest["length"]["dropped"] = dropped_long[:1000]
-    manifest["length"]["truncated"] = [o for o in over_limit if o["action"] == "truncated"][:1000]
-    if config.tokenizer:
-        from pipeline.hf_tokens import ChatTokenizer
-
-        manifest["tokenizer"] = {
-            **ChatTokenizer(config.tokenizer).fingerprint(),
-            "encoding": info.encoding,
-            "max_tokens_per_example": info.max_tokens,
-            "limit_source": info.source,
-        }
-    manifest["dedupe"] = {**describe_dedupe(near), "near_duplicates": clusters.near}
-    manifest["split"] = plan.describe()
+    manifest = tally.manifest(config, profile, info, near, clusters, tokens)
     import ray
 
     manifest["engine"] = "ray"
