@@ -161,6 +161,43 @@ class JsonlWriter:
         self._file.close()
 
 
+class ParquetSink:
+    """Canonical Examples to one Parquet file, in row groups of ``ROW_GROUP_ROWS`` rows.
+
+    Batches are buffered until a row group is full: thousands of tiny row groups would keep a
+    footer entry each, in memory until the file closes. Statistics are kept for the scalar
+    columns only; min/max of message text would make the footer as large as the data."""
+
+    ROW_GROUP_ROWS = 2048
+    STATISTICS = ["id", "source", "line", "kind", "label", "n_tokens", "n_trained_tokens", "cluster", "split"]
+
+    def __init__(self, path: Path, schema):
+        import pyarrow.parquet as pq
+
+        self.schema = schema
+        self._writer = pq.ParquetWriter(path, schema, write_statistics=self.STATISTICS)
+        self._buffer: list = []
+        self._rows = 0
+
+    def write(self, batch) -> None:
+        self._buffer.append(batch)
+        self._rows += batch.num_rows
+        if self._rows >= self.ROW_GROUP_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        import pyarrow as pa
+
+        if self._buffer:
+            table = pa.Table.from_batches(self._buffer, schema=self.schema)
+            self._writer.write_table(table, row_group_size=self.ROW_GROUP_ROWS)
+        self._buffer, self._rows = [], 0
+
+    def close(self) -> None:
+        self._flush()
+        self._writer.close()
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:

@@ -20,7 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import convert, ingest
-from pipeline.artifacts import JsonlWriter, example_row, example_schema, publish, staging_dir
+from pipeline.artifacts import (
+    JsonlWriter,
+    ParquetSink,
+    example_row,
+    example_schema,
+    publish,
+    staging_dir,
+)
 from pipeline.dedupe import ExactIndex, duplicate_record, example_id
 from pipeline.manifest import build_manifest, write_manifest
 from pipeline.models import ModelInfo, model_info
@@ -675,12 +682,11 @@ def _write_splits(
     Two light passes over a few columns of the spill come first: the ids of near clusters'
     representatives and the clusters per stratum, then each cluster's split in input order."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     schema = example_schema()
     names = ("train", "validation")
     jsonl = {s: JsonlWriter(staging / f"{s}.jsonl", bom=bom) for s in names}
-    parquet = {s: pq.ParquetWriter(staging / f"{s}.parquet", schema) for s in names}
+    parquet = {s: ParquetSink(staging / f"{s}.parquet", schema) for s in names}
     tokens = {s: {"examples": 0, "tokens": 0, "trained_tokens": 0} for s in names}
     columns = ["id", "source", "line"] + (["meta"] if stratify_by else [])
     try:
@@ -743,7 +749,7 @@ def _write_splits(
                     part = part.drop_columns(["rendered"])
                     part = part.set_column(cluster_at, schema.field(cluster_at), pa.array(part_clusters, pa.string()))
                     part = part.set_column(split_at, schema.field(split_at), pa.array([name] * part.num_rows, pa.string()))
-                    parquet[name].write_table(pa.Table.from_batches([part], schema=schema))
+                    parquet[name].write(part)
     finally:
         for s in names:
             jsonl[s].close()
