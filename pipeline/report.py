@@ -9,6 +9,13 @@ def _n(value: int) -> str:
     return f"{value:,}"
 
 
+def _dedupe_kinds(manifest: dict[str, Any], duplicates: int) -> str:
+    near = manifest.get("dedupe", {}).get("near_duplicates")
+    if near is None:
+        return ""
+    return f" ({_n(duplicates - near)} exact, {_n(near)} near)"
+
+
 def run_summary(manifest: dict[str, Any], out: str) -> str:
     counts, stages, tokens = manifest["counts"], manifest["stages"], manifest["tokens"]
     lines = [
@@ -23,6 +30,7 @@ def run_summary(manifest: dict[str, Any], out: str) -> str:
     d = stages["dedupe"]
     lines.append(
         f"  {'dedupe':<9} {_n(d['in'])} in, {_n(d['out'])} out, {_n(d['duplicates'])} duplicates"
+        + _dedupe_kinds(manifest, d["duplicates"])
     )
     lines.append(
         f"  {'split':<9} train {_n(counts['train'])}, validation {_n(counts['validation'])}"
