@@ -258,6 +258,9 @@ class NearDecision:
         return int(np.count_nonzero(self.rep == np.arange(len(self.rep))))
 
 
+FLUSH_EVERY = 4096  # examples whose band keys are buffered before they are written
+
+
 class _Signatures:
     """Signature i of the spilled file, read on demand."""
 
@@ -285,6 +288,7 @@ class NearIndex:
         self._band_paths = [folder / f"_near_band{b:02d}.u64" for b in range(BANDS)]
         self._sigs_path = folder / "_near_sigs.u32"
         self._band_files = [open(p, "wb") for p in self._band_paths]
+        self._band_buffers = [bytearray() for _ in range(BANDS)]  # flushed every FLUSH_EVERY
         self._sigs = open(self._sigs_path, "wb")
         self.lengths = array("I")
         self.has = bytearray()
@@ -297,22 +301,32 @@ class NearIndex:
     def add(self, features: Features | None) -> int:
         """Remember one Example; returns its index."""
         index = len(self.has)
+        buffers = self._band_buffers
         if features is None or features.signature is None:
-            for f in self._band_files:
-                f.write(self._zero_key)
+            for buffer in buffers:
+                buffer += self._zero_key
             self._sigs.write(self._zero_sig)
             self.has.append(0)
             self.lengths.append(min(features.length if features else 0, 2**32 - 1))
         else:
             bands = features.bands
-            for b, f in enumerate(self._band_files):
-                f.write(bands[b * 8 : b * 8 + 8])
+            for b, buffer in enumerate(buffers):
+                buffer += bands[b * 8 : b * 8 + 8]
             self._sigs.write(features.signature)
             self.has.append(1)
             self.lengths.append(min(features.length, 2**32 - 1))
+        if len(buffers[0]) >= FLUSH_EVERY * 8:
+            self._flush_bands()
         return index
 
+    def _flush_bands(self) -> None:
+        for f, buffer in zip(self._band_files, self._band_buffers, strict=True):
+            f.write(buffer)
+            buffer.clear()
+
     def close(self) -> None:
+        if not self._sigs.closed:
+            self._flush_bands()
         for f in (*self._band_files, self._sigs):
             if not f.closed:
                 f.close()
