@@ -411,7 +411,7 @@ def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> Run
     cache = _stage_cache(config, profile, info, near)
     source_keys = [cache.key(src.name, src.path) for src in sources]
     run_key = _run_key(config, cache, source_keys)
-    previous = _up_to_date(config.out, run_key)
+    previous = _up_to_date(config.out, run_key) if config.use_cache else None
     if previous is not None:
         return RunResult(config.out, previous, up_to_date=True)
     staging = staging_dir(config.out)

@@ -105,3 +105,9 @@ def test_manifest_records_the_run_key(inputs: list[Path], tmp_path: Path) -> Non
     result = run(RunConfig(inputs=inputs, out=tmp_path / "o"))
     manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
     assert manifest["run_key"] == result.manifest["run_key"] and len(manifest["run_key"]) == 64
+
+
+def test_no_cache_recomputes_even_an_up_to_date_folder(inputs: list[Path], tmp_path: Path) -> None:
+    run(RunConfig(inputs=inputs, out=tmp_path / "o"))
+    again = run(RunConfig(inputs=inputs, out=tmp_path / "o", use_cache=False))
+    assert not again.up_to_date and (again.cache_hits, again.cache_misses) == (0, 2)
