@@ -212,9 +212,7 @@ def run(
     except _usage_errors() as exc:
         raise UsageProblem(str(exc)) from None
     if fmt == "json":
-        import orjson
-
-        click.echo(orjson.dumps(result.manifest, option=orjson.OPT_INDENT_2).decode())
+        _echo_json(result.manifest)
     elif not quiet:
         click.echo(run_summary(result.manifest, str(config.out)))
         from pipeline.length import summary_lines
@@ -230,6 +228,12 @@ def run(
             err=True,
         )
         sys.exit(1)
+
+
+def _echo_json(value) -> None:
+    import orjson
+
+    click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
 
 
 def _cache_line(result) -> str:
@@ -330,9 +334,7 @@ def count(file, model, tokenizer, epochs, price, max_tokens, fmt) -> None:
     except _usage_errors() as exc:
         raise UsageProblem(str(exc)) from None
     if fmt == "json":
-        import orjson
-
-        click.echo(orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2).decode())
+        _echo_json(report.as_dict())
     else:
         click.echo(report.text())
     if report.skipped:
@@ -373,9 +375,7 @@ def leakage(train, validation, near_threshold, dedupe_key, fmt) -> None:
     except _usage_errors() as exc:
         raise UsageProblem(str(exc)) from None
     if fmt == "json":
-        import orjson
-
-        click.echo(orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2).decode())
+        _echo_json(report.as_dict())
     else:
         click.echo(report.text())
     sys.exit(0 if report.ok else 1)
