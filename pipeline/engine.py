@@ -165,6 +165,22 @@ def _init_worker(
     )
 
 
+def worker_initargs(config: RunConfig, profile: Profile, info: ModelInfo, near: NearSettings) -> tuple:
+    """The arguments of ``_init_worker`` for a run: what every worker needs to know."""
+    options = convert.ConvertOptions(
+        mapping=config.mapping, roles=config.roles, system_prompt=config.system_prompt
+    )
+    return (
+        profile.name,
+        info.encoding,
+        options,
+        info.max_tokens,
+        config.length_policy,
+        config.tokenizer,
+        near,
+    )
+
+
 def _shape_batch(source: str, items: list) -> collections.Counter:
     options = _WORKER["options"]
     counts: collections.Counter = collections.Counter()
@@ -399,9 +415,6 @@ def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> Run
     import pyarrow as pa
 
     profile, info, sources = resolve(config)
-    options = convert.ConvertOptions(
-        mapping=config.mapping, roles=config.roles, system_prompt=config.system_prompt
-    )
     total_bytes = sum(_size(s.path) for s in sources)
     workers = config.workers or os.cpu_count() or 1
     if total_bytes < INLINE_BYTES and config.workers is None:
@@ -415,18 +428,7 @@ def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> Run
     if previous is not None:
         return RunResult(config.out, previous, up_to_date=True)
     staging = staging_dir(config.out)
-    runner = _LazyRunner(
-        workers,
-        (
-            profile.name,
-            info.encoding,
-            options,
-            info.max_tokens,
-            config.length_policy,
-            config.tokenizer,
-            near,
-        ),
-    )
+    runner = _LazyRunner(workers, worker_initargs(config, profile, info, near))
     tally = Tally(config, staging)
     index = ExactIndex()
     spill_path = staging / "_spill.arrow"

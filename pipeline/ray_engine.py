@@ -268,18 +268,8 @@ def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> Run
     profile, info, sources = engine.resolve(config)  # usage problems before Ray starts
     near = config.near_settings()
     ray = _import_ray()
-    options = convert.ConvertOptions(
-        mapping=config.mapping, roles=config.roles, system_prompt=config.system_prompt
-    )
-    initargs = (
-        profile.name,
-        info.encoding,
-        options,
-        info.max_tokens,
-        config.length_policy,
-        config.tokenizer,
-        near,
-    )
+    initargs = engine.worker_initargs(config, profile, info, near)
+    options = initargs[2]  # the ConvertOptions, for pass 0
     session = _Session(ray, config.workers)
     try:
         with _data_context():
