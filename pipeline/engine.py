@@ -1,11 +1,13 @@
 """The embedded engine: runs the stages over every input, on all cores, in bounded memory.
 
 Per input file, pass 0 counts record shapes (so the file's shape comes from the whole file), and
-pass 1 streams batches through ingest -> convert -> validate -> count in a process pool, in input
-order. The main process dedupes exactly on ids, writes rejected and duplicate records as they
-come, and spills surviving Examples to an Arrow file in the staging folder. After the last input,
-the split is decided and the spill is streamed into the train/validation JSONL and Parquet files.
-Memory holds a few batches in flight and one integer per kept Example.
+pass 1 streams batches through the per-record stages (``pipeline.workers``: convert, validate,
+count, featurise) in a process pool, in input order; an input whose content, settings and code
+are unchanged is replayed from the stage cache instead. The main process dedupes exactly on ids,
+writes rejected and duplicate records as they come, and spills surviving Examples to an Arrow
+file in the staging folder. After the last input, near duplicates are clustered and the write
+stage (``pipeline.write``) splits the spill into the artifacts, published atomically. Memory holds
+a few batches in flight and about 120 bytes per kept Example.
 """
 
 from __future__ import annotations
@@ -20,24 +22,16 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import convert, ingest
-from pipeline.artifacts import (
-    JsonlWriter,
-    ParquetSink,
-    example_row,
-    example_schema,
-    publish,
-    staging_dir,
-)
-from pipeline.dedupe import ExactIndex, duplicate_record, example_id
+from pipeline.artifacts import JsonlWriter, example_schema, publish, staging_dir
+from pipeline.dedupe import ExactIndex, duplicate_record
 from pipeline.manifest import build_manifest, write_manifest
 from pipeline.models import ModelInfo, model_info
-from pipeline.near_dedupe import ClusterMap, NearIndex, NearSettings, featurise_example
+from pipeline.near_dedupe import ClusterMap, NearIndex, NearSettings
 from pipeline.near_dedupe import describe as describe_dedupe
 from pipeline.profiles import Profile, get_profile, load_schema
-from pipeline.records import rejection
-from pipeline.render import Unrenderable
-from pipeline.split import SplitPlan, stratum_of
-from pipeline.validate import validate_record
+from pipeline.split import SplitPlan
+from pipeline.workers import init_worker, process_batch_arrow, shape_batch, worker_initargs
+from pipeline.write import write_splits
 
 INLINE_BYTES = 4_000_000  # inputs smaller than this run in-process: workers would cost more
 
@@ -133,181 +127,6 @@ class RunResult:
         return counts["rejected"] / counts["records"] if counts["records"] else 0.0
 
 
-# ---------------------------------------------------------------- worker side
-
-_WORKER: dict[str, Any] = {}
-
-
-def _init_worker(
-    profile_name: str,
-    encoding: str,
-    options: convert.ConvertOptions,
-    limit: int | None,
-    length_policy: str = "flag",
-    tokenizer: str | None = None,
-    near: NearSettings | None = None,
-) -> None:
-    from pipeline.tokens import Counter
-
-    if tokenizer:
-        from pipeline.hf_tokens import HFCounter
-
-        counter: Any = HFCounter(tokenizer)
-    else:
-        counter = Counter(encoding)
-    _WORKER.update(
-        profile=get_profile(profile_name),
-        counter=counter,
-        options=options,
-        limit=limit,
-        length_policy=length_policy,
-        near=near,
-    )
-
-
-def worker_initargs(config: RunConfig, profile: Profile, info: ModelInfo, near: NearSettings) -> tuple:
-    """The arguments of ``_init_worker`` for a run: what every worker needs to know."""
-    options = convert.ConvertOptions(
-        mapping=config.mapping, roles=config.roles, system_prompt=config.system_prompt
-    )
-    return (
-        profile.name,
-        info.encoding,
-        options,
-        info.max_tokens,
-        config.length_policy,
-        config.tokenizer,
-        near,
-    )
-
-
-def _shape_batch(source: str, items: list) -> collections.Counter:
-    options = _WORKER["options"]
-    counts: collections.Counter = collections.Counter()
-    for item in items:
-        ok, obj = ingest.parse_item(source, item)
-        if ok:
-            counts[convert.shape_of(obj, options)] += 1
-    return counts
-
-
-def _process_batch(
-    source: str, file_shape: str | None, items: list
-) -> tuple[list, collections.Counter]:
-    """Ingest, convert, validate and count one batch; results keep input order."""
-    profile: Profile = _WORKER["profile"]
-    counter = _WORKER["counter"]
-    counter.new_batch()
-    warnings: collections.Counter = collections.Counter()
-    results = []
-    for item in items:
-        ok, obj = ingest.parse_item(source, item)
-        if not ok:
-            results.append(obj)
-            continue
-        line = item[0]
-        ex = convert.convert_record(obj, source, line, file_shape, _WORKER["options"])
-        if "stage" in ex:
-            results.append(ex)
-            continue
-        results.append(_finish_example(ex, obj, profile, counter, warnings))
-    return results, warnings
-
-
-_LIGHT_KEYS = ("id", "dedupe_key", "source", "line", "n_tokens", "over_limit", "near", "stage")
-
-
-def _process_batch_arrow(source: str, file_shape: str | None, items: list) -> tuple[list, collections.Counter, Any]:
-    """``_process_batch``, with the kept Examples already as an Arrow batch (spill schema) and only
-    what the main process decides on (ids, provenance, features) left as Python values.
-
-    Rejections stay whole; the i-th Example outcome is row i of the batch. Building the rows here,
-    on the workers, keeps the main process free for reading, deduping and writing."""
-    import pyarrow as pa
-
-    results, warnings = _process_batch(source, file_shape, items)
-    rows = []
-    outcomes = []
-    for rec in results:
-        if "stage" in rec:
-            outcomes.append(rec)
-        else:
-            rows.append(example_row(rec))
-            outcomes.append({k: rec[k] for k in _LIGHT_KEYS if k in rec})
-    batch = pa.RecordBatch.from_pylist(rows, schema=_spill_schema()) if rows else None
-    return outcomes, warnings, batch
-
-
-def _spill_schema():
-    schema = _WORKER.get("spill_schema")
-    if schema is None:
-        schema = _WORKER["spill_schema"] = example_schema(with_rendered=True)
-    return schema
-
-
-def _finish_example(
-    ex: dict, obj: Any, profile: Profile, counter: Any, warnings: collections.Counter
-) -> dict:
-    import orjson
-
-    source, line = ex["source"], ex["line"]
-    try:
-        rendered = profile.render(ex)
-    except Unrenderable as exc:
-        return rejection(source, line, "validate", exc.rule, exc.message, raw=obj)
-    issues = validate_record(profile, rendered)
-    errors = [i for i in issues if i[2] == "error"]
-    if errors:
-        pointer, rule, _, message = errors[0]
-        rej = rejection(source, line, "validate", rule, message, raw=obj, pointer=pointer)
-        if len(errors) > 1:
-            rej["findings"] = [{"pointer": p, "rule": r, "message": m} for p, r, _, m in errors]
-        return rej
-    for issue in issues:
-        warnings[issue[1]] += 1
-    from pipeline.length import RULE, apply_length_policy
-    from pipeline.tokens import TokenizerError
-
-    try:
-        ex["n_tokens"], ex["n_trained_tokens"] = counter.example(ex)
-    except TokenizerError as exc:  # an open model's chat template refused the row
-        return rejection(source, line, "count", "count.template_error", str(exc), raw=obj)
-    limit = _WORKER["limit"]
-    if limit and ex["n_tokens"] > limit:
-        ex = apply_length_policy(
-            ex, obj, counter, limit, _WORKER["length_policy"], _revalidator(profile)
-        )
-        if "stage" in ex:
-            return ex
-        if ex["over_limit"]["action"] == "flagged":
-            warnings[RULE] += 1
-        else:
-            rendered = profile.render(ex)
-    ex["id"] = example_id(ex)
-    ex["cluster"] = ex["id"]
-    if _WORKER.get("near") is not None:
-        featurise_example(ex, _WORKER["near"], _WORKER)
-    ex["rendered"] = orjson.dumps(rendered)
-    return ex
-
-
-def _revalidator(profile: Profile) -> Callable[[dict], str | None]:
-    """Re-render and re-check a truncated Example: its first error message, or None."""
-
-    def check(ex: dict) -> str | None:
-        try:
-            issues = validate_record(profile, profile.render(ex))
-        except Unrenderable as exc:
-            return exc.message
-        errors = [f"{m} [{r}]" for _, r, severity, m in issues if severity == "error"]
-        return errors[0] if errors else None
-
-    return check
-
-
-# ---------------------------------------------------------------- main side
-
-
 def _batches(items: Iterable, size: int) -> Iterator[list]:
     batch: list = []
     for item in items:
@@ -329,11 +148,11 @@ class _Runner:
 
             context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
             self.pool = ProcessPoolExecutor(
-                workers, mp_context=context, initializer=_init_worker, initargs=initargs
+                workers, mp_context=context, initializer=init_worker, initargs=initargs
             )
             self.window = workers * 3
         else:
-            _init_worker(*initargs)
+            init_worker(*initargs)
 
     def map(self, fn: Callable, batches: Iterable[list], *args: Any) -> Iterator[Any]:
         if self.pool is None:
@@ -448,7 +267,7 @@ def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> Run
                     processed = cache.store(
                         key,
                         (st.shape, st.shape_notes),
-                        runner.get().map(_process_batch_arrow, batches, src.name, st.shape),
+                        runner.get().map(process_batch_arrow, batches, src.name, st.shape),
                     )
                 for outcomes, batch_warnings, rows in processed:
                     if advance:
@@ -543,7 +362,7 @@ class Tally:
         clusters = ClusterMap(decision, near.mode)
         if progress:
             progress("splitting and writing")
-        tokens = _write_splits(
+        tokens = write_splits(
             spill_path,
             self.staging,
             self.plan,
@@ -610,7 +429,7 @@ def _file_shape(runner: _LazyRunner, src: ingest.Source, batch_size: int) -> tup
     """Pass 0: the file's shape from the shapes of all its records."""
     counts: collections.Counter = collections.Counter()
     batches = _batches(ingest.read_source(src), batch_size)
-    for part in runner.get().map(_shape_batch, batches, src.name):
+    for part in runner.get().map(shape_batch, batches, src.name):
         counts.update(part)
     return convert.choose_file_shape(counts)
 
@@ -666,97 +485,6 @@ def _up_to_date(out: Path, run_key: str) -> dict[str, Any] | None:
         if not path.is_file() or sha256_file(path) != entry["sha256"]:
             return None
     return manifest
-
-
-def _write_splits(
-    spill_path: Path,
-    staging: Path,
-    plan: SplitPlan,
-    stats: dict[str, SourceStats],
-    clusters: ClusterMap,
-    duplicates: JsonlWriter,
-    stratify_by: str | None = None,
-    bom: bool = False,
-) -> dict[str, dict[str, int]]:
-    """Decide the split, then stream the spill into train/validation JSONL and Parquet, dropping
-    near copies into duplicates.jsonl; return token totals per split.
-
-    Two light passes over a few columns of the spill come first: the ids of near clusters'
-    representatives and the clusters per stratum, then each cluster's split in input order."""
-    import pyarrow as pa
-
-    schema = example_schema()
-    names = ("train", "validation")
-    jsonl = {s: JsonlWriter(staging / f"{s}.jsonl", bom=bom) for s in names}
-    parquet = {s: ParquetSink(staging / f"{s}.parquet", schema) for s in names}
-    tokens = {s: {"examples": 0, "tokens": 0, "trained_tokens": 0} for s in names}
-    columns = ["id", "source", "line"] + (["meta"] if stratify_by else [])
-    try:
-        with pa.OSFile(str(spill_path), "rb") as source:  # not mmap: mapped pages would count as resident
-            reader = pa.ipc.open_file(source)
-            batches = range(reader.num_record_batches)
-
-            def light_rows() -> Iterator[tuple[int, dict]]:
-                position = 0
-                for i in batches:
-                    for row in reader.get_batch(i).select(columns).to_pylist():
-                        yield position, row
-                        position += 1
-
-            for here, row in light_rows():
-                if clusters.wants(here):
-                    clusters.remember(here, row["id"], row["source"], row["line"])
-                if clusters.leader(here):
-                    plan.count(stratum_of(row, stratify_by))
-            plan.start()
-            for here, row in light_rows():
-                if clusters.leader(here):
-                    plan.observe(clusters.cluster_of(here, row["id"]), stratum_of(row, stratify_by))
-            plan.finish()
-            position = 0
-            light = ["id", "source", "line", "n_tokens", "n_trained_tokens"]
-            cluster_at = schema.get_field_index("cluster")
-            split_at = schema.get_field_index("split")
-            for i in batches:
-                batch = reader.get_batch(i)
-                cols = batch.select(light).to_pydict()
-                split_of_row: list[str | None] = []
-                cluster_of_row: list[str | None] = []
-                for k, id_ in enumerate(cols["id"]):
-                    here, position = position, position + 1
-                    st = stats[cols["source"][k]]
-                    if clusters.removed(here):
-                        st.duplicates += 1
-                        row = {"source": cols["source"][k], "line": cols["line"][k], "id": id_}
-                        duplicates.write(clusters.duplicate(here, row))
-                        split_of_row.append(None)
-                        cluster_of_row.append(None)
-                        continue
-                    cluster = clusters.cluster_of(here, id_)
-                    split = plan.split_of(cluster)
-                    split_of_row.append(split)
-                    cluster_of_row.append(cluster)
-                    setattr(st, split, getattr(st, split) + 1)
-                    t = tokens[split]
-                    t["examples"] += 1
-                    t["tokens"] += cols["n_tokens"][k] or 0
-                    t["trained_tokens"] += cols["n_trained_tokens"][k] or 0
-                for name in names:
-                    mask = [sp == name for sp in split_of_row]
-                    if not any(mask):
-                        continue
-                    part = batch.filter(pa.array(mask))
-                    part_clusters = [c for c, m in zip(cluster_of_row, mask, strict=True) if m]
-                    jsonl[name].write_many(part.column("rendered").to_pylist())
-                    part = part.drop_columns(["rendered"])
-                    part = part.set_column(cluster_at, schema.field(cluster_at), pa.array(part_clusters, pa.string()))
-                    part = part.set_column(split_at, schema.field(split_at), pa.array([name] * part.num_rows, pa.string()))
-                    parquet[name].write(part)
-    finally:
-        for s in names:
-            jsonl[s].close()
-            parquet[s].close()
-    return tokens
 
 
 def _size(path: Path) -> int:

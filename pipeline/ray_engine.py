@@ -3,8 +3,8 @@
 Takes the same ``RunConfig`` and writes the same artifacts. Each input file becomes one row of a
 sources dataset; a reader (``ingest.read_source``, in a Ray task near the data) turns it into
 Arrow batches of raw items, each with its place in input order (``seq``). Pass 0 maps
-``engine._shape_batch`` over them to choose each file's shape; pass 1 maps
-``engine._process_batch`` (parse, convert, validate, count, id) over them in an actor pool, one
+``workers.shape_batch`` over them to choose each file's shape; pass 1 maps
+``workers.process_batch`` (parse, convert, validate, count, id) over them in an actor pool, one
 actor per partition. Exact dedupe is a Ray aggregation: group the kept records by their dedupe key
 and take the minimum ``seq`` and the count, so the driver only learns the keys that have copies
 and which copy comes first. The driver then streams the processed records in input order, writes
@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
-from pipeline import convert, engine, ingest
+from pipeline import convert, engine, ingest, workers
 from pipeline.artifacts import example_row, example_schema, publish, staging_dir
 from pipeline.engine import RunConfig, RunResult, SourceStats
 from pipeline.manifest import write_manifest
@@ -88,15 +88,15 @@ def _runs(table: Any) -> Iterator[tuple[str, int, int]]:
 
 
 def shape_counts(table: Any, options: convert.ConvertOptions) -> Any:
-    """Pass 0: ``engine._shape_batch`` per source run, as rows (source, shape, n)."""
+    """Pass 0: ``workers.shape_batch`` per source run, as rows (source, shape, n)."""
     import pyarrow as pa
 
-    engine._WORKER["options"] = options
+    workers.STATE["options"] = options
     rows: dict[str, list] = {"source": [], "shape": [], "n": []}
     items = table["item"].to_pylist()
     for name, start, stop in _runs(table):
         batch = [pickle.loads(b) for b in items[start:stop]]
-        for shape, n in engine._shape_batch(name, batch).items():
+        for shape, n in workers.shape_batch(name, batch).items():
             rows["source"].append(name)
             rows["shape"].append(shape)
             rows["n"].append(n)
@@ -106,14 +106,14 @@ def shape_counts(table: Any, options: convert.ConvertOptions) -> Any:
 
 
 class ProcessStage:
-    """Pass 1, one actor per partition: ``engine._process_batch`` over each source run.
+    """Pass 1, one actor per partition: ``workers.process_batch`` over each source run.
 
     Out: ``seq``, ``status`` (kept | rejected), ``key`` (the dedupe key of a kept Example),
     ``record`` (the Example or rejection, pickled) and ``warnings`` (the batch's warning counts,
     pickled, on its first row)."""
 
     def __init__(self, initargs: tuple, shapes: dict[str, str | None]):
-        engine._init_worker(*initargs)
+        workers.init_worker(*initargs)
         self.shapes = shapes
 
     def __call__(self, table: Any) -> Any:
@@ -124,7 +124,7 @@ class ProcessStage:
         items = table["item"].to_pylist()
         for name, start, stop in _runs(table):
             batch = [pickle.loads(b) for b in items[start:stop]]
-            results, warnings = engine._process_batch(name, self.shapes.get(name), batch)
+            results, warnings = workers.process_batch(name, self.shapes.get(name), batch)
             for i, rec in enumerate(results):
                 kept = "stage" not in rec
                 out["seq"].append(seqs[start + i])
@@ -268,7 +268,7 @@ def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> Run
     profile, info, sources = engine.resolve(config)  # usage problems before Ray starts
     near = config.near_settings()
     ray = _import_ray()
-    initargs = engine.worker_initargs(config, profile, info, near)
+    initargs = workers.worker_initargs(config, profile, info, near)
     options = initargs[2]  # the ConvertOptions, for pass 0
     session = _Session(ray, config.workers)
     try:

@@ -261,7 +261,7 @@ def test_interrupted_run_leaves_previous_artifacts(tmp_path: Path, monkeypatch) 
     def boom(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(engine, "_write_splits", boom)
+    monkeypatch.setattr(engine, "write_splits", boom)
     with pytest.raises(KeyboardInterrupt):
         engine.run(engine.RunConfig(inputs=[data], out=out, seed=1))  # a new run, not up to date
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
