@@ -169,7 +169,17 @@ class ParquetSink:
     columns only; min/max of message text would make the footer as large as the data."""
 
     ROW_GROUP_ROWS = 2048
-    STATISTICS = ["id", "source", "line", "kind", "label", "n_tokens", "n_trained_tokens", "cluster", "split"]
+    STATISTICS = [
+        "id",
+        "source",
+        "line",
+        "kind",
+        "label",
+        "n_tokens",
+        "n_trained_tokens",
+        "cluster",
+        "split",
+    ]
 
     def __init__(self, path: Path, schema):
         import pyarrow.parquet as pq

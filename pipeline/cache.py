@@ -71,7 +71,9 @@ def content_hash(path: Path) -> str:
 
 
 def fingerprint(settings: dict[str, Any]) -> str:
-    return hashlib.sha256(orjson.dumps(settings, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()
+    return hashlib.sha256(
+        orjson.dumps(settings, option=orjson.OPT_SORT_KEYS, default=str)
+    ).hexdigest()
 
 
 class StageCache:
@@ -79,12 +81,16 @@ class StageCache:
 
     def __init__(self, root: Path | None, stage_settings: dict[str, Any]):
         self.root = root
-        self.settings_key = fingerprint({**stage_settings, "code": code_version(), "format": FORMAT})
+        self.settings_key = fingerprint(
+            {**stage_settings, "code": code_version(), "format": FORMAT}
+        )
         self.hits = 0
         self.misses = 0
 
     def key(self, name: str, path: Path) -> str:
-        return fingerprint({"settings": self.settings_key, "name": name, "content": content_hash(path)})
+        return fingerprint(
+            {"settings": self.settings_key, "name": name, "content": content_hash(path)}
+        )
 
     def load(self, key: str) -> tuple[tuple, Iterator[tuple]] | None:
         """(shape info, batches) of a complete entry, or None."""

@@ -77,9 +77,7 @@ def cli() -> None:
     help="Examples over the model's token limit: flag (keep, warn) [default], drop "
     "(rejected.jsonl, rule length.over_limit) or truncate (keep the start).",
 )
-@click.option(
-    "--max-tokens", type=click.IntRange(1), help="Token limit per example [the model's]."
-)
+@click.option("--max-tokens", type=click.IntRange(1), help="Token limit per example [the model's].")
 @click.option(
     "--tokenizer",
     type=click.Path(path_type=Path, file_okay=False),
@@ -217,7 +215,9 @@ def run(
         click.echo(run_summary(result.manifest, str(config.out)))
         from pipeline.length import summary_lines
 
-        for text in summary_lines(result.manifest.get("length"), result.manifest["tokens"]["over_limit"]):
+        for text in summary_lines(
+            result.manifest.get("length"), result.manifest["tokens"]["over_limit"]
+        ):
             click.echo(text)
         click.echo(_cache_line(result))
     limit = config.max_rejected_share
@@ -298,7 +298,9 @@ def validate(files, profile, model, fmt, max_errors, strict) -> None:
 
 @cli.command()
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--model", help="OpenAI model id (snapshot, alias or ft: id) for tokenizer, limit, price.")
+@click.option(
+    "--model", help="OpenAI model id (snapshot, alias or ft: id) for tokenizer, limit, price."
+)
 @click.option(
     "--tokenizer",
     type=click.Path(path_type=Path, file_okay=False),
@@ -310,9 +312,7 @@ def validate(files, profile, model, fmt, max_errors, strict) -> None:
 @click.option(
     "--price", type=click.FloatRange(0), help="Training price in USD per 1M tokens [price table]."
 )
-@click.option(
-    "--max-tokens", type=click.IntRange(1), help="Token limit per example [the model's]."
-)
+@click.option("--max-tokens", type=click.IntRange(1), help="Token limit per example [the model's].")
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
 def count(file, model, tokenizer, epochs, price, max_tokens, fmt) -> None:
     """Count tokens of a training file: total, trained, billing tokens, epochs and cost.

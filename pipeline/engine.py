@@ -337,7 +337,9 @@ class Tally:
         self.rejected_by_stage[rec["stage"]] += 1
         self.rejected_by_rule[rec["rule"]] += 1
         if rec["rule"] == "length.over_limit":
-            self.dropped_long.append({"source": rec["source"], "line": rec["line"], "tokens": rec["tokens"]})
+            self.dropped_long.append(
+                {"source": rec["source"], "line": rec["line"], "tokens": rec["tokens"]}
+            )
         self.rejected.write(rec)
 
     def duplicate(self, st: SourceStats, rec: dict, first: tuple) -> None:
@@ -425,7 +427,9 @@ class Tally:
         return manifest
 
 
-def _file_shape(runner: _LazyRunner, src: ingest.Source, batch_size: int) -> tuple[str | None, list[str]]:
+def _file_shape(
+    runner: _LazyRunner, src: ingest.Source, batch_size: int
+) -> tuple[str | None, list[str]]:
     """Pass 0: the file's shape from the shapes of all its records."""
     counts: collections.Counter = collections.Counter()
     batches = _batches(ingest.read_source(src), batch_size)

@@ -781,7 +781,9 @@ def _read_hf(src: Source) -> Iterator[Item]:
         return
     try:
         for filename in files:
-            with pa.OSFile(str(src.path / filename), "rb") as mm:  # streamed reads, not mapped pages
+            with pa.OSFile(
+                str(src.path / filename), "rb"
+            ) as mm:  # streamed reads, not mapped pages
                 for batch in pa.ipc.open_stream(mm):
                     for offset in range(0, batch.num_rows, BATCH_ROWS):
                         for record in _batch_rows(batch.slice(offset, BATCH_ROWS)):

@@ -66,10 +66,14 @@ def test_global_settings_reuse_every_stage_entry(inputs: list[Path], tmp_path: P
     run(RunConfig(inputs=inputs, out=tmp_path / "first"))
     again = run(RunConfig(inputs=inputs, out=tmp_path / "second", seed=7, near_threshold=0.9))
     assert (again.cache_hits, again.cache_misses) == (2, 0)
-    assert artifacts(tmp_path / "second") == fresh(inputs, tmp_path / "fresh", seed=7, near_threshold=0.9)
+    assert artifacts(tmp_path / "second") == fresh(
+        inputs, tmp_path / "fresh", seed=7, near_threshold=0.9
+    )
 
 
-def test_stage_settings_and_code_changes_miss(inputs: list[Path], tmp_path: Path, monkeypatch) -> None:
+def test_stage_settings_and_code_changes_miss(
+    inputs: list[Path], tmp_path: Path, monkeypatch
+) -> None:
     run(RunConfig(inputs=inputs, out=tmp_path / "first"))
     other = run(RunConfig(inputs=inputs, out=tmp_path / "second", system_prompt="Be brief."))
     assert other.cache_hits == 0
@@ -86,7 +90,9 @@ def test_no_cache_reads_and_writes_nothing(inputs: list[Path], tmp_path: Path) -
     assert len([p for p in cache_dir.iterdir() if (p / "complete").exists()]) == 2
 
 
-def test_an_interrupted_run_leaves_no_cache_entry(inputs: list[Path], tmp_path: Path, monkeypatch) -> None:
+def test_an_interrupted_run_leaves_no_cache_entry(
+    inputs: list[Path], tmp_path: Path, monkeypatch
+) -> None:
     import pipeline.engine as engine
 
     cache_dir = tmp_path / "cache"

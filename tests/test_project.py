@@ -12,7 +12,9 @@ from pipeline.cli import cli
 from tests.conftest import REPO
 
 
-@pytest.mark.parametrize("target", ["help", "install", "run", "test", "lint", "gate", "bench", "clean"])
+@pytest.mark.parametrize(
+    "target", ["help", "install", "run", "test", "lint", "gate", "bench", "clean"]
+)
 def test_every_make_target_exists(target: str) -> None:
     done = subprocess.run(["make", "-n", target], cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
@@ -25,7 +27,7 @@ def test_make_help_lists_the_targets() -> None:
 
 
 def test_every_command_has_help_with_an_example() -> None:
-    for name, command in cli.commands.items():
+    for name in cli.commands:
         result = CliRunner().invoke(cli, [name, "--help"])
         assert result.exit_code == 0
         assert "Example:" in result.output, f"ftprep {name} --help has no example"

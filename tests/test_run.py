@@ -288,5 +288,7 @@ def test_azure_files_are_written_with_the_bom_azure_expects(tmp_path: Path) -> N
     out = tmp_path / "o"
     assert run_cli("run", str(data), "--out", str(out), "--profile", "azure-openai-chat")[0] == 0
     assert (out / "train.jsonl").read_bytes().startswith(b"\xef\xbb\xbf{")
-    code, output = run_cli("validate", str(out / "train.jsonl"), "--profile", "azure-openai-chat", "--strict")
+    code, output = run_cli(
+        "validate", str(out / "train.jsonl"), "--profile", "azure-openai-chat", "--strict"
+    )
     assert code == 0, output
