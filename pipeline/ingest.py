@@ -338,15 +338,48 @@ def _jsonl_lines(src: Source, encoding: str | None) -> Iterator[Item]:
             yield _unreadable(src, line + 1, err)
 
 
+MAX_DEPTH = 64  # nesting levels of one record; real examples stay far below, recursion does not
+
+
 def parse_item(source: str, item: Item) -> ParseResult:
     """One item of ``read_source``, parsed: (True, value), or (False, rejection) for a rejection
-    from the reader or a JSONL line that does not parse."""
+    from the reader, a JSONL line that does not parse, or a record nested deeper than MAX_DEPTH."""
     if isinstance(item, dict):
         return False, item
     line, payload = item
     if isinstance(payload, bytes):
-        return parse_line(source, line, payload)
-    return True, payload
+        ok, value = parse_line(source, line, payload)
+        if not ok:
+            return ok, value
+    else:
+        value = payload
+    if _deeper_than(value, MAX_DEPTH):
+        return False, rejection(
+            source,
+            line,
+            STAGE,
+            "ingest.too_deep",
+            f"the record nests lists or objects more than {MAX_DEPTH} levels deep: flatten it "
+            "(fine-tuning examples need only a few levels)",
+            raw=_truncate(payload.decode("utf-8", errors="replace"))
+            if isinstance(payload, bytes)
+            else None,  # too deep to serialise safely
+        )
+    return True, value
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests lists and objects more than ``limit`` levels (without recursion)."""
+    if not isinstance(value, (dict, list)):
+        return False
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return False
 
 
 def parse_line(source: str, line: int, data: bytes) -> ParseResult:

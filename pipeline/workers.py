@@ -99,12 +99,25 @@ def process_batch(
             results.append(obj)
             continue
         line = item[0]
-        ex = convert.convert_record(obj, source, line, file_shape, STATE["options"])
-        if "stage" in ex:
-            results.append(ex)
-            continue
-        results.append(finish_example(ex, obj, profile, counter, warnings))
+        try:
+            ex = convert.convert_record(obj, source, line, file_shape, STATE["options"])
+            if "stage" not in ex:
+                ex = finish_example(ex, obj, profile, counter, warnings)
+        except Exception as exc:  # a bug must cost one record, not the run
+            ex = _internal_error(source, line, exc)
+        results.append(ex)
     return results, warnings
+
+
+def _internal_error(source: str, line: int, exc: Exception) -> dict:
+    return rejection(
+        source,
+        line,
+        "convert",
+        "internal.error",
+        f"ftprep could not process this record ({type(exc).__name__}: {exc}); the other records "
+        "were processed. Please report it with this line.",
+    )
 
 
 _LIGHT_KEYS = ("id", "dedupe_key", "source", "line", "n_tokens", "over_limit", "near", "stage")
@@ -124,11 +137,12 @@ def process_batch_arrow(
     rows = []
     outcomes = []
     for rec in results:
-        if "stage" in rec:
-            outcomes.append(rec)
-        else:
-            rows.append(example_row(rec))
-            outcomes.append({k: rec[k] for k in _LIGHT_KEYS if k in rec})
+        if "stage" not in rec:
+            try:
+                rows.append(example_row(rec))
+            except Exception as exc:  # e.g. a value too deep to serialise
+                rec = _internal_error(rec["source"], rec["line"], exc)
+        outcomes.append(rec if "stage" in rec else {k: rec[k] for k in _LIGHT_KEYS if k in rec})
     batch = pa.RecordBatch.from_pylist(rows, schema=_spill_schema()) if rows else None
     return outcomes, warnings, batch
 

@@ -184,6 +184,14 @@ def test_written_files_pass_validate(tmp_path: Path) -> None:
         ("blank.jsonl", b"\n\n  \n"),
         ("odd.json", b'{"nothing": "known"}'),
         ("trunc.jsonl.gz", gzip.compress(b'{"prompt": "a", "completion": "b"}\n' * 50)[:-30]),
+        (
+            "deep.jsonl",
+            b'{"messages": [{"role": "user", "content": "x", "x": '
+            + b"[" * 900
+            + b"1"
+            + b"]" * 900
+            + b"}]}\n",
+        ),
     ],
 )
 def test_hostile_files_never_crash(tmp_path: Path, name: str, content: bytes) -> None:
@@ -292,3 +300,36 @@ def test_azure_files_are_written_with_the_bom_azure_expects(tmp_path: Path) -> N
         "validate", str(out / "train.jsonl"), "--profile", "azure-openai-chat", "--strict"
     )
     assert code == 0, output
+
+
+def test_an_unexpected_error_costs_one_record_not_the_run(tmp_path: Path, monkeypatch) -> None:
+    from pipeline import convert
+
+    real = convert.convert_record
+
+    def flaky(obj, source, line, *args):
+        if line == 3:
+            raise ValueError("boom")
+        return real(obj, source, line, *args)
+
+    monkeypatch.setattr(convert, "convert_record", flaky)
+    data = write_jsonl(tmp_path / "in.jsonl", many_chats(12))
+    code, output = run_cli("run", str(data), "--out", str(tmp_path / "o"), "--workers", "1")
+    assert code == 0, output
+    rejected = read_jsonl(tmp_path / "o" / "rejected.jsonl")
+    assert [(r["line"], r["rule"]) for r in rejected] == [(3, "internal.error")]
+    assert "ValueError: boom" in rejected[0]["message"]
+    assert_conserved(tmp_path / "o")
+
+
+def test_validate_reports_a_too_deep_line_and_goes_on(tmp_path: Path) -> None:
+    deep = b'{"messages": ' + b"[" * 300 + b"]" * 300 + b"}\n"
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(
+        deep
+        + b'{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]}\n'
+    )
+    code, output = run_cli("validate", str(path), "--profile", "openai-chat")
+    assert code == 1
+    assert f"{path}:1: the record nests lists or objects more than 64 levels deep" in output
+    assert "[ingest.too_deep]" in output and "2 records" in output
