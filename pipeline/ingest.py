@@ -365,6 +365,20 @@ def parse_item(source: str, item: Item) -> ParseResult:
             if isinstance(payload, bytes)
             else None,  # too deep to serialise safely
         )
+    if not isinstance(payload, bytes):  # JSON documents, CSV and Arrow rows: JSONL was checked
+        try:
+            orjson.dumps(value)
+        except orjson.JSONEncodeError as err:
+            return False, rejection(
+                source,
+                line,
+                STAGE,
+                "ingest.invalid_unicode" if "surrogates" in str(err) else "ingest.unserialisable",
+                f"the record cannot be written as JSON ({err}): a string holds a lone "
+                "surrogate escape such as \\ud800; fix or remove it"
+                if "surrogates" in str(err)
+                else f"the record cannot be written as JSON ({err})",
+            )
     return True, value
 
 

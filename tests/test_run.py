@@ -184,6 +184,7 @@ def test_written_files_pass_validate(tmp_path: Path) -> None:
         ("blank.jsonl", b"\n\n  \n"),
         ("odd.json", b'{"nothing": "known"}'),
         ("trunc.jsonl.gz", gzip.compress(b'{"prompt": "a", "completion": "b"}\n' * 50)[:-30]),
+        ("surrogate.json", b'[{"instruction": "say \\ud800", "output": "b"}]'),
         (
             "deep.jsonl",
             b'{"messages": [{"role": "user", "content": "x", "x": '
