@@ -87,10 +87,9 @@ class StageCache:
         self.hits = 0
         self.misses = 0
 
-    def key(self, name: str, path: Path) -> str:
-        return fingerprint(
-            {"settings": self.settings_key, "name": name, "content": content_hash(path)}
-        )
+    def key(self, name: str, content: str) -> str:
+        """The entry key of an input, from its name and ``content_hash``."""
+        return fingerprint({"settings": self.settings_key, "name": name, "content": content})
 
     def load(self, key: str) -> tuple[tuple, Iterator[tuple]] | None:
         """(shape info, batches) of a complete entry, or None."""

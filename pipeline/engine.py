@@ -103,6 +103,7 @@ class SourceStats:
     format: str
     shape: str | None = None
     shape_notes: list[str] = field(default_factory=list)
+    sha256: str | None = None  # of the file's bytes, when already computed
     records: int = 0
     rejected: int = 0
     duplicates: int = 0
@@ -241,7 +242,10 @@ def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> Run
     advance = getattr(progress, "advance", None)
     near = config.near_settings()
     cache = _stage_cache(config, profile, info, near)
-    source_keys = [cache.key(src.name, src.path) for src in sources]
+    from pipeline.cache import content_hash
+
+    contents = [content_hash(src.path) for src in sources]  # read once: cache key and manifest
+    source_keys = [cache.key(src.name, c) for src, c in zip(sources, contents, strict=True)]
     run_key = _run_key(config, cache, source_keys)
     previous = _up_to_date(config.out, run_key) if config.use_cache else None
     if previous is not None:
@@ -254,8 +258,9 @@ def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> Run
     spill_schema = example_schema(with_rendered=True)
     try:
         with pa.OSFile(str(spill_path), "wb") as sink, pa.ipc.new_file(sink, spill_schema) as spill:
-            for src, key in zip(sources, source_keys, strict=True):
+            for src, key, content in zip(sources, source_keys, contents, strict=True):
                 st = tally.add_source(src)
+                st.sha256 = content if src.path.is_file() else None
                 if progress:
                     progress(f"reading {src.name}")
                 cached = cache.load(key)

@@ -76,7 +76,7 @@ def build_manifest(
     inputs = [
         {
             "path": s.name,
-            "sha256": sha256_file(s.path) if s.path.is_file() else None,
+            "sha256": s.sha256 or (sha256_file(s.path) if s.path.is_file() else None),
             "format": s.format,
             "shape": s.shape,
             "shape_notes": s.shape_notes,
