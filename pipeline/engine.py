@@ -419,10 +419,10 @@ class Tally:
         length["truncated"] = [o for o in over_limit if o["action"] == "truncated"][:1000]
         manifest["length"] = length
         if config.tokenizer:
-            from pipeline.hf_tokens import ChatTokenizer
+            from pipeline.hf_tokens import fingerprint
 
             manifest["tokenizer"] = {
-                **ChatTokenizer(config.tokenizer).fingerprint(),
+                **fingerprint(config.tokenizer),
                 "encoding": info.encoding,
                 "max_tokens_per_example": info.max_tokens,
                 "limit_source": info.source,
@@ -449,9 +449,9 @@ def _stage_cache(config: RunConfig, profile: Profile, info: ModelInfo, near: Nea
 
     tokenizer = None
     if config.tokenizer:
-        from pipeline.hf_tokens import ChatTokenizer
+        from pipeline.hf_tokens import fingerprint
 
-        tokenizer = ChatTokenizer(config.tokenizer).fingerprint()
+        tokenizer = fingerprint(config.tokenizer)
     settings = {
         "profile": profile.name,
         "encoding": info.encoding,

@@ -87,6 +87,18 @@ def _token_text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def fingerprint(folder: str | Path) -> dict[str, Any]:
+    """What the manifest and the stage cache record about a tokenizer folder: its files' sha256
+    (without loading the tokenizer)."""
+    path = Path(folder)
+    files = {}
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        p = path / name
+        if p.is_file():
+            files[name] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return {"library": "tokenizers", "path": str(path), "sha256": files}
+
+
 class ChatTokenizer:
     """A local tokenizer folder: tokenize text and render conversations with its chat template."""
 
@@ -146,13 +158,7 @@ class ChatTokenizer:
         return f"tokenizers:{self.path.name}"
 
     def fingerprint(self) -> dict[str, Any]:
-        """What the manifest records about the tokenizer: files and their sha256."""
-        files = {}
-        for name in ("tokenizer.json", "tokenizer_config.json"):
-            p = self.path / name
-            if p.is_file():
-                files[name] = hashlib.sha256(p.read_bytes()).hexdigest()
-        return {"library": "tokenizers", "path": str(self.path), "sha256": files}
+        return fingerprint(self.path)
 
     def render(
         self, messages: list, tools: list | None = None, add_generation_prompt: bool = False
