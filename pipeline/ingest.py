@@ -353,7 +353,7 @@ def parse_item(source: str, item: Item) -> ParseResult:
             return ok, value
     else:
         value = payload
-    if _deeper_than(value, MAX_DEPTH):
+    if _may_be_deep(payload) and _deeper_than(value, MAX_DEPTH):
         return False, rejection(
             source,
             line,
@@ -380,6 +380,14 @@ def parse_item(source: str, item: Item) -> ParseResult:
                 else f"the record cannot be written as JSON ({err})",
             )
     return True, value
+
+
+def _may_be_deep(payload: Any) -> bool:
+    """False when a JSON line has too few brackets to nest MAX_DEPTH levels (the common case,
+    counted in C); parsed payloads from other formats are always walked."""
+    if isinstance(payload, bytes):
+        return payload.count(b"[") + payload.count(b"{") > MAX_DEPTH
+    return True
 
 
 def _deeper_than(value: Any, limit: int) -> bool:

@@ -21,7 +21,7 @@ import numpy as np
 
 from pipeline import convert, ingest
 from pipeline.dedupe import example_id, prompt_key
-from pipeline.near_dedupe import BANDS, NUM_PERM, MinHasher, featurise, prompt_messages
+from pipeline.near_dedupe import BANDS, NUM_PERM, featurise_examples, prompt_messages
 
 RULE_EXACT = "leakage.exact"
 RULE_NEAR = "leakage.near"
@@ -126,20 +126,14 @@ def read_examples(path: Path, side: Side, options: convert.ConvertOptions) -> It
 class _Features:
     """Exact keys, signatures and band keys of a batch of Examples."""
 
-    def __init__(self, examples: list[dict], hasher: MinHasher, key: str):
+    def __init__(self, examples: list[dict], key: str):
         self.where = [(ex["source"], ex["line"]) for ex in examples]
         self.exact = [
             prompt_key(ex, prompt_messages(ex)) if key == "prompt" else example_id(ex)
             for ex in examples
         ]
-        feats = [featurise(ex, hasher, key) for ex in examples]
-        self.has = np.array([f.signature is not None for f in feats], dtype=bool)
-        self.sigs = np.zeros((len(feats), NUM_PERM), dtype=np.uint32)
-        self.bands = np.zeros((len(feats), BANDS), dtype=np.uint64)
-        for i, f in enumerate(feats):
-            if f.signature is not None:
-                self.sigs[i] = np.frombuffer(f.signature, dtype="<u4")
-                self.bands[i] = np.frombuffer(f.bands, dtype="<u8")
+        feats = featurise_examples(examples, key)
+        self.has, self.sigs, self.bands = feats.has, feats.sigs, feats.bands
 
 
 def find_leakage(
@@ -151,9 +145,8 @@ def find_leakage(
 ) -> LeakageReport:
     options = options or convert.ConvertOptions()
     report = LeakageReport(Side(str(train)), Side(str(validation)), threshold, key)
-    hasher = MinHasher()
     train_ex = list(read_examples(train, report.train, options))
-    t = _Features(train_ex, hasher, key)
+    t = _Features(train_ex, key)
     del train_ex
     first_exact: dict[str, int] = {}
     for i, k in enumerate(t.exact):
@@ -166,11 +159,11 @@ def find_leakage(
         batch.append(ex)
         if len(batch) >= BATCH:
             _compare(
-                _Features(batch, hasher, key), t, first_exact, members, orders, columns, report
+                _Features(batch, key), t, first_exact, members, orders, columns, report
             )
             batch = []
     if batch:
-        _compare(_Features(batch, hasher, key), t, first_exact, members, orders, columns, report)
+        _compare(_Features(batch, key), t, first_exact, members, orders, columns, report)
     report.pairs.sort(key=lambda p: (p.validation, p.train))
     return report
 

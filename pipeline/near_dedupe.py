@@ -6,12 +6,14 @@ conversation (message contents, then chosen/rejected/completion, then plain text
 NFKC, lowercase, punctuation stripped, digits folded to 0, whitespace collapsed. Its shingles are
 word 5-grams; texts under ``MIN_WORDS`` words get no signature (exact dedupe only).
 
-A signature is ``NUM_PERM`` 32-bit MinHash values from rensa's ``RMinHash`` (fixed seed); it is
-cut into ``BANDS`` bands of ``ROWS`` rows and each band is hashed to one 64-bit key. Two Examples
-are candidates when they share a band key and are kept as a pair when the signatures' estimated
-Jaccard (share of equal values) is at least the threshold. Pairs join clusters by union-find.
+Each shingle is hashed to 64 bits (vectorised over a batch of texts with numpy); a signature is
+``NUM_PERM`` 32-bit MinHash values of those hashes from rensa's ``RMinHash`` (fixed seed, one call
+per batch); it is cut into ``BANDS`` bands of ``ROWS`` rows and each band is hashed to one 64-bit
+key. Two Examples are candidates when they share a band key and are kept as a pair when the
+signatures' estimated Jaccard (share of equal values) is at least the threshold. Pairs join
+clusters by union-find.
 
-Workers compute ``featurise`` (the costly part). The main process holds ``NearIndex``: band keys
+Workers compute ``featurise_batch`` (the costly part). The main process holds ``NearIndex``: band keys
 and signatures are appended to two files in the staging folder (128 + 512 bytes per Example on
 disk); memory holds 5 bytes per Example (text length, a has-signature flag) while records stream,
 and about 40 bytes per Example while clusters are decided (one band column at a time, its sort
@@ -29,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import xxhash
 
 NUM_PERM = 128
 BANDS = 16
@@ -37,7 +38,7 @@ ROWS = 8
 SHINGLE = 5
 MIN_WORDS = 10
 SEED = 42
-BACKEND = "rensa.RMinHash"
+BACKEND = "rensa.RMinHash.digest_matrix_from_flat_token_hashes"
 MAX_BUCKET_CHECKS = 64  # Jaccard estimates per Example per bucket, at most
 PER_CLUSTER = 8  # members of one cluster an Example is checked against in a bucket, at most
 
@@ -87,6 +88,8 @@ def describe(settings: NearSettings) -> dict[str, Any]:
             "bands": BANDS,
             "rows": ROWS,
             "shingle": f"word {SHINGLE}-grams",
+            "shingle_hash": "64-bit: polynomial word hashes, polynomial over the 5 words, "
+            "splitmix64 finaliser",
             "normalise": "NFKC, lowercase, punctuation stripped, digits folded, whitespace collapsed",
             "min_words": MIN_WORDS,
             "threshold": settings.threshold,
@@ -163,33 +166,8 @@ def conversation_text(ex: dict[str, Any], key: str = "full") -> str:
 
 
 def shingles(words: list[str]) -> list[str]:
+    """The word 5-grams of a text, as strings: the definition ``featurise_texts`` hashes."""
     return list(map(" ".join, zip(*(words[i:] for i in range(SHINGLE)), strict=False)))
-
-
-class MinHasher:
-    """The one place that touches the MinHash library: tokens -> NUM_PERM uint32 values."""
-
-    def __init__(self, seed: int = SEED, num_perm: int = NUM_PERM):
-        import rensa
-
-        self._cls = rensa.RMinHash
-        self.seed = seed
-        self.num_perm = num_perm
-
-    def signature(self, tokens: list[str]) -> np.ndarray:
-        m = self._cls(num_perm=self.num_perm, seed=self.seed)
-        m.update(tokens)
-        return np.asarray(m.digest(), dtype=np.uint32)
-
-
-def band_keys(signature: np.ndarray) -> np.ndarray:
-    """BANDS 64-bit keys; the band number is part of the hash so keys never meet across bands."""
-    raw = signature.astype("<u4").tobytes()
-    width = ROWS * 4
-    return np.array(
-        [xxhash.xxh3_64_intdigest(raw[b * width : (b + 1) * width], seed=b) for b in range(BANDS)],
-        dtype=np.uint64,
-    )
 
 
 @dataclass
@@ -199,13 +177,171 @@ class Features:
     bands: bytes | None  # BANDS little-endian uint64
 
 
-def featurise(ex: dict[str, Any], hasher: MinHasher, key: str = "full") -> Features:
-    words = normalise_words(conversation_text(ex, key))
-    length = sum(map(len, words)) + max(len(words) - 1, 0)
-    if len(words) < MIN_WORDS:
-        return Features(length, None, None)
-    sig = hasher.signature(shingles(words))
-    return Features(length, sig.astype("<u4").tobytes(), band_keys(sig).astype("<u8").tobytes())
+@dataclass
+class BatchFeatures:
+    """The features of a batch of texts, row i for text i."""
+
+    lengths: np.ndarray  # int64: characters of the normalised text
+    has: np.ndarray  # bool: at least MIN_WORDS words, so a signature
+    sigs: np.ndarray  # (n, NUM_PERM) uint32; zeros where ``has`` is False
+    bands: np.ndarray  # (n, BANDS) uint64; zeros where ``has`` is False
+
+    def row(self, i: int) -> Features:
+        if not self.has[i]:
+            return Features(int(self.lengths[i]), None, None)
+        return Features(
+            int(self.lengths[i]),
+            self.sigs[i].astype("<u4").tobytes(),
+            self.bands[i].astype("<u8").tobytes(),
+        )
+
+
+# Shingle hashing, vectorised over a batch: the normalised texts of a batch are joined by spaces
+# into one byte buffer; a word's hash is its polynomial hash (base _P, mod 2**64, from prefix sums
+# over the buffer) put through the splitmix64 finaliser; a 5-gram's hash is the polynomial of its
+# five word hashes (base _K), finalised the same way. The 64-bit shingle hashes of each text go to
+# rensa as one flat buffer, which computes the MinHash signatures of the whole batch in Rust.
+_P = np.uint64(0x100000001B3)
+_P_INV = np.uint64(pow(int(_P), -1, 2**64))
+_K = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+CHUNK_BYTES = 1 << 20  # normalised bytes hashed at once (the power tables hold this many)
+_POWERS: tuple[np.ndarray, np.ndarray] | None = None
+
+
+def _mix(z: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser, elementwise (uint64 arithmetic wraps)."""
+    z = (z ^ (z >> np.uint64(30))) * _M1
+    z = (z ^ (z >> np.uint64(27))) * _M2
+    return z ^ (z >> np.uint64(31))
+
+
+def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """_P**(j+1) and _P_INV**(j+1) for j < n (tables of CHUNK_BYTES built once per process)."""
+    global _POWERS
+    if n > CHUNK_BYTES:  # one text longer than a chunk: tables for it alone
+        return _power_tables(n)
+    if _POWERS is None:
+        _POWERS = _power_tables(CHUNK_BYTES)
+    return _POWERS[0][:n], _POWERS[1][:n]
+
+
+def _power_tables(n: int) -> tuple[np.ndarray, np.ndarray]:
+    with np.errstate(over="ignore"):
+        return (
+            np.cumprod(np.full(n, _P, dtype=np.uint64)),
+            np.cumprod(np.full(n, _P_INV, dtype=np.uint64)),
+        )
+
+
+def _ascii_bytes_table() -> bytes:
+    """``normalise_words``'s mapping for ASCII as a bytes.translate table: letters lowercased,
+    digits to 0, underscore kept (a word character), everything else a space."""
+    table = bytearray(range(256))
+    for code in range(128):
+        c = chr(code)
+        if c.isdigit():
+            table[code] = ord("0")
+        elif c.isalnum() or c == "_":
+            table[code] = ord(c.lower())
+        else:
+            table[code] = ord(" ")
+    return bytes(table)
+
+
+_ASCII_BYTES = _ascii_bytes_table()
+
+
+def normalised_bytes(text: str) -> tuple[bytes, int | None]:
+    """The normalised text as bytes whose words are split by spaces (runs not yet collapsed), and
+    its length in characters when that differs from what the bytes tell (non-ASCII text)."""
+    if text.isascii():
+        return text.encode("ascii").translate(_ASCII_BYTES), None
+    joined = " ".join(normalise_words(text))
+    return joined.encode("utf-8"), len(joined)
+
+
+def featurise_texts(texts: list[str]) -> BatchFeatures:
+    """MinHash signatures and band keys of a batch of conversation texts."""
+    n = len(texts)
+    lengths = np.zeros(n, dtype=np.int64)
+    has = np.zeros(n, dtype=bool)
+    sigs = np.zeros((n, NUM_PERM), dtype=np.uint32)
+    parts: list[bytes] = []
+    size = start = 0
+    for i, text in enumerate(texts):
+        data, chars = normalised_bytes(text)
+        if parts and size + len(data) + 1 > CHUNK_BYTES:
+            _featurise_chunk(parts, slice(start, i), lengths, has, sigs)
+            parts, size, start = [], 0, i
+        parts.append(data)
+        size += len(data) + 1
+        if chars is not None:
+            lengths[i] = -chars - 1  # set after hashing: the character count, not bytes
+    if parts:
+        _featurise_chunk(parts, slice(start, n), lengths, has, sigs)
+    bands = np.zeros((n, BANDS), dtype=np.uint64)
+    if has.any():
+        bands[has] = band_keys(sigs[has])
+    return BatchFeatures(lengths, has, sigs, bands)
+
+
+def _featurise_chunk(
+    parts: list[bytes], rows: slice, lengths: np.ndarray, has: np.ndarray, sigs: np.ndarray
+) -> None:
+    import rensa
+
+    buf = np.frombuffer(b" " + b" ".join(parts) + b" ", dtype=np.uint8)
+    word = buf != 32
+    starts = np.flatnonzero(word[1:] & ~word[:-1]) + 1
+    ends = np.flatnonzero(~word[1:] & word[:-1]) + 1
+    power, inverse = _powers(len(buf))
+    prefix = np.zeros(len(buf) + 1, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        np.cumsum(buf * power, out=prefix[1:])
+        words = _mix((prefix[ends] - prefix[starts]) * inverse[starts] + np.uint64(1))
+    offsets = np.cumsum([1] + [len(p) + 1 for p in parts])  # where each text starts (and ends)
+    counts = np.diff(np.searchsorted(starts, offsets))  # words per text
+    owner = np.repeat(np.arange(len(parts)), counts)
+    chars = np.bincount(owner, weights=ends - starts, minlength=len(parts)).astype(np.int64)
+    here = lengths[rows]
+    lengths[rows] = np.where(here < 0, -here - 1, chars + np.maximum(counts - 1, 0))
+    enough = counts >= MIN_WORDS
+    has[rows] = enough
+    if not enough.any():
+        return
+    m = len(words) - SHINGLE + 1  # >= 1: some text has MIN_WORDS words
+    with np.errstate(over="ignore"):
+        acc = words[:m].copy()
+        for i in range(1, SHINGLE):
+            acc = acc * _K + words[i : i + m]
+        hashes = _mix(acc)
+    first_owner = owner[:m]
+    valid = (first_owner == owner[SHINGLE - 1 :]) & enough[first_owner]
+    per_text = np.bincount(first_owner[valid], minlength=len(parts))[enough]
+    row_offsets = np.concatenate(([0], np.cumsum(per_text))).astype(np.uint64)
+    matrix = rensa.RMinHash.digest_matrix_from_flat_token_hashes(
+        np.ascontiguousarray(hashes[valid]), row_offsets, NUM_PERM, SEED
+    )
+    block = sigs[rows]
+    block[enough] = np.array(matrix.to_rows(), dtype=np.uint32)
+    sigs[rows] = block
+
+
+def band_keys(sigs: np.ndarray) -> np.ndarray:
+    """(n, BANDS) 64-bit keys of (n, NUM_PERM) signatures: each band's ROWS values hashed, with
+    the band number mixed in so keys never meet across bands."""
+    rows = sigs.reshape(len(sigs), BANDS, ROWS).astype(np.uint64)
+    with np.errstate(over="ignore"):
+        acc = np.arange(1, BANDS + 1, dtype=np.uint64) * _M1 + np.zeros((len(sigs), 1), np.uint64)
+        for r in range(ROWS):
+            acc = acc * _K + rows[:, :, r]
+        return _mix(acc)
+
+
+def featurise_examples(examples: list[dict[str, Any]], key: str = "full") -> BatchFeatures:
+    return featurise_texts([conversation_text(ex, key) for ex in examples])
 
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:
@@ -408,17 +544,18 @@ class NearIndex:
                 seen.append(i)
 
 
-def featurise_example(ex: dict[str, Any], settings: NearSettings, state: dict[str, Any]) -> None:
-    """Worker side: add ``dedupe_key`` (with ``--dedupe-key prompt``) and ``near`` Features."""
+def featurise_batch(examples: list[dict[str, Any]], settings: NearSettings) -> None:
+    """Worker side, per batch of Examples: add ``dedupe_key`` (with ``--dedupe-key prompt``) and
+    ``near`` Features to each."""
     if settings.key == "prompt":
         from pipeline.dedupe import prompt_key
 
-        ex["dedupe_key"] = prompt_key(ex, prompt_messages(ex))
-    if settings.mode != "off":
-        hasher = state.get("hasher")
-        if hasher is None:
-            hasher = state["hasher"] = MinHasher()
-        ex["near"] = featurise(ex, hasher, settings.key)
+        for ex in examples:
+            ex["dedupe_key"] = prompt_key(ex, prompt_messages(ex))
+    if settings.mode != "off" and examples:
+        features = featurise_examples(examples, settings.key)
+        for i, ex in enumerate(examples):
+            ex["near"] = features.row(i)
 
 
 class ClusterMap:

@@ -17,7 +17,7 @@ from pipeline import convert, ingest
 from pipeline.artifacts import example_row, example_schema
 from pipeline.dedupe import example_id
 from pipeline.models import ModelInfo
-from pipeline.near_dedupe import NearSettings, featurise_example
+from pipeline.near_dedupe import NearSettings, featurise_batch
 from pipeline.profiles import Profile, get_profile
 from pipeline.records import rejection
 from pipeline.render import Unrenderable
@@ -106,6 +106,8 @@ def process_batch(
         except Exception as exc:  # a bug must cost one record, not the run
             ex = _internal_error(source, line, exc)
         results.append(ex)
+    if STATE.get("near") is not None:
+        featurise_batch([ex for ex in results if "stage" not in ex], STATE["near"])
     return results, warnings
 
 
@@ -194,8 +196,6 @@ def finish_example(
             rendered = profile.render(ex)
     ex["id"] = example_id(ex)
     ex["cluster"] = ex["id"]
-    if STATE.get("near") is not None:
-        featurise_example(ex, STATE["near"], STATE)
     ex["rendered"] = orjson.dumps(rendered)
     return ex
 
