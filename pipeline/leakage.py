@@ -158,9 +158,7 @@ def find_leakage(
     for ex in read_examples(validation, report.validation, options):
         batch.append(ex)
         if len(batch) >= BATCH:
-            _compare(
-                _Features(batch, key), t, first_exact, members, orders, columns, report
-            )
+            _compare(_Features(batch, key), t, first_exact, members, orders, columns, report)
             batch = []
     if batch:
         _compare(_Features(batch, key), t, first_exact, members, orders, columns, report)
