@@ -21,7 +21,7 @@ import hashlib
 import os
 import pickle
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -30,7 +30,7 @@ from typing import Any
 import orjson
 
 MAX_BYTES = int(os.environ.get("FTPREP_CACHE_MAX_BYTES", 5 * 2**30))
-FORMAT = 1
+FORMAT = 2
 
 
 def default_dir() -> Path:
@@ -105,30 +105,10 @@ class StageCache:
             shape = pickle.load(f)
         return shape, _read_batches(folder / "batches.pkl")
 
-    def store(self, key: str, shape: tuple, batches: Iterable[tuple]) -> Iterator[tuple]:
-        """Yield ``batches`` while writing them to a new entry, committed only when all were read."""
+    def writer(self, key: str) -> EntryWriter:
+        """A new entry for ``key``, written batch by batch as the stages produce them."""
         self.misses += 1
-        if self.root is None:
-            yield from batches
-            return
-        self.root.mkdir(parents=True, exist_ok=True)
-        folder = self.root / key
-        partial = self.root / f".{key}.partial-{os.getpid()}"
-        shutil.rmtree(partial, ignore_errors=True)
-        partial.mkdir()
-        with open(partial / "shape.pkl", "wb") as f:
-            pickle.dump(shape, f, protocol=5)
-        try:
-            with open(partial / "batches.pkl", "wb") as f:
-                for batch in batches:
-                    pickle.dump(batch, f, protocol=5)
-                    yield batch
-        except BaseException:  # an interrupted run leaves no entry behind
-            shutil.rmtree(partial, ignore_errors=True)
-            raise
-        (partial / "complete").touch()
-        shutil.rmtree(folder, ignore_errors=True)
-        os.replace(partial, folder)
+        return EntryWriter(self.root, key)
 
     def prune(self) -> None:
         """Remove least recently used entries until the folder is under MAX_BYTES."""
@@ -146,6 +126,44 @@ class StageCache:
                 break
             shutil.rmtree(folder, ignore_errors=True)
             total -= size
+
+
+class EntryWriter:
+    """A cache entry being written; it exists for ``load`` only after ``commit`` (an interrupted
+    run, or an input whose guessed shape proved wrong, leaves nothing behind)."""
+
+    def __init__(self, root: Path | None, key: str):
+        self._file = None
+        if root is None:
+            return
+        root.mkdir(parents=True, exist_ok=True)
+        self.folder = root / key
+        self.partial = root / f".{key}.partial-{os.getpid()}"
+        shutil.rmtree(self.partial, ignore_errors=True)
+        self.partial.mkdir()
+        self._file = open(self.partial / "batches.pkl", "wb")
+
+    def write(self, batch: tuple) -> None:
+        if self._file is not None:
+            pickle.dump(batch, self._file, protocol=5)
+
+    def commit(self, shape: tuple) -> None:
+        if self._file is None:
+            return
+        self._file.close()
+        self._file = None
+        with open(self.partial / "shape.pkl", "wb") as f:
+            pickle.dump(shape, f, protocol=5)
+        (self.partial / "complete").touch()
+        shutil.rmtree(self.folder, ignore_errors=True)
+        os.replace(self.partial, self.folder)
+
+    def discard(self) -> None:
+        """Drop the entry unless it was committed."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+            shutil.rmtree(self.partial, ignore_errors=True)
 
 
 def _read_batches(path: Path) -> Iterator[tuple]:

@@ -219,11 +219,19 @@ def _add_system_prompt(ex: dict, system_prompt: str | None) -> None:
 
 
 def convert_record(
-    obj: Any, source: str, line: int, file_shape: str | None, options: ConvertOptions
+    obj: Any,
+    source: str,
+    line: int,
+    file_shape: str | None,
+    options: ConvertOptions,
+    shapes: collections.Counter | None = None,
 ) -> dict:
-    """One raw record -> an Example, or a rejection (stage "convert") saying what to change."""
+    """One raw record -> an Example, or a rejection (stage "convert") saying what to change.
+    ``shapes``, when given, counts the record's own shape (as ``shape_of`` would)."""
     record, names = _normalised(obj, options)
     shape = _detect(record)
+    if shapes is not None:
+        shapes[shape] += 1
     try:
         if shape == "not_object":
             raise Reject(

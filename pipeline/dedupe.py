@@ -24,10 +24,17 @@ CONTENT_FIELDS = ("kind", "messages", "tools", "chosen", "rejected", "completion
 
 
 def normalise_text(text: str) -> str:
-    # str.split() splits on exactly the characters \s matches; both checks are cheap for clean text
-    if not unicodedata.is_normalized("NFKC", text):
+    if not text.isascii() and not unicodedata.is_normalized("NFKC", text):  # ASCII is NFKC
         text = unicodedata.normalize("NFKC", text)
+    if _clean(text):
+        return text
     return " ".join(text.split())
+
+
+def _clean(text: str) -> bool:
+    """Whether ``" ".join(text.split())`` would return ``text`` unchanged: its only whitespace is
+    single spaces between words (every whitespace character but the space is unprintable)."""
+    return text[:1] != " " and text[-1:] != " " and "  " not in text and text.isprintable()
 
 
 def _normalise(value: Any) -> Any:

@@ -1,9 +1,11 @@
 """The embedded engine: runs the stages over every input, on all cores, in bounded memory.
 
-Per input file, pass 0 counts record shapes (so the file's shape comes from the whole file), and
-pass 1 streams batches through the per-record stages (``pipeline.workers``: convert, validate,
-count, featurise) in a process pool, in input order; an input whose content, settings and code
-are unchanged is replayed from the stage cache instead. The main process dedupes exactly on ids,
+Per input file, one pass streams batches through the per-record stages (``pipeline.workers``:
+convert, validate, count, featurise) in a process pool, in input order; an input whose content,
+settings and code are unchanged is replayed from the stage cache instead. A file's shape comes
+from all its records: it is guessed from the first batch, and the workers count every record's
+shape; when the counts pick another shape (a file whose first records are not typical), the run
+is redone with that shape known, so the result is the same as deciding it first. The main process dedupes exactly on ids,
 writes rejected and duplicate records as they come, and spills surviving Examples to an Arrow
 file in the staging folder. After the last input, near duplicates are clustered and the write
 stage (``pipeline.write``) splits the spill into the artifacts, published atomically. Memory holds
@@ -13,6 +15,7 @@ a few batches in flight and about 120 bytes per kept Example.
 from __future__ import annotations
 
 import collections
+import itertools
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -30,7 +33,7 @@ from pipeline.near_dedupe import ClusterMap, NearIndex, NearSettings
 from pipeline.near_dedupe import describe as describe_dedupe
 from pipeline.profiles import Profile, get_profile, load_schema
 from pipeline.split import SplitPlan
-from pipeline.workers import init_worker, process_batch_arrow, shape_batch, worker_initargs
+from pipeline.workers import init_worker, process_batch_arrow, worker_initargs
 from pipeline.write import write_splits
 
 INLINE_BYTES = 4_000_000  # inputs smaller than this run in-process: workers would cost more
@@ -232,14 +235,11 @@ def _model_for(config: RunConfig, profile: Profile) -> ModelInfo:
 
 
 def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> RunResult:
-    import pyarrow as pa
-
     profile, info, sources = resolve(config)
     total_bytes = sum(_size(s.path) for s in sources)
     workers = config.workers or os.cpu_count() or 1
     if total_bytes < INLINE_BYTES and config.workers is None:
         workers = 1
-    advance = getattr(progress, "advance", None)
     near = config.near_settings()
     cache = _stage_cache(config, profile, info, near)
     from pipeline.cache import content_hash
@@ -250,12 +250,59 @@ def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> Run
     previous = _up_to_date(config.out, run_key) if config.use_cache else None
     if previous is not None:
         return RunResult(config.out, previous, up_to_date=True)
-    staging = staging_dir(config.out)
     runner = _LazyRunner(workers, worker_initargs(config, profile, info, near))
+    known: dict[str, str | None] = {}  # inputs whose guessed shape proved wrong: their shape
+    try:
+        while True:
+            try:
+                staging, manifest = _process(
+                    config, profile, info, near, sources, contents, source_keys, cache, runner,
+                    known, progress,
+                )  # fmt: skip
+                break
+            except _WrongShape as wrong:
+                known[wrong.source] = wrong.shape
+    finally:
+        runner.close()
+    manifest["run_key"] = run_key
+    write_manifest(staging, manifest)
+    publish(staging, config.out)
+    cache.prune()
+    return RunResult(config.out, manifest, cache_hits=cache.hits, cache_misses=cache.misses)
+
+
+class _WrongShape(Exception):
+    """An input's shape, from all its records, is not the one guessed from its first batch."""
+
+    def __init__(self, source: str, shape: str | None):
+        self.source, self.shape = source, shape
+
+
+def _process(
+    config: RunConfig,
+    profile: Profile,
+    info: ModelInfo,
+    near: NearSettings,
+    sources: list[ingest.Source],
+    contents: list[str],
+    source_keys: list[str],
+    cache: Any,
+    runner: _LazyRunner,
+    known: dict[str, str | None],
+    progress: Callable[[str], None] | None,
+) -> tuple[Path, dict[str, Any]]:
+    """One pass over every input into a new staging folder; returns it and the manifest (not yet
+    written). Raises ``_WrongShape`` when an input's shape was guessed wrong (the run is then
+    redone with that input's shape known; inputs already done come from the cache)."""
+    import pyarrow as pa
+
+    advance = getattr(progress, "advance", None)
+    staging = staging_dir(config.out)
     tally = Tally(config, staging)
     index = ExactIndex()
     spill_path = staging / "_spill.arrow"
     spill_schema = example_schema(with_rendered=True)
+    entry = None
     try:
         with pa.OSFile(str(spill_path), "wb") as sink, pa.ipc.new_file(sink, spill_schema) as spill:
             for src, key, content in zip(sources, source_keys, contents, strict=True):
@@ -267,16 +314,26 @@ def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> Run
                 if cached is not None:
                     (st.shape, st.shape_notes), processed = cached
                 else:
-                    st.shape, st.shape_notes = _file_shape(runner, src, config.batch_size)
                     batches = _batches(ingest.read_source(src), config.batch_size)
-                    processed = cache.store(
-                        key,
-                        (st.shape, st.shape_notes),
-                        runner.get().map(process_batch_arrow, batches, src.name, st.shape),
+                    first = next(batches, [])
+                    guess = (
+                        known[src.name] if src.name in known else _guess_shape(config, src, first)
                     )
-                for outcomes, batch_warnings, rows in processed:
+                    entry = cache.writer(key)
+                    processed = runner.get().map(
+                        process_batch_arrow,
+                        itertools.chain([first] if first else [], batches),
+                        src.name,
+                        guess,
+                    )
+                shapes: collections.Counter = collections.Counter()
+                for batch in processed:
+                    outcomes, batch_warnings, rows, batch_shapes = batch
+                    if entry is not None:
+                        entry.write(batch)
                     if advance:
                         advance(len(outcomes))
+                    shapes.update(batch_shapes)
                     tally.warnings.update(batch_warnings)
                     keep = []
                     for rec in outcomes:
@@ -284,28 +341,42 @@ def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> Run
                         if "stage" in rec:
                             tally.reject(st, rec)
                             continue
-                        first = index.first_seen(rec)
-                        keep.append(first is None)
-                        if first is None:
+                        first_seen = index.first_seen(rec)
+                        keep.append(first_seen is None)
+                        if first_seen is None:
                             tally.keep(rec)
                         else:
-                            tally.duplicate(st, rec, first)
+                            tally.duplicate(st, rec, first_seen)
                     if any(keep):
                         spill.write_batch(rows if all(keep) else rows.filter(pa.array(keep)))
+                if entry is not None:
+                    st.shape, st.shape_notes = convert.choose_file_shape(shapes)
+                    if st.shape != guess:
+                        raise _WrongShape(src.name, st.shape)
+                    entry.commit((st.shape, st.shape_notes))
+                    entry = None
         runner.close()
         clusters, tokens = tally.split_and_write(
             config, near, spill_path, bom=profile.limits.bom == "expect", progress=progress
         )
     finally:
-        runner.close()
+        if entry is not None:
+            entry.discard()
         tally.close()
     spill_path.unlink(missing_ok=True)
     manifest = tally.manifest(config, profile, info, near, clusters, tokens)
-    manifest["run_key"] = run_key
-    write_manifest(staging, manifest)
-    publish(staging, config.out)
-    cache.prune()
-    return RunResult(config.out, manifest, cache_hits=cache.hits, cache_misses=cache.misses)
+    return staging, manifest
+
+
+def _guess_shape(config: RunConfig, src: ingest.Source, first: list) -> str | None:
+    """The shape of an input as its first batch shows it (confirmed after its last batch)."""
+    counts: collections.Counter = collections.Counter()
+    options = convert.ConvertOptions(mapping=config.mapping, roles=config.roles)
+    for item in first:
+        ok, obj = ingest.parse_item(src.name, item)
+        if ok:
+            counts[convert.shape_of(obj, options)] += 1
+    return convert.choose_file_shape(counts)[0]
 
 
 class Tally:
@@ -430,17 +501,6 @@ class Tally:
         manifest["dedupe"] = {**describe_dedupe(near), "near_duplicates": clusters.near}
         manifest["split"] = self.plan.describe()
         return manifest
-
-
-def _file_shape(
-    runner: _LazyRunner, src: ingest.Source, batch_size: int
-) -> tuple[str | None, list[str]]:
-    """Pass 0: the file's shape from the shapes of all its records."""
-    counts: collections.Counter = collections.Counter()
-    batches = _batches(ingest.read_source(src), batch_size)
-    for part in runner.get().map(shape_batch, batches, src.name):
-        counts.update(part)
-    return convert.choose_file_shape(counts)
 
 
 def _stage_cache(config: RunConfig, profile: Profile, info: ModelInfo, near: NearSettings):

@@ -30,7 +30,7 @@ from dataclasses import replace
 from typing import Any
 
 from pipeline import convert, engine, ingest, workers
-from pipeline.artifacts import example_row, example_schema, publish, staging_dir
+from pipeline.artifacts import ExampleBatch, example_schema, publish, staging_dir
 from pipeline.engine import RunConfig, RunResult, SourceStats
 from pipeline.manifest import write_manifest
 
@@ -124,7 +124,7 @@ class ProcessStage:
         items = table["item"].to_pylist()
         for name, start, stop in _runs(table):
             batch = [pickle.loads(b) for b in items[start:stop]]
-            results, warnings = workers.process_batch(name, self.shapes.get(name), batch)
+            results, warnings, _ = workers.process_batch(name, self.shapes.get(name), batch)
             for i, rec in enumerate(results):
                 kept = "stage" not in rec
                 out["seq"].append(seqs[start + i])
@@ -352,17 +352,17 @@ def _write(config, profile, info, near, stats, processed, firsts, staging, progr
         progress("ray: writing rejected and duplicate records")
     try:
         with pa.OSFile(str(spill_path), "wb") as sink, pa.ipc.new_file(sink, spill_schema) as spill:
-            kept: list[dict] = []
+            kept = ExampleBatch(with_rendered=True)
             chunk = None
             for seq, key, blob, warn in _in_order(processed):
                 # one spill batch per reader batch, as the embedded engine writes (same row groups)
                 here = (seq >> SEQ_BITS, (seq & SEQ_MASK) // config.batch_size)
                 if here != chunk:
-                    if kept:
-                        spill.write_batch(pa.RecordBatch.from_pylist(kept, schema=spill_schema))
+                    if len(kept):
+                        spill.write_batch(kept.to_arrow())
                     if advance and chunk is not None:
                         advance(config.batch_size)
-                    kept, chunk = [], here
+                    kept, chunk = ExampleBatch(with_rendered=True), here
                 if warn is not None:
                     tally.warnings.update(pickle.loads(warn))
                 rec = pickle.loads(blob)
@@ -384,9 +384,9 @@ def _write(config, profile, info, near, stats, processed, firsts, staging, progr
                         else (rec["source"], rec["line"])
                     )
                 tally.keep(rec)
-                kept.append(example_row(rec))
-            if kept:
-                spill.write_batch(pa.RecordBatch.from_pylist(kept, schema=spill_schema))
+                kept.add(rec)
+            if len(kept):
+                spill.write_batch(kept.to_arrow())
         clusters, tokens = tally.split_and_write(
             config, near, spill_path, bom=profile.limits.bom == "expect", progress=progress
         )

@@ -1,7 +1,7 @@
 """The worker side of a run: the per-record stages, applied to one batch in a worker process.
 
 ``init_worker`` sets up a process once (profile, tokenizer, convert options, limits, dedupe
-settings); ``shape_batch`` counts the shapes of a batch (pass 0); ``process_batch`` parses,
+settings); ``shape_batch`` counts the shapes of a batch; ``process_batch`` parses,
 converts, renders, validates, counts and featurises each record of a batch and returns, in input
 order, an Example or a rejection for each. ``process_batch_arrow`` hands the Examples back as one
 Arrow batch, so the main process only decides and writes.
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pipeline import convert, ingest
-from pipeline.artifacts import example_row, example_schema
+from pipeline.artifacts import ExampleBatch
 from pipeline.dedupe import example_id
 from pipeline.models import ModelInfo
 from pipeline.near_dedupe import NearSettings, featurise_batch
@@ -86,12 +86,14 @@ def shape_batch(source: str, items: list) -> collections.Counter:
 
 def process_batch(
     source: str, file_shape: str | None, items: list
-) -> tuple[list, collections.Counter]:
-    """Ingest, convert, validate and count one batch; results keep input order."""
+) -> tuple[list, collections.Counter, collections.Counter]:
+    """Ingest, convert, validate and count one batch; results keep input order. Also returns the
+    warnings by rule and the count of each record shape (what ``shape_batch`` would count)."""
     profile: Profile = STATE["profile"]
     counter = STATE["counter"]
     counter.new_batch()
     warnings: collections.Counter = collections.Counter()
+    shapes: collections.Counter = collections.Counter()
     results = []
     for item in items:
         ok, obj = ingest.parse_item(source, item)
@@ -100,7 +102,7 @@ def process_batch(
             continue
         line = item[0]
         try:
-            ex = convert.convert_record(obj, source, line, file_shape, STATE["options"])
+            ex = convert.convert_record(obj, source, line, file_shape, STATE["options"], shapes)
             if "stage" not in ex:
                 ex = finish_example(ex, obj, profile, counter, warnings)
         except Exception as exc:  # a bug must cost one record, not the run
@@ -108,7 +110,7 @@ def process_batch(
         results.append(ex)
     if STATE.get("near") is not None:
         featurise_batch([ex for ex in results if "stage" not in ex], STATE["near"])
-    return results, warnings
+    return results, warnings, shapes
 
 
 def _internal_error(source: str, line: int, exc: Exception) -> dict:
@@ -127,33 +129,23 @@ _LIGHT_KEYS = ("id", "dedupe_key", "source", "line", "n_tokens", "over_limit", "
 
 def process_batch_arrow(
     source: str, file_shape: str | None, items: list
-) -> tuple[list, collections.Counter, Any]:
+) -> tuple[list, collections.Counter, Any, collections.Counter]:
     """``process_batch``, with the kept Examples already as an Arrow batch (spill schema) and only
     what the main process decides on (ids, provenance, features) left as Python values.
 
     Rejections stay whole; the i-th Example outcome is row i of the batch. Building the rows here,
     on the workers, keeps the main process free for reading, deduping and writing."""
-    import pyarrow as pa
-
-    results, warnings = process_batch(source, file_shape, items)
-    rows = []
+    results, warnings, shapes = process_batch(source, file_shape, items)
+    rows = ExampleBatch(with_rendered=True)
     outcomes = []
     for rec in results:
         if "stage" not in rec:
             try:
-                rows.append(example_row(rec))
+                rows.add(rec)
             except Exception as exc:  # e.g. a value too deep to serialise
                 rec = _internal_error(rec["source"], rec["line"], exc)
         outcomes.append(rec if "stage" in rec else {k: rec[k] for k in _LIGHT_KEYS if k in rec})
-    batch = pa.RecordBatch.from_pylist(rows, schema=_spill_schema()) if rows else None
-    return outcomes, warnings, batch
-
-
-def _spill_schema():
-    schema = STATE.get("spill_schema")
-    if schema is None:
-        schema = STATE["spill_schema"] = example_schema(with_rendered=True)
-    return schema
+    return outcomes, warnings, rows.to_arrow() if len(rows) else None, shapes
 
 
 def finish_example(

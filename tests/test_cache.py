@@ -117,3 +117,31 @@ def test_no_cache_recomputes_even_an_up_to_date_folder(inputs: list[Path], tmp_p
     run(RunConfig(inputs=inputs, out=tmp_path / "o"))
     again = run(RunConfig(inputs=inputs, out=tmp_path / "o", use_cache=False))
     assert not again.up_to_date and (again.cache_hits, again.cache_misses) == (0, 2)
+
+
+def test_a_file_whose_first_records_mislead_gets_the_shape_of_all_its_records(
+    tmp_path: Path,
+) -> None:
+    """The shape is guessed from the first batch; the counts of every record overrule it. Here
+    the first 300 records are plain chats and the other 700 carry a KTO label, so the file is
+    kto_messages and the plain chats lack its ``label``: the same verdict as deciding first."""
+    plain = [{"messages": c["messages"]} for c in many_chats(300)]
+    labelled = [{**c, "label": True} for c in many_chats(700, start=300)]
+    path = write_jsonl(tmp_path / "mixed.jsonl", plain + labelled)
+    cache_dir = tmp_path / "cache"
+    outs = []
+    for name in ("first", "again"):
+        result = run(
+            RunConfig(inputs=[path], out=tmp_path / name, cache_dir=cache_dir, batch_size=100)
+        )
+        outs.append(result)
+        entry = result.manifest["inputs"][0]
+        assert entry["shape"] == "kto_messages"
+        assert result.manifest["rejected_by_rule"]["convert.missing_field"] == 300
+    rejected = [
+        json.loads(x) for x in (tmp_path / "first" / "rejected.jsonl").read_text().split("\n") if x
+    ]
+    missing = sorted(r["line"] for r in rejected if r["rule"] == "convert.missing_field")
+    assert missing == list(range(1, 301))
+    assert (outs[0].cache_misses, outs[1].cache_hits) == (2, 1)  # guessed, redone; then cached
+    assert artifacts(tmp_path / "first") == artifacts(tmp_path / "again")

@@ -1,0 +1,27 @@
+"""Exact dedupe keys: the fast path of the text normalisation equals its definition."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.dedupe import example_id, normalise_text
+
+WHITESPACE = [chr(c) for c in range(0x110000) if chr(c).isspace()]
+TRICKY = st.sampled_from([*WHITESPACE, "a", "Z", "\u00a8", "\u00b4", "\ufb01", "\x00", "\x7f", "é"])
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.text() | st.text(alphabet=TRICKY) | st.text(alphabet=st.characters(max_codepoint=0x7F)))
+def test_normalise_text_equals_nfkc_then_collapsed_whitespace(text: str) -> None:
+    assert normalise_text(text) == " ".join(unicodedata.normalize("NFKC", text).split())
+
+
+def test_ids_ignore_whitespace_and_compatibility_forms_only() -> None:
+    def ex(content: str) -> dict:
+        return {"kind": "sft", "messages": [{"role": "user", "content": content}]}
+
+    assert example_id(ex("the  \ufb01le\n")) == example_id(ex("the file"))
+    assert example_id(ex("the file")) != example_id(ex("the File"))
