@@ -8,6 +8,7 @@ filtered by split and written, so memory holds one batch and the Parquet row-gro
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -69,51 +70,86 @@ def write_splits(
             plan.finish()
             position = 0
             light = ["id", "source", "line", "n_tokens", "n_trained_tokens"]
-            cluster_at = schema.get_field_index("cluster")
-            split_at = schema.get_field_index("split")
-            for i in batches:
-                batch = reader.get_batch(i)
-                cols = batch.select(light).to_pydict()
-                split_of_row: list[str | None] = []
-                cluster_of_row: list[str | None] = []
-                for k, id_ in enumerate(cols["id"]):
-                    here, position = position, position + 1
-                    st = stats[cols["source"][k]]
-                    if clusters.removed(here):
-                        st.duplicates += 1
-                        row = {"source": cols["source"][k], "line": cols["line"][k], "id": id_}
-                        duplicates.write(clusters.duplicate(here, row))
-                        split_of_row.append(None)
-                        cluster_of_row.append(None)
-                        continue
-                    cluster = clusters.cluster_of(here, id_)
-                    split = plan.split_of(cluster)
-                    split_of_row.append(split)
-                    cluster_of_row.append(cluster)
-                    setattr(st, split, getattr(st, split) + 1)
-                    t = tokens[split]
-                    t["examples"] += 1
-                    t["tokens"] += cols["n_tokens"][k] or 0
-                    t["trained_tokens"] += cols["n_trained_tokens"][k] or 0
-                for name in names:
-                    mask = [sp == name for sp in split_of_row]
-                    if not any(mask):
-                        continue
-                    part = batch.filter(pa.array(mask))
-                    part_clusters = [c for c, m in zip(cluster_of_row, mask, strict=True) if m]
-                    jsonl[name].write_many(part.column("rendered").to_pylist())
-                    part = part.drop_columns(["rendered"])
-                    part = part.set_column(
-                        cluster_at, schema.field(cluster_at), pa.array(part_clusters, pa.string())
-                    )
-                    part = part.set_column(
-                        split_at,
-                        schema.field(split_at),
-                        pa.array([name] * part.num_rows, pa.string()),
-                    )
-                    parquet[name].write(part)
+            writer = _BatchWriter(schema, jsonl, parquet)
+            try:
+                for i in batches:
+                    batch = reader.get_batch(i)
+                    cols = batch.select(light).to_pydict()
+                    split_of_row: list[str | None] = []
+                    cluster_of_row: list[str | None] = []
+                    for k, id_ in enumerate(cols["id"]):
+                        here, position = position, position + 1
+                        st = stats[cols["source"][k]]
+                        if clusters.removed(here):
+                            st.duplicates += 1
+                            row = {"source": cols["source"][k], "line": cols["line"][k], "id": id_}
+                            duplicates.write(clusters.duplicate(here, row))
+                            split_of_row.append(None)
+                            cluster_of_row.append(None)
+                            continue
+                        cluster = clusters.cluster_of(here, id_)
+                        split = plan.split_of(cluster)
+                        split_of_row.append(split)
+                        cluster_of_row.append(cluster)
+                        setattr(st, split, getattr(st, split) + 1)
+                        t = tokens[split]
+                        t["examples"] += 1
+                        t["tokens"] += cols["n_tokens"][k] or 0
+                        t["trained_tokens"] += cols["n_trained_tokens"][k] or 0
+                    writer.submit(batch, split_of_row, cluster_of_row)
+            finally:
+                writer.finish()
     finally:
         for s in names:
             jsonl[s].close()
             parquet[s].close()
     return tokens
+
+
+class _BatchWriter:
+    """Writes each spill batch's rows to its split's JSONL and Parquet in a background thread, so
+    Arrow's filtering, encoding and compression (which release the GIL) overlap with deciding the
+    next batch. At most ``AHEAD`` batches wait; the first error is raised in the caller."""
+
+    AHEAD = 2
+
+    def __init__(self, schema, jsonl: dict[str, JsonlWriter], parquet: dict[str, ParquetSink]):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.schema = schema
+        self.jsonl, self.parquet = jsonl, parquet
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ftprep-write")
+        self._pending: collections.deque = collections.deque()
+
+    def submit(self, batch, split_of_row: list, cluster_of_row: list) -> None:
+        while len(self._pending) >= self.AHEAD:
+            self._pending.popleft().result()
+        self._pending.append(self._pool.submit(self._write, batch, split_of_row, cluster_of_row))
+
+    def finish(self) -> None:
+        try:
+            while self._pending:
+                self._pending.popleft().result()
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _write(self, batch, split_of_row: list, cluster_of_row: list) -> None:
+        import pyarrow as pa
+
+        cluster_at = self.schema.get_field_index("cluster")
+        split_at = self.schema.get_field_index("split")
+        for name in ("train", "validation"):
+            mask = [sp == name for sp in split_of_row]
+            if not any(mask):
+                continue
+            part = batch.filter(pa.array(mask))
+            part_clusters = [c for c, m in zip(cluster_of_row, mask, strict=True) if m]
+            self.jsonl[name].write_many(part.column("rendered").to_pylist())
+            part = part.drop_columns(["rendered"])
+            part = part.set_column(
+                cluster_at, self.schema.field(cluster_at), pa.array(part_clusters, pa.string())
+            )
+            part = part.set_column(
+                split_at, self.schema.field(split_at), pa.array([name] * part.num_rows, pa.string())
+            )
+            self.parquet[name].write(part)
