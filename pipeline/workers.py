@@ -188,7 +188,7 @@ def finish_example(
             rendered = profile.render(ex)
     ex["id"] = example_id(ex)
     ex["cluster"] = ex["id"]
-    ex["rendered"] = orjson.dumps(rendered)
+    ex["rendered"] = orjson.dumps(rendered, option=orjson.OPT_APPEND_NEWLINE)  # a JSONL line
     return ex
 
 

@@ -144,7 +144,7 @@ class _BatchWriter:
                 continue
             part = batch.filter(pa.array(mask))
             part_clusters = [c for c, m in zip(cluster_of_row, mask, strict=True) if m]
-            self.jsonl[name].write_many(part.column("rendered").to_pylist())
+            self.jsonl[name].write_lines(part.column("rendered"))
             part = part.drop_columns(["rendered"])
             part = part.set_column(
                 cluster_at, self.schema.field(cluster_at), pa.array(part_clusters, pa.string())
