@@ -25,3 +25,31 @@ def test_ids_ignore_whitespace_and_compatibility_forms_only() -> None:
 
     assert example_id(ex("the  \ufb01le\n")) == example_id(ex("the file"))
     assert example_id(ex("the file")) != example_id(ex("the File"))
+
+
+JSON_TEXT = st.text(
+    alphabet=st.sampled_from([*WHITESPACE[:12], "a", "b", '"', "\\", "n", "é", "\x01"])
+)
+JSON_VALUE = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | JSON_TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(JSON_TEXT, inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.lists(st.dictionaries(st.sampled_from(["role", "content", "name", "x"]), JSON_VALUE)),
+    st.none() | JSON_VALUE,
+    st.none() | JSON_TEXT,
+)
+def test_content_key_fast_path_equals_the_definition(messages, tools, text) -> None:
+    import orjson
+
+    from pipeline.dedupe import CONTENT_FIELDS, _normalise, content_key
+
+    ex = {"kind": "sft", "messages": messages, "tools": tools, "text": text}
+    definition = orjson.dumps(
+        {f: _normalise(ex.get(f)) for f in CONTENT_FIELDS}, option=orjson.OPT_SORT_KEYS
+    )
+    assert content_key(ex) == definition
