@@ -358,6 +358,11 @@ class Counter:
     def message(self, m: dict, padded: bool = False) -> tuple[int, int]:
         """(tokens of the message, tokens of what the model says in it: content + calls)."""
         content = m.get("content")
+        if len(m) == 2 and not padded and type(content) is str:  # role and content only
+            role = m.get("role")
+            if type(role) is str and role != "function":
+                said = self.n(content)
+                return TOKENS_PER_MESSAGE + self.n(role) + said, said
         if padded and isinstance(content, str):
             content = content + "\n"
         said = self.content(content) + self.calls(m)

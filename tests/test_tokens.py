@@ -409,3 +409,14 @@ def test_formula_properties(messages, extra):
     more, more_trained = c.messages([*messages, extra])
     assert more - total == c.message(extra)[0] >= 4
     assert more_trained >= trained
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(["system", "user", "assistant", "tool", "function", ""]), st.text())
+def test_role_and_content_messages_count_as_the_general_rule(role: str, content: str) -> None:
+    """The shortcut for two-key messages gives what the general rule gives (a weight key sends
+    the same message the general way without changing its count)."""
+    counter = Counter("o200k_base")
+    assert counter.message({"role": role, "content": content}) == counter.message(
+        {"role": role, "content": content, "weight": 1}
+    )
