@@ -559,49 +559,57 @@ def featurise_batch(examples: list[dict[str, Any]], settings: NearSettings) -> N
 
 
 class ClusterMap:
-    """Main side, after ``decide``: for the Example at index i (input order among kept Examples),
-    whether it is dropped, its cluster id, and whether the cluster's split is decided there."""
+    """Main side, after ``decide``: for the Examples at indexes [start, stop) (input order among
+    kept Examples), which are dropped, their cluster ids, and where each cluster's split is
+    decided. Methods take ranges, so the write stage works a spill batch at a time."""
 
     def __init__(self, decision: NearDecision | None, mode: str):
         self.remove = mode == "remove"
         self.decision = decision
         self._info: dict[int, tuple[str, str, int]] = {}
         if decision is None:
-            self._wanted: set[int] = set()
+            self._wanted = np.zeros(0, dtype=np.int64)
             self.near = 0
         else:
             others = np.flatnonzero(decision.rep != np.arange(len(decision.rep)))
-            self._wanted = {int(r) for r in np.unique(decision.rep[others])}
+            self._wanted = np.unique(decision.rep[others])  # sorted
             self.near = len(others)
 
-    def wants(self, i: int) -> bool:
-        """Is i the representative of a cluster with other members (remember its id)?"""
-        return i in self._wanted
+    def wanted(self, start: int, stop: int) -> np.ndarray:
+        """Indexes in the range that represent a cluster with other members (remember them)."""
+        w = self._wanted
+        return w[np.searchsorted(w, start) : np.searchsorted(w, stop)]
 
     def remember(self, i: int, id_: str, source: str, line: int) -> None:
         self._info[i] = (id_, source, line)
 
-    def _rep(self, i: int) -> int:
-        return i if self.decision is None else int(self.decision.rep[i])
+    def _reps(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        here = np.arange(start, stop)
+        return here, here if self.decision is None else self.decision.rep[start:stop]
 
-    def removed(self, i: int) -> bool:
-        return self.remove and self._rep(i) != i
+    def removed(self, start: int, stop: int) -> np.ndarray:
+        """bool per index: a near copy that is dropped."""
+        here, reps = self._reps(start, stop)
+        return (reps != here) if self.remove else np.zeros(stop - start, dtype=bool)
 
-    def leader(self, i: int) -> bool:
-        """The row where the cluster's split is decided (its first surviving member)."""
-        if self.decision is None:
-            return True
-        if self.remove:
-            return self._rep(i) == i
-        return int(self.decision.first[i]) == i
+    def leaders(self, start: int, stop: int) -> np.ndarray:
+        """bool per index: the row where its cluster's split is decided (first surviving member)."""
+        here, reps = self._reps(start, stop)
+        if self.decision is None or self.remove:
+            return reps == here
+        return self.decision.first[start:stop] == here
 
-    def cluster_of(self, i: int, own_id: str) -> str:
-        rep = self._rep(i)
-        return own_id if rep == i else self._info[rep][0]
+    def cluster_ids(self, start: int, ids: list[str]) -> list[str]:
+        """The cluster id of each Example from ``start`` on, given their own ids."""
+        here, reps = self._reps(start, start + len(ids))
+        out = list(ids)
+        for k in np.flatnonzero(reps != here):
+            out[k] = self._info[int(reps[k])][0]
+        return out
 
     def duplicate(self, i: int, row: dict[str, Any]) -> dict[str, Any]:
         """One line of duplicates.jsonl for a near copy that is dropped."""
-        kept = self._info[self._rep(i)]
+        kept = self._info[int(self.decision.rep[i])]
         return {
             "source": row["source"],
             "line": row["line"],

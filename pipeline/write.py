@@ -11,7 +11,9 @@ from __future__ import annotations
 import collections
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from pipeline.artifacts import JsonlWriter, ParquetSink, example_schema
 from pipeline.near_dedupe import ClusterMap
@@ -39,71 +41,109 @@ def write_splits(
     import pyarrow as pa
 
     schema = example_schema()
-    names = ("train", "validation")
-    jsonl = {s: JsonlWriter(staging / f"{s}.jsonl", bom=bom) for s in names}
-    parquet = {s: ParquetSink(staging / f"{s}.parquet", schema) for s in names}
-    tokens = {s: {"examples": 0, "tokens": 0, "trained_tokens": 0} for s in names}
-    columns = ["id", "source", "line"] + (["meta"] if stratify_by else [])
+    jsonl = {s: JsonlWriter(staging / f"{s}.jsonl", bom=bom) for s in SPLITS}
+    parquet = {s: ParquetSink(staging / f"{s}.parquet", schema) for s in SPLITS}
+    tokens = {s: {"examples": 0, "tokens": 0, "trained_tokens": 0} for s in SPLITS}
     try:
-        with pa.OSFile(
-            str(spill_path), "rb"
-        ) as source:  # not mmap: mapped pages would count as resident
+        # not memory-mapped: mapped pages would count as resident
+        with pa.OSFile(str(spill_path), "rb") as source:
             reader = pa.ipc.open_file(source)
-            batches = range(reader.num_record_batches)
-
-            def light_rows() -> Iterator[tuple[int, dict]]:
-                position = 0
-                for i in batches:
-                    for row in reader.get_batch(i).select(columns).to_pylist():
-                        yield position, row
-                        position += 1
-
-            for here, row in light_rows():
-                if clusters.wants(here):
-                    clusters.remember(here, row["id"], row["source"], row["line"])
-                if clusters.leader(here):
-                    plan.count(stratum_of(row, stratify_by))
-            plan.start()
-            for here, row in light_rows():
-                if clusters.leader(here):
-                    plan.observe(clusters.cluster_of(here, row["id"]), stratum_of(row, stratify_by))
-            plan.finish()
-            position = 0
-            light = ["id", "source", "line", "n_tokens", "n_trained_tokens"]
+            _plan(reader, plan, clusters, stratify_by)
             writer = _BatchWriter(schema, jsonl, parquet)
             try:
-                for i in batches:
+                start = 0
+                for i in range(reader.num_record_batches):
                     batch = reader.get_batch(i)
-                    cols = batch.select(light).to_pydict()
-                    split_of_row: list[str | None] = []
-                    cluster_of_row: list[str | None] = []
-                    for k, id_ in enumerate(cols["id"]):
-                        here, position = position, position + 1
-                        st = stats[cols["source"][k]]
-                        if clusters.removed(here):
-                            st.duplicates += 1
-                            row = {"source": cols["source"][k], "line": cols["line"][k], "id": id_}
-                            duplicates.write(clusters.duplicate(here, row))
-                            split_of_row.append(None)
-                            cluster_of_row.append(None)
-                            continue
-                        cluster = clusters.cluster_of(here, id_)
-                        split = plan.split_of(cluster)
-                        split_of_row.append(split)
-                        cluster_of_row.append(cluster)
-                        setattr(st, split, getattr(st, split) + 1)
-                        t = tokens[split]
-                        t["examples"] += 1
-                        t["tokens"] += cols["n_tokens"][k] or 0
-                        t["trained_tokens"] += cols["n_trained_tokens"][k] or 0
-                    writer.submit(batch, split_of_row, cluster_of_row)
+                    splits, cluster_ids = _decide(
+                        batch, start, plan, clusters, stats, duplicates, tokens
+                    )
+                    writer.submit(batch, splits, cluster_ids)
+                    start += batch.num_rows
             finally:
                 writer.finish()
     finally:
-        for s in names:
+        for s in SPLITS:
             jsonl[s].close()
             parquet[s].close()
     return tokens
+
+
+SPLITS = ("train", "validation")
+
+
+def _light_batches(reader: Any, stratify_by: str | None) -> Iterator[tuple[int, int, dict]]:
+    """(start, stop, columns as lists) of each spill batch: ids, provenance, meta if needed."""
+    columns = ["id", "source", "line"] + (["meta"] if stratify_by else [])
+    start = 0
+    for i in range(reader.num_record_batches):
+        part = reader.get_batch(i).select(columns).to_pydict()
+        stop = start + len(part["id"])
+        yield start, stop, part
+        start = stop
+
+
+def _strata(part: dict, rows: np.ndarray, stratify_by: str | None) -> list[str]:
+    if not stratify_by:
+        return [""] * len(rows)
+    keys = list(part)
+    return [stratum_of({k: part[k][r] for k in keys}, stratify_by) for r in rows]
+
+
+def _plan(reader: Any, plan: SplitPlan, clusters: ClusterMap, stratify_by: str | None) -> None:
+    """Remember the representatives' ids, count the clusters per stratum, then show the plan each
+    cluster in input order (where its first surviving member is)."""
+    for start, stop, part in _light_batches(reader, stratify_by):
+        for i in clusters.wanted(start, stop):
+            r = int(i) - start
+            clusters.remember(int(i), part["id"][r], part["source"][r], part["line"][r])
+        for stratum in _strata(part, np.flatnonzero(clusters.leaders(start, stop)), stratify_by):
+            plan.count(stratum)
+    plan.start()
+    for start, stop, part in _light_batches(reader, stratify_by):
+        leaders = np.flatnonzero(clusters.leaders(start, stop))
+        cluster_ids = clusters.cluster_ids(start, part["id"])
+        strata = _strata(part, leaders, stratify_by)
+        for r, stratum in zip(leaders, strata, strict=True):
+            plan.observe(cluster_ids[r], stratum)
+    plan.finish()
+
+
+def _decide(
+    batch: Any,
+    start: int,
+    plan: SplitPlan,
+    clusters: ClusterMap,
+    stats: dict[str, SourceStats],
+    duplicates: JsonlWriter,
+    tokens: dict[str, dict[str, int]],
+) -> tuple[list[str | None], list[str]]:
+    """The split of each row of a spill batch (None for a dropped near copy) and its cluster id;
+    counts them per input and adds up the tokens per split."""
+    ids = batch.column("id").to_pylist()
+    sources = batch.column("source").to_pylist()
+    stop = start + len(ids)
+    cluster_ids = clusters.cluster_ids(start, ids)
+    removed = clusters.removed(start, stop)
+    splits: list[str | None] = [plan.split_of(c) for c in cluster_ids]
+    if removed.any():
+        lines = batch.column("line").to_pylist()
+        for r in np.flatnonzero(removed):
+            splits[r] = None
+            stats[sources[r]].duplicates += 1
+            row = {"source": sources[r], "line": lines[r], "id": ids[r]}
+            duplicates.write(clusters.duplicate(start + int(r), row))
+    for (source, split), n in collections.Counter(zip(sources, splits, strict=True)).items():
+        if split is not None:
+            setattr(stats[source], split, getattr(stats[source], split) + n)
+    n_tokens = batch.column("n_tokens").to_numpy(zero_copy_only=False)
+    n_trained = batch.column("n_trained_tokens").to_numpy(zero_copy_only=False)
+    for split in SPLITS:
+        mask = np.fromiter((s == split for s in splits), dtype=bool, count=len(splits))
+        t = tokens[split]
+        t["examples"] += int(mask.sum())
+        t["tokens"] += int(np.nansum(n_tokens[mask]))
+        t["trained_tokens"] += int(np.nansum(n_trained[mask]))
+    return splits, cluster_ids
 
 
 class _BatchWriter:
@@ -138,7 +178,7 @@ class _BatchWriter:
 
         cluster_at = self.schema.get_field_index("cluster")
         split_at = self.schema.get_field_index("split")
-        for name in ("train", "validation"):
+        for name in SPLITS:
             mask = [sp == name for sp in split_of_row]
             if not any(mask):
                 continue
