@@ -424,11 +424,11 @@ class NearIndex:
         self._band_paths = [folder / f"_near_band{b:02d}.u64" for b in range(BANDS)]
         self._sigs_path = folder / "_near_sigs.u32"
         self._band_files = [open(p, "wb") for p in self._band_paths]
-        self._band_buffers = [bytearray() for _ in range(BANDS)]  # flushed every FLUSH_EVERY
+        self._band_rows = bytearray()  # BANDS keys per Example, split into columns every FLUSH_EVERY
         self._sigs = open(self._sigs_path, "wb")
         self.lengths = array("I")
         self.has = bytearray()
-        self._zero_key = bytes(8)
+        self._zero_keys = bytes(8 * BANDS)
         self._zero_sig = bytes(NUM_PERM * 4)
 
     def __len__(self) -> int:
@@ -437,28 +437,25 @@ class NearIndex:
     def add(self, features: Features | None) -> int:
         """Remember one Example; returns its index."""
         index = len(self.has)
-        buffers = self._band_buffers
         if features is None or features.signature is None:
-            for buffer in buffers:
-                buffer += self._zero_key
+            self._band_rows += self._zero_keys
             self._sigs.write(self._zero_sig)
             self.has.append(0)
             self.lengths.append(min(features.length if features else 0, 2**32 - 1))
         else:
-            bands = features.bands
-            for b, buffer in enumerate(buffers):
-                buffer += bands[b * 8 : b * 8 + 8]
+            self._band_rows += features.bands
             self._sigs.write(features.signature)
             self.has.append(1)
             self.lengths.append(min(features.length, 2**32 - 1))
-        if len(buffers[0]) >= FLUSH_EVERY * 8:
+        if len(self._band_rows) >= FLUSH_EVERY * BANDS * 8:
             self._flush_bands()
         return index
 
     def _flush_bands(self) -> None:
-        for f, buffer in zip(self._band_files, self._band_buffers, strict=True):
-            f.write(buffer)
-            buffer.clear()
+        rows = np.frombuffer(bytes(self._band_rows), dtype="<u8").reshape(-1, BANDS)
+        for b, f in enumerate(self._band_files):
+            f.write(rows[:, b].tobytes())
+        self._band_rows.clear()
 
     def close(self) -> None:
         if not self._sigs.closed:
