@@ -30,7 +30,7 @@ from typing import Any
 import orjson
 
 MAX_BYTES = int(os.environ.get("FTPREP_CACHE_MAX_BYTES", 5 * 2**30))
-FORMAT = 2
+FORMAT = 3
 
 
 def default_dir() -> Path:

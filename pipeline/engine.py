@@ -327,16 +327,15 @@ def _process(
                         guess,
                     )
                 shapes: collections.Counter = collections.Counter()
-                for batch in processed:
-                    outcomes, batch_warnings, rows, batch_shapes = batch
+                for result in processed:
                     if entry is not None:
-                        entry.write(batch)
+                        entry.write(result)
                     if advance:
-                        advance(len(outcomes))
-                    shapes.update(batch_shapes)
-                    tally.warnings.update(batch_warnings)
+                        advance(len(result.outcomes))
+                    shapes.update(result.shapes)
+                    tally.warnings.update(result.warnings)
                     keep = []
-                    for rec in outcomes:
+                    for rec in result.outcomes:
                         st.records += 1
                         if "stage" in rec:
                             tally.reject(st, rec)
@@ -347,8 +346,16 @@ def _process(
                             tally.keep(rec)
                         else:
                             tally.duplicate(st, rec, first_seen)
-                    if any(keep):
-                        spill.write_batch(rows if all(keep) else rows.filter(pa.array(keep)))
+                    if not any(keep):
+                        continue
+                    kept = [i for i, k in enumerate(keep) if k]
+                    features = result.near
+                    if all(keep):
+                        spill.write_batch(result.rows)
+                    else:
+                        spill.write_batch(result.rows.filter(pa.array(keep)))
+                        features = features.take(kept) if features is not None else None
+                    tally.near_index.add_batch(features, len(kept))
                 if entry is not None:
                     st.shape, st.shape_notes = convert.choose_file_shape(shapes)
                     if st.shape != guess:
@@ -423,11 +430,11 @@ class Tally:
         self.duplicates.write(duplicate_record(rec, first))
 
     def keep(self, rec: dict) -> None:
-        """An Example that goes on to the spill (in spill order)."""
+        """An Example that goes on to the spill (in spill order; its near-duplicate features go to
+        ``near_index`` in the same order)."""
         long = rec.get("over_limit")
         if long:
             self.over_limit.append({"source": rec["source"], "line": rec["line"], **long})
-        self.near_index.add(rec.get("near"))
 
     def split_and_write(
         self, config: RunConfig, near: NearSettings, spill_path: Path, bom: bool, progress: Any

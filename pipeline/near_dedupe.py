@@ -186,6 +186,9 @@ class BatchFeatures:
     sigs: np.ndarray  # (n, NUM_PERM) uint32; zeros where ``has`` is False
     bands: np.ndarray  # (n, BANDS) uint64; zeros where ``has`` is False
 
+    def take(self, rows: np.ndarray | list[int]) -> BatchFeatures:
+        return BatchFeatures(self.lengths[rows], self.has[rows], self.sigs[rows], self.bands[rows])
+
     def row(self, i: int) -> Features:
         if not self.has[i]:
             return Features(int(self.lengths[i]), None, None)
@@ -424,7 +427,9 @@ class NearIndex:
         self._band_paths = [folder / f"_near_band{b:02d}.u64" for b in range(BANDS)]
         self._sigs_path = folder / "_near_sigs.u32"
         self._band_files = [open(p, "wb") for p in self._band_paths]
-        self._band_rows = bytearray()  # BANDS keys per Example, split into columns every FLUSH_EVERY
+        self._band_rows = (
+            bytearray()
+        )  # BANDS keys per Example, split into columns every FLUSH_EVERY
         self._sigs = open(self._sigs_path, "wb")
         self.lengths = array("I")
         self.has = bytearray()
@@ -450,6 +455,21 @@ class NearIndex:
         if len(self._band_rows) >= FLUSH_EVERY * BANDS * 8:
             self._flush_bands()
         return index
+
+    def add_batch(self, features: BatchFeatures | None, n: int) -> None:
+        """Remember n Examples at once: ``features`` of each, or none (near dedupe off)."""
+        if features is None:
+            self._band_rows += self._zero_keys * n
+            self._sigs.write(self._zero_sig * n)
+            self.has += bytes(n)
+            self.lengths.extend([0] * n)
+        else:
+            self._band_rows += features.bands.astype("<u8").tobytes()
+            self._sigs.write(features.sigs.astype("<u4").tobytes())
+            self.has += features.has.astype(np.uint8).tobytes()
+            self.lengths.extend(np.minimum(features.lengths, 2**32 - 1).tolist())
+        if len(self._band_rows) >= FLUSH_EVERY * BANDS * 8:
+            self._flush_bands()
 
     def _flush_bands(self) -> None:
         rows = np.frombuffer(bytes(self._band_rows), dtype="<u8").reshape(-1, BANDS)
@@ -541,18 +561,17 @@ class NearIndex:
                 seen.append(i)
 
 
-def featurise_batch(examples: list[dict[str, Any]], settings: NearSettings) -> None:
-    """Worker side, per batch of Examples: add ``dedupe_key`` (with ``--dedupe-key prompt``) and
-    ``near`` Features to each."""
+def featurise_batch(examples: list[dict[str, Any]], settings: NearSettings) -> BatchFeatures | None:
+    """Worker side, per batch of Examples: add ``dedupe_key`` to each (with ``--dedupe-key
+    prompt``) and return their near-duplicate features (None when near dedupe is off)."""
     if settings.key == "prompt":
         from pipeline.dedupe import prompt_key
 
         for ex in examples:
             ex["dedupe_key"] = prompt_key(ex, prompt_messages(ex))
-    if settings.mode != "off" and examples:
-        features = featurise_examples(examples, settings.key)
-        for i, ex in enumerate(examples):
-            ex["near"] = features.row(i)
+    if settings.mode == "off":
+        return None
+    return featurise_examples(examples, settings.key)
 
 
 class ClusterMap:

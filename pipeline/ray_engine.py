@@ -124,7 +124,12 @@ class ProcessStage:
         items = table["item"].to_pylist()
         for name, start, stop in _runs(table):
             batch = [pickle.loads(b) for b in items[start:stop]]
-            results, warnings, _ = workers.process_batch(name, self.shapes.get(name), batch)
+            results, warnings, _, features = workers.process_batch(
+                name, self.shapes.get(name), batch
+            )
+            examples = [rec for rec in results if "stage" not in rec]
+            for j, rec in enumerate(examples if features is not None else []):
+                rec["near"] = features.row(j)
             for i, rec in enumerate(results):
                 kept = "stage" not in rec
                 out["seq"].append(seqs[start + i])
@@ -384,6 +389,7 @@ def _write(config, profile, info, near, stats, processed, firsts, staging, progr
                         else (rec["source"], rec["line"])
                     )
                 tally.keep(rec)
+                tally.near_index.add(rec.get("near"))
                 kept.add(rec)
             if len(kept):
                 spill.write_batch(kept.to_arrow())

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import collections
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pipeline import convert, ingest
 from pipeline.artifacts import ExampleBatch
 from pipeline.dedupe import example_id
 from pipeline.models import ModelInfo
-from pipeline.near_dedupe import NearSettings, featurise_batch
+from pipeline.near_dedupe import BatchFeatures, NearSettings, featurise_batch
 from pipeline.profiles import Profile, get_profile
 from pipeline.records import rejection
 from pipeline.render import Unrenderable
@@ -86,9 +87,10 @@ def shape_batch(source: str, items: list) -> collections.Counter:
 
 def process_batch(
     source: str, file_shape: str | None, items: list
-) -> tuple[list, collections.Counter, collections.Counter]:
-    """Ingest, convert, validate and count one batch; results keep input order. Also returns the
-    warnings by rule and the count of each record shape (what ``shape_batch`` would count)."""
+) -> tuple[list, collections.Counter, collections.Counter, BatchFeatures | None]:
+    """Ingest, convert, validate, count and featurise one batch; results keep input order. Also
+    returns the warnings by rule, the count of each record shape (what ``shape_batch`` would
+    count) and the near-duplicate features of the Examples among the results, in order."""
     profile: Profile = STATE["profile"]
     counter = STATE["counter"]
     counter.new_batch()
@@ -108,9 +110,10 @@ def process_batch(
         except Exception as exc:  # a bug must cost one record, not the run
             ex = _internal_error(source, line, exc)
         results.append(ex)
+    features = None
     if STATE.get("near") is not None:
-        featurise_batch([ex for ex in results if "stage" not in ex], STATE["near"])
-    return results, warnings, shapes
+        features = featurise_batch([ex for ex in results if "stage" not in ex], STATE["near"])
+    return results, warnings, shapes, features
 
 
 def _internal_error(source: str, line: int, exc: Exception) -> dict:
@@ -124,28 +127,43 @@ def _internal_error(source: str, line: int, exc: Exception) -> dict:
     )
 
 
-_LIGHT_KEYS = ("id", "dedupe_key", "source", "line", "n_tokens", "over_limit", "near", "stage")
+_LIGHT_KEYS = ("id", "dedupe_key", "source", "line", "n_tokens", "over_limit", "stage")
 
 
-def process_batch_arrow(
-    source: str, file_shape: str | None, items: list
-) -> tuple[list, collections.Counter, Any, collections.Counter]:
-    """``process_batch``, with the kept Examples already as an Arrow batch (spill schema) and only
-    what the main process decides on (ids, provenance, features) left as Python values.
+@dataclass
+class BatchResult:
+    """One processed batch as the main process takes it: every record's outcome in input order
+    (a rejection whole; for an Example only what exact dedupe and the tally read), the Examples
+    as an Arrow batch of the spill schema (row i for the i-th Example outcome) and their
+    near-duplicate features (row i likewise), the warnings by rule and the records' shapes."""
 
-    Rejections stay whole; the i-th Example outcome is row i of the batch. Building the rows here,
-    on the workers, keeps the main process free for reading, deduping and writing."""
-    results, warnings, shapes = process_batch(source, file_shape, items)
+    outcomes: list[dict]
+    rows: Any  # pyarrow.RecordBatch | None
+    near: BatchFeatures | None
+    warnings: collections.Counter
+    shapes: collections.Counter
+
+
+def process_batch_arrow(source: str, file_shape: str | None, items: list) -> BatchResult:
+    """``process_batch`` for the embedded engine: the Examples already as Arrow rows and feature
+    arrays, so the main process only decides and writes."""
+    results, warnings, shapes, features = process_batch(source, file_shape, items)
     rows = ExampleBatch(with_rendered=True)
     outcomes = []
+    taken = []  # the Examples (by position among them) that became rows
+    position = 0
     for rec in results:
         if "stage" not in rec:
             try:
                 rows.add(rec)
+                taken.append(position)
             except Exception as exc:  # e.g. a value too deep to serialise
                 rec = _internal_error(rec["source"], rec["line"], exc)
+            position += 1
         outcomes.append(rec if "stage" in rec else {k: rec[k] for k in _LIGHT_KEYS if k in rec})
-    return outcomes, warnings, rows.to_arrow() if len(rows) else None, shapes
+    if features is not None and len(taken) < position:
+        features = features.take(taken)
+    return BatchResult(outcomes, rows.to_arrow() if len(rows) else None, features, warnings, shapes)
 
 
 def finish_example(
