@@ -296,9 +296,9 @@ def _featurise_chunk(
     import rensa
 
     buf = np.frombuffer(b" " + b" ".join(parts) + b" ", dtype=np.uint8)
-    word = buf != 32
-    starts = np.flatnonzero(word[1:] & ~word[:-1]) + 1
-    ends = np.flatnonzero(~word[1:] & word[:-1]) + 1
+    edges = np.diff((buf != 32).view(np.int8))  # 1 where a word starts, -1 after it ends
+    starts = np.flatnonzero(edges == 1) + 1
+    ends = np.flatnonzero(edges == -1) + 1
     power, inverse = _powers(len(buf))
     prefix = np.zeros(len(buf) + 1, dtype=np.uint64)
     with np.errstate(over="ignore"):

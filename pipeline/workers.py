@@ -14,14 +14,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from pipeline import convert, ingest
 from pipeline.artifacts import ExampleBatch
 from pipeline.dedupe import example_id
+from pipeline.length import RULE, apply_length_policy
 from pipeline.models import ModelInfo
 from pipeline.near_dedupe import BatchFeatures, NearSettings, featurise_batch
 from pipeline.profiles import Profile, get_profile
 from pipeline.records import rejection
 from pipeline.render import Unrenderable
+from pipeline.tokens import TokenizerError
 from pipeline.validate import validate_record
 
 if TYPE_CHECKING:
@@ -169,8 +173,6 @@ def process_batch_arrow(source: str, file_shape: str | None, items: list) -> Bat
 def finish_example(
     ex: dict, obj: Any, profile: Profile, counter: Any, warnings: collections.Counter
 ) -> dict:
-    import orjson
-
     source, line = ex["source"], ex["line"]
     try:
         rendered = profile.render(ex)
@@ -186,9 +188,6 @@ def finish_example(
         return rej
     for issue in issues:
         warnings[issue[1]] += 1
-    from pipeline.length import RULE, apply_length_policy
-    from pipeline.tokens import TokenizerError
-
     try:
         ex["n_tokens"], ex["n_trained_tokens"] = counter.example(ex)
     except TokenizerError as exc:  # an open model's chat template refused the row
