@@ -17,6 +17,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
+import numpy as np
 import orjson
 import xxhash
 
@@ -94,43 +95,107 @@ def prompt_key(ex: dict[str, Any], prompt: list) -> str:
 
 
 class ExactIndex:
-    """The ids seen so far, with where each was first seen (for the duplicates report).
+    """The dedupe keys seen so far, with where each was first seen (for the duplicates report).
 
-    One dict entry per kept Example: the 128-bit key and one packed integer (source number and
-    line), about 120 bytes in all; the kept copy's id is stored only for prompt keys."""
+    Keys live in sorted numpy runs, merged as they grow (a log-structured set): 24 bytes per kept
+    Example (the 128-bit key and one packed integer: source number and line), 40 when the key is
+    not the id (``--dedupe-key prompt``: the kept copy's id too), instead of a dict entry of
+    about 120. A batch is looked up at once.
+    """
 
     LINE_BITS = 40
 
-    def __init__(self) -> None:
-        self._first: dict[int, int | tuple[int, int]] = {}
+    def __init__(self, keep_ids: bool = False) -> None:
+        self.keep_ids = keep_ids
+        self._runs: list[dict[str, np.ndarray]] = []
         self._sources: list[str] = []
         self._source_index: dict[str, int] = {}
+        self._size = 0
 
-    def first_seen(self, ex: dict[str, Any]) -> tuple[str, int] | tuple[str, int, str] | None:
-        """None when ``ex`` is new (and remember it), else (source, line) of the kept copy, plus
-        the kept copy's id when the key is not the id (``dedupe_key``, set for prompt keys)."""
-        dedupe_key = ex.get("dedupe_key")
-        key = int(dedupe_key or ex["id"], 16)
-        seen = self._first.get(key)
-        if seen is not None:
-            if isinstance(seen, tuple):
-                where, kept_id = seen
-                return (*self._where(where), f"{kept_id:032x}")
-            return self._where(seen)
+    def first_seen_batch(self, examples: list[dict[str, Any]]) -> list[tuple | None]:
+        """For each Example in input order: None when new (and remember it), else (source, line)
+        of the kept copy, plus the kept copy's id when the index keeps ids. Copies within the
+        batch count: the first one is kept."""
+        if not examples:
+            return []
+        hi, lo = _split_keys([ex.get("dedupe_key") or ex["id"] for ex in examples])
+        where = np.array([self._pack(ex) for ex in examples], dtype=np.int64)
+        out: list[tuple | None] = [None] * len(examples)
+        new = np.ones(len(examples), dtype=bool)
+        for run in self._runs:
+            rows = _lookup(run, hi, lo)
+            for i in np.flatnonzero((rows >= 0) & new):
+                out[i] = self._answer(run, int(rows[i]))
+                new[i] = False
+        new_at = np.flatnonzero(new)
+        if len(new_at):
+            keys = np.empty(len(new_at), dtype=[("hi", "<u8"), ("lo", "<u8")])
+            keys["hi"], keys["lo"] = hi[new_at], lo[new_at]
+            _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+            first_of = new_at[first[inverse.reshape(-1)]]  # per new Example: its first in the batch
+            for i, f in zip(new_at, first_of, strict=True):
+                if i != f:
+                    kept = self._where(int(where[f]))
+                    out[i] = (*kept, examples[f]["id"]) if self.keep_ids else kept
+            firsts = np.unique(first_of)
+            run = {"hi": hi[firsts], "lo": lo[firsts], "where": where[firsts]}
+            if self.keep_ids:
+                run["id_hi"], run["id_lo"] = _split_keys([examples[f]["id"] for f in firsts])
+            self._add(run)
+        return out
+
+    def _pack(self, ex: dict[str, Any]) -> int:
         source = ex["source"]
         index = self._source_index.get(source)
         if index is None:
             index = self._source_index[source] = len(self._sources)
             self._sources.append(source)
-        where = (index << self.LINE_BITS) | ex["line"]
-        self._first[key] = (where, int(ex["id"], 16)) if dedupe_key else where
-        return None
+        return (index << self.LINE_BITS) | ex["line"]
 
     def _where(self, packed: int) -> tuple[str, int]:
         return self._sources[packed >> self.LINE_BITS], packed & ((1 << self.LINE_BITS) - 1)
 
+    def _answer(self, run: dict[str, np.ndarray], row: int) -> tuple:
+        where = self._where(int(run["where"][row]))
+        if self.keep_ids:
+            return (*where, f"{int(run['id_hi'][row]):016x}{int(run['id_lo'][row]):016x}")
+        return where
+
+    def _add(self, run: dict[str, np.ndarray]) -> None:
+        self._runs.append(_sorted_run(run))
+        self._size += len(run["hi"])
+        while len(self._runs) > 1 and len(self._runs[-2]["hi"]) <= 2 * len(self._runs[-1]["hi"]):
+            last = self._runs.pop()
+            self._runs[-1] = _sorted_run(
+                {k: np.concatenate((self._runs[-1][k], last[k])) for k in last}
+            )
+
     def __len__(self) -> int:
-        return len(self._first)
+        return self._size
+
+
+def _split_keys(hex_keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """32-hex-digit keys as their high and low 64-bit halves."""
+    raw = np.frombuffer(bytes.fromhex("".join(hex_keys)), dtype=">u8").reshape(-1, 2)
+    return raw[:, 0].astype(np.uint64), raw[:, 1].astype(np.uint64)
+
+
+def _sorted_run(run: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    order = np.lexsort((run["lo"], run["hi"]))
+    return {k: v[order] for k, v in run.items()}
+
+
+def _lookup(run: dict[str, np.ndarray], hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+    """Row of each (hi, lo) key in a sorted run, or -1."""
+    keys_hi, keys_lo = run["hi"], run["lo"]
+    left = np.searchsorted(keys_hi, hi, side="left")
+    right = np.searchsorted(keys_hi, hi, side="right")
+    rows = np.full(len(hi), -1, dtype=np.int64)
+    for i in np.flatnonzero(right > left):  # equal high halves: a copy, or (rarely) a neighbour
+        match = np.flatnonzero(keys_lo[left[i] : right[i]] == lo[i])
+        if len(match):
+            rows[i] = left[i] + match[0]
+    return rows
 
 
 def duplicate_record(ex: dict[str, Any], kept: tuple) -> dict[str, Any]:

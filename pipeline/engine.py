@@ -299,7 +299,7 @@ def _process(
     advance = getattr(progress, "advance", None)
     staging = staging_dir(config.out)
     tally = Tally(config, staging)
-    index = ExactIndex()
+    index = ExactIndex(keep_ids=near.key == "prompt")
     spill_path = staging / "_spill.arrow"
     spill_schema = example_schema(with_rendered=True)
     entry = None
@@ -334,13 +334,15 @@ def _process(
                         advance(len(result.outcomes))
                     shapes.update(result.shapes)
                     tally.warnings.update(result.warnings)
+                    examples = [rec for rec in result.outcomes if "stage" not in rec]
+                    firsts = iter(index.first_seen_batch(examples))
                     keep = []
                     for rec in result.outcomes:
                         st.records += 1
                         if "stage" in rec:
                             tally.reject(st, rec)
                             continue
-                        first_seen = index.first_seen(rec)
+                        first_seen = next(firsts)
                         keep.append(first_seen is None)
                         if first_seen is None:
                             tally.keep(rec)

@@ -53,3 +53,45 @@ def test_content_key_fast_path_equals_the_definition(messages, tools, text) -> N
         {f: _normalise(ex.get(f)) for f in CONTENT_FIELDS}, option=orjson.OPT_SORT_KEYS
     )
     assert content_key(ex) == definition
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(0, 40), max_size=300),
+    st.lists(st.integers(1, 50), min_size=1, max_size=10),
+    st.booleans(),
+)
+def test_exact_index_answers_like_a_dict(keys: list[int], sizes: list[int], keep_ids: bool) -> None:
+    """Batches of any size, copies within and across batches, keys sharing their high half."""
+    from pipeline.dedupe import ExactIndex
+
+    def key(k: int) -> str:  # small numbers: many share the high 64 bits, some the whole key
+        return f"{k % 3:016x}{k:016x}"
+
+    examples = [
+        {"id": f"{n:032x}", "source": f"f{n % 2}", "line": n + 1}
+        | ({"dedupe_key": key(k)} if keep_ids else {"id": key(k)})
+        for n, k in enumerate(keys)
+    ]
+    index, seen, got, want = ExactIndex(keep_ids=keep_ids), {}, [], []
+    start = 0
+    for size in sizes * (len(examples) // sum(sizes) + 1):
+        batch = examples[start : start + size]
+        if not batch:
+            break
+        got.extend(index.first_seen_batch(batch))
+        start += size
+    for ex in examples:
+        k = ex.get("dedupe_key") or ex["id"]
+        if k in seen:
+            first = seen[k]
+            want.append(
+                (first["source"], first["line"], first["id"])
+                if keep_ids
+                else (first["source"], first["line"])
+            )
+        else:
+            seen[k] = ex
+            want.append(None)
+    assert got == want
+    assert len(index) == len(seen)
