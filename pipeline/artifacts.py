@@ -226,11 +226,14 @@ class JsonlWriter:
 
 
 class ParquetSink:
-    """Canonical Examples to one Parquet file, in row groups of ``ROW_GROUP_ROWS`` rows.
+    """Canonical Examples to one Parquet file, in row groups of exactly ``ROW_GROUP_ROWS`` rows
+    (the last one shorter), whatever the sizes of the batches written.
 
     Batches are buffered until a row group is full: thousands of tiny row groups would keep a
-    footer entry each, in memory until the file closes. Statistics are kept for the scalar
-    columns only; min/max of message text would make the footer as large as the data."""
+    footer entry each, in memory until the file closes. Full row groups are encoded and
+    compressed in a background thread (Arrow releases the GIL), one write in flight at a time.
+    Statistics are kept for the scalar columns only; min/max of message text would make the
+    footer as large as the data."""
 
     ROW_GROUP_ROWS = 2048
     STATISTICS = [
@@ -246,30 +249,49 @@ class ParquetSink:
     ]
 
     def __init__(self, path: Path, schema):
+        from concurrent.futures import ThreadPoolExecutor
+
         import pyarrow.parquet as pq
 
         self.schema = schema
         self._writer = pq.ParquetWriter(path, schema, write_statistics=self.STATISTICS)
         self._buffer: list = []
         self._rows = 0
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ftprep-parquet")
+        self._pending = None
 
     def write(self, batch) -> None:
         self._buffer.append(batch)
         self._rows += batch.num_rows
         if self._rows >= self.ROW_GROUP_ROWS:
-            self._flush()
+            self._flush(last=False)
 
-    def _flush(self) -> None:
+    def _flush(self, last: bool) -> None:
         import pyarrow as pa
 
-        if self._buffer:
-            table = pa.Table.from_batches(self._buffer, schema=self.schema)
-            self._writer.write_table(table, row_group_size=self.ROW_GROUP_ROWS)
-        self._buffer, self._rows = [], 0
+        table = pa.Table.from_batches(self._buffer, schema=self.schema)
+        ready = table.num_rows if last else table.num_rows - table.num_rows % self.ROW_GROUP_ROWS
+        if ready:
+            self._wait()
+            self._pending = self._thread.submit(
+                self._writer.write_table, table.slice(0, ready), self.ROW_GROUP_ROWS
+            )
+        rest = table.slice(ready)
+        self._buffer, self._rows = rest.to_batches(), rest.num_rows
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
 
     def close(self) -> None:
-        self._flush()
-        self._writer.close()
+        try:
+            if self._rows:
+                self._flush(last=True)
+            self._wait()
+        finally:
+            self._thread.shutdown(wait=True)
+            self._writer.close()
 
 
 def sha256_file(path: Path) -> str:
