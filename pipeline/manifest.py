@@ -9,6 +9,7 @@ the same inputs give the same manifest.
 from __future__ import annotations
 
 import collections
+import hashlib
 import platform
 from importlib import metadata
 from pathlib import Path
@@ -42,9 +43,14 @@ def _versions() -> dict[str, str]:
     return versions
 
 
-def _count_lines(path: Path) -> int:
+def _digest_and_lines(path: Path) -> tuple[str, int]:
+    """sha256 and newline count of a file, in one read."""
+    digest, lines = hashlib.sha256(), 0
     with open(path, "rb") as f:
-        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+            lines += chunk.count(b"\n")
+    return digest.hexdigest(), lines
 
 
 def build_manifest(
@@ -93,12 +99,11 @@ def build_manifest(
         path = staging / name
         if name == "manifest.json" or not path.exists():
             continue
-        entry: dict[str, Any] = {
-            "path": name,
-            "sha256": sha256_file(path),
-            "bytes": path.stat().st_size,
-        }
-        entry["records"] = _parquet_rows(path) if name.endswith(".parquet") else _count_lines(path)
+        if name.endswith(".parquet"):
+            digest, lines = sha256_file(path), _parquet_rows(path)
+        else:
+            digest, lines = _digest_and_lines(path)
+        entry = {"path": name, "sha256": digest, "bytes": path.stat().st_size, "records": lines}
         outputs.append(entry)
     return {
         "ftprep": __version__,
