@@ -8,8 +8,9 @@ records) or a ``records.rejection`` with stage ``convert``. It drops records of 
 (``convert.not_object``), records that lack keys the rest of their file has
 (``convert.missing_field``) and records whose fields break their shape (``convert.invalid_field``,
 ``convert.unknown_role``, ``convert.no_prompt``), each with an RFC 6901 pointer into the raw record
-and a message that says what to change. The engine counts ``shape_of`` over a whole file, calls
-``choose_file_shape`` once, then calls ``convert_record`` per record. Content strings are copied
+and a message that says what to change. The engine guesses a file's shape from its first batch,
+calls ``convert_record`` per record (which also counts each record's own shape), and confirms the
+guess with ``choose_file_shape`` over the counts of the whole file. Content strings are copied
 byte for byte, keys it does not understand go to ``meta`` or stay on their message, and nothing
 here does I/O or raises on any JSON input.
 """

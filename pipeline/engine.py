@@ -5,11 +5,12 @@ convert, validate, count, featurise) in a process pool, in input order; an input
 settings and code are unchanged is replayed from the stage cache instead. A file's shape comes
 from all its records: it is guessed from the first batch, and the workers count every record's
 shape; when the counts pick another shape (a file whose first records are not typical), the run
-is redone with that shape known, so the result is the same as deciding it first. The main process dedupes exactly on ids,
-writes rejected and duplicate records as they come, and spills surviving Examples to an Arrow
-file in the staging folder. After the last input, near duplicates are clustered and the write
-stage (``pipeline.write``) splits the spill into the artifacts, published atomically. Memory holds
-a few batches in flight and about 120 bytes per kept Example.
+is redone with that shape known, so the result is the same as deciding it first. The main
+process dedupes exactly on ids, writes rejected and duplicate records as they come, and spills
+surviving Examples to an Arrow file in the staging folder. After the last input, near duplicates
+are clustered and the write stage (``pipeline.write``) splits the spill into the artifacts,
+published atomically. Memory holds a few batches in flight and about 30 bytes per kept Example
+(the exact-dedupe keys and the near index's lengths and flags).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from pipeline.near_dedupe import ClusterMap, NearIndex, NearSettings
 from pipeline.near_dedupe import describe as describe_dedupe
 from pipeline.profiles import Profile, get_profile, load_schema
 from pipeline.split import SplitPlan
-from pipeline.workers import init_worker, process_batch_arrow, worker_initargs
+from pipeline.workers import BatchResult, init_worker, process_batch_arrow, worker_initargs
 from pipeline.write import write_splits
 
 INLINE_BYTES = 4_000_000  # inputs smaller than this run in-process: workers would cost more
@@ -334,30 +335,7 @@ def _process(
                         advance(len(result.outcomes))
                     shapes.update(result.shapes)
                     tally.warnings.update(result.warnings)
-                    examples = [rec for rec in result.outcomes if "stage" not in rec]
-                    firsts = iter(index.first_seen_batch(examples))
-                    keep = []
-                    for rec in result.outcomes:
-                        st.records += 1
-                        if "stage" in rec:
-                            tally.reject(st, rec)
-                            continue
-                        first_seen = next(firsts)
-                        keep.append(first_seen is None)
-                        if first_seen is None:
-                            tally.keep(rec)
-                        else:
-                            tally.duplicate(st, rec, first_seen)
-                    if not any(keep):
-                        continue
-                    kept = [i for i, k in enumerate(keep) if k]
-                    features = result.near
-                    if all(keep):
-                        spill.write_batch(result.rows)
-                    else:
-                        spill.write_batch(result.rows.filter(pa.array(keep)))
-                        features = features.take(kept) if features is not None else None
-                    tally.near_index.add_batch(features, len(kept))
+                    _take(result, st, tally, index, spill)
                 if entry is not None:
                     st.shape, st.shape_notes = convert.choose_file_shape(shapes)
                     if st.shape != guess:
@@ -375,6 +353,38 @@ def _process(
     spill_path.unlink(missing_ok=True)
     manifest = tally.manifest(config, profile, info, near, clusters, tokens)
     return staging, manifest
+
+
+def _take(
+    result: BatchResult, st: SourceStats, tally: Tally, index: ExactIndex, spill: Any
+) -> None:
+    """One processed batch into the run: rejections and exact copies to their files, the other
+    Examples to the spill and their features to the near index, in input order."""
+    import pyarrow as pa
+
+    firsts = iter(index.first_seen_batch([r for r in result.outcomes if "stage" not in r]))
+    keep = []
+    for rec in result.outcomes:
+        st.records += 1
+        if "stage" in rec:
+            tally.reject(st, rec)
+            continue
+        first_seen = next(firsts)
+        keep.append(first_seen is None)
+        if first_seen is None:
+            tally.keep(rec)
+        else:
+            tally.duplicate(st, rec, first_seen)
+    kept = [i for i, k in enumerate(keep) if k]
+    if not kept:
+        return
+    features = result.near
+    if len(kept) == len(keep):
+        spill.write_batch(result.rows)
+    else:
+        spill.write_batch(result.rows.filter(pa.array(keep)))
+        features = features.take(kept) if features is not None else None
+    tally.near_index.add_batch(features, len(kept))
 
 
 def _guess_shape(config: RunConfig, src: ingest.Source, first: list) -> str | None:
