@@ -92,6 +92,7 @@ def describe(settings: NearSettings) -> dict[str, Any]:
             "splitmix64 finaliser",
             "normalise": "NFKC, lowercase, punctuation stripped, digits folded, whitespace collapsed",
             "min_words": MIN_WORDS,
+            "compared_bytes": CHUNK_BYTES,
             "threshold": settings.threshold,
             "keep": settings.keep,
         },
@@ -209,7 +210,7 @@ _P_INV = np.uint64(pow(int(_P), -1, 2**64))
 _K = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
-CHUNK_BYTES = 1 << 20  # normalised bytes hashed at once (the power tables hold this many)
+CHUNK_BYTES = 1 << 20  # normalised bytes hashed at once; a longer text is compared on its start
 _POWERS: tuple[np.ndarray, np.ndarray] | None = None
 
 
@@ -223,9 +224,7 @@ def _mix(z: np.ndarray) -> np.ndarray:
 def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
     """_P**(j+1) and _P_INV**(j+1) for j < n (tables of CHUNK_BYTES built once per process)."""
     global _POWERS
-    if n > CHUNK_BYTES:  # one text longer than a chunk: tables for it alone
-        return _power_tables(n)
-    if _POWERS is None:
+    if _POWERS is None or len(_POWERS[0]) < CHUNK_BYTES:
         _POWERS = _power_tables(CHUNK_BYTES)
     return _POWERS[0][:n], _POWERS[1][:n]
 
@@ -275,7 +274,11 @@ def featurise_texts(texts: list[str]) -> BatchFeatures:
     size = start = 0
     for i, text in enumerate(texts):
         data, chars = normalised_bytes(text)
-        if parts and size + len(data) + 1 > CHUNK_BYTES:
+        if len(data) + 2 > CHUNK_BYTES:  # compared on its first CHUNK_BYTES, cut at a space
+            chars = len(" ".join(data.decode("utf-8").split()))
+            cut = data[: CHUNK_BYTES - 2]
+            data = cut[: cut.rfind(b" ")] if b" " in cut else cut
+        if parts and size + len(data) + 2 > CHUNK_BYTES:  # the buffer: size + 1 bytes
             _featurise_chunk(parts, slice(start, i), lengths, has, sigs)
             parts, size, start = [], 0, i
         parts.append(data)

@@ -202,12 +202,12 @@ def test_batch_features_do_not_depend_on_chunking(monkeypatch: pytest.MonkeyPatc
     texts = [
         " ".join(
             rng.choice(["Alpha", "beta,", "GAMMA", "d3lta", "épée", "ß"])
-            for _ in range(rng.randrange(0, 60))
+            for _ in range(rng.randrange(0, 30))
         )
         for _ in range(40)
     ]
     whole = nd.featurise_texts(texts)
-    monkeypatch.setattr(nd, "CHUNK_BYTES", 64)  # most texts alone in a chunk, some longer
+    monkeypatch.setattr(nd, "CHUNK_BYTES", 300)  # a few texts per chunk, none cut
     monkeypatch.setattr(nd, "_POWERS", None)
     chunked = nd.featurise_texts(texts)
     for a, b in zip(
@@ -220,6 +220,22 @@ def test_batch_features_do_not_depend_on_chunking(monkeypatch: pytest.MonkeyPatc
         words = nd.normalise_words(text)
         assert whole.lengths[i] == len(" ".join(words))  # characters, not bytes
         assert whole.has[i] == (len(words) >= nd.MIN_WORDS)
+
+
+def test_a_text_longer_than_a_chunk_is_compared_on_its_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Memory stays bounded for a huge record: its features come from its first CHUNK_BYTES
+    (cut at a space); --keep longest still sees its whole length."""
+    monkeypatch.setattr(nd, "CHUNK_BYTES", 200)
+    monkeypatch.setattr(nd, "_POWERS", None)
+    head = " ".join(f"word{i}" for i in range(40))  # 309 bytes
+    a, b = head + " and then one ending", head + " but another ending entirely"
+    features = nd.featurise_texts([a, b, "short text of a few words only here and there ok"])
+    assert features.has.all()
+    assert nd.jaccard(features.sigs[0], features.sigs[1]) == 1.0  # the same first 200 bytes
+    assert features.lengths[0] == len(" ".join(nd.normalise_words(a)))
+    assert len(nd._POWERS[0]) == 200
 
 
 @settings(max_examples=60, deadline=None)
