@@ -189,6 +189,12 @@ class _LazyRunner:
             self._runner = _Runner(*self._args)
         return self._runner
 
+    def start(self) -> None:
+        """Start the workers now (they load the tokenizer while this process hashes inputs)."""
+        pool = self.get().pool
+        if pool is not None:
+            pool.submit(int)  # the pool forks its workers on the first task
+
     def close(self) -> None:
         if self._runner is not None:
             self._runner.close()
@@ -243,17 +249,19 @@ def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> Run
         workers = 1
     near = config.near_settings()
     cache = _stage_cache(config, profile, info, near)
-    from pipeline.cache import content_hash
-
-    contents = [content_hash(src.path) for src in sources]  # read once: cache key and manifest
-    source_keys = [cache.key(src.name, c) for src, c in zip(sources, contents, strict=True)]
-    run_key = _run_key(config, cache, source_keys)
-    previous = _up_to_date(config.out, run_key) if config.use_cache else None
-    if previous is not None:
-        return RunResult(config.out, previous, up_to_date=True)
     runner = _LazyRunner(workers, worker_initargs(config, profile, info, near))
-    known: dict[str, str | None] = {}  # inputs whose guessed shape proved wrong: their shape
     try:
+        if workers > 1 and not (config.use_cache and (config.out / "manifest.json").exists()):
+            runner.start()  # a first run into this folder: the stages will most likely run
+        from pipeline.cache import content_hash
+
+        contents = [content_hash(src.path) for src in sources]  # read once: cache key, manifest
+        source_keys = [cache.key(src.name, c) for src, c in zip(sources, contents, strict=True)]
+        run_key = _run_key(config, cache, source_keys)
+        previous = _up_to_date(config.out, run_key) if config.use_cache else None
+        if previous is not None:
+            return RunResult(config.out, previous, up_to_date=True)
+        known: dict[str, str | None] = {}  # inputs whose guessed shape proved wrong: their shape
         while True:
             try:
                 staging, manifest = _process(
