@@ -193,18 +193,27 @@ def _messages_array(values: tuple, list_type: Any):
 
 
 class JsonlWriter:
-    """Appends one JSON value (or pre-encoded bytes) per line and counts the lines."""
+    """Appends one JSON value (or pre-encoded bytes) per line, counting the lines and hashing the
+    bytes as they go (the manifest need not read the file back)."""
 
     def __init__(self, path: Path, bom: bool = False):
         self.path = path
         self.records = 0
         self._file = open(path, "wb")
+        self._digest = hashlib.sha256()
         if bom:  # Azure OpenAI expects UTF-8 with a byte-order mark
-            self._file.write(b"\xef\xbb\xbf")
+            self._put(b"\xef\xbb\xbf")
+
+    def _put(self, data: bytes | memoryview) -> None:
+        self._file.write(data)
+        self._digest.update(data)
+
+    @property
+    def sha256(self) -> str:
+        return self._digest.hexdigest()
 
     def write(self, value: Any) -> None:
-        self._file.write(value if isinstance(value, bytes) else dumps(value))
-        self._file.write(b"\n")
+        self._put((value if isinstance(value, bytes) else dumps(value)) + b"\n")
         self.records += 1
 
     def write_lines(self, lines) -> None:
@@ -218,7 +227,7 @@ class JsonlWriter:
             raise ValueError("internal error: a rendered line is missing")
         offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset :]
         start, end = int(offsets[0]), int(offsets[len(lines)])
-        self._file.write(memoryview(lines.buffers()[2])[start:end])
+        self._put(memoryview(lines.buffers()[2])[start:end])
         self.records += len(lines)
 
     def close(self) -> None:

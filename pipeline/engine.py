@@ -429,6 +429,7 @@ class Tally:
         self.near_index = NearIndex(staging)
         self.rejected = JsonlWriter(staging / "rejected.jsonl")
         self.duplicates = JsonlWriter(staging / "duplicates.jsonl")
+        self.written: dict[str, tuple[str, int]] = {}  # JSONL artifact -> (sha256, lines)
 
     def add_source(self, src: ingest.Source) -> SourceStats:
         st = SourceStats(src.name, src.path, src.format)
@@ -476,13 +477,15 @@ class Tally:
             self.duplicates,
             config.stratify_by,
             bom=bom,
+            written=self.written,
         )
         return clusters, tokens
 
     def close(self) -> None:
         self.near_index.remove_files()
-        self.rejected.close()
-        self.duplicates.close()
+        for writer in (self.rejected, self.duplicates):
+            writer.close()
+            self.written[writer.path.name] = (writer.sha256, writer.records)
 
     def manifest(
         self,
@@ -511,6 +514,7 @@ class Tally:
             over_limit=[o for o in over_limit if o["action"] == "flagged"],
             tokens=tokens,
             staging=self.staging,
+            written=self.written,
         )
         length = summarize(config.length_policy, info.max_tokens, over_limit, self.dropped_long)
         length["dropped"] = self.dropped_long[:1000]

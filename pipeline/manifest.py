@@ -65,7 +65,10 @@ def build_manifest(
     over_limit: list[dict],
     tokens: dict[str, dict[str, int]],
     staging: Path,
+    written: dict[str, tuple[str, int]] | None = None,
 ) -> dict[str, Any]:
+    """The manifest of a run in ``staging``; ``written`` holds the sha256 and line count of
+    outputs hashed while they were written (others are read back)."""
     records = sum(s.records for s in stats)
     rejected = sum(s.rejected for s in stats)
     duplicates = sum(s.duplicates for s in stats)
@@ -99,7 +102,9 @@ def build_manifest(
         path = staging / name
         if name == "manifest.json" or not path.exists():
             continue
-        if name.endswith(".parquet"):
+        if written and name in written:
+            digest, lines = written[name]
+        elif name.endswith(".parquet"):
             digest, lines = sha256_file(path), _parquet_rows(path)
         else:
             digest, lines = _digest_and_lines(path)

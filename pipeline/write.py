@@ -32,9 +32,11 @@ def write_splits(
     duplicates: JsonlWriter,
     stratify_by: str | None = None,
     bom: bool = False,
+    written: dict[str, tuple[str, int]] | None = None,
 ) -> dict[str, dict[str, int]]:
     """Decide the split, then stream the spill into train/validation JSONL and Parquet, dropping
-    near copies into duplicates.jsonl; return token totals per split.
+    near copies into duplicates.jsonl; return token totals per split. ``written`` receives the
+    sha256 and line count of each JSONL file.
 
     Two light passes over a few columns of the spill come first: the ids of near clusters'
     representatives and the clusters per stratum, then each cluster's split in input order."""
@@ -65,6 +67,8 @@ def write_splits(
         for s in SPLITS:
             jsonl[s].close()
             parquet[s].close()
+    if written is not None:
+        written.update({f"{s}.jsonl": (jsonl[s].sha256, jsonl[s].records) for s in SPLITS})
     return tokens
 
 
