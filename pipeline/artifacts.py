@@ -216,19 +216,27 @@ class JsonlWriter:
         self._put((value if isinstance(value, bytes) else dumps(value)) + b"\n")
         self.records += 1
 
-    def write_lines(self, lines) -> None:
-        """An Arrow binary array of whole lines (each ending in a newline), written from its data
-        buffer at once."""
+    def write_lines(self, lines, rows=None) -> None:
+        """Whole lines (each ending in a newline) from an Arrow binary array, straight from its
+        data buffer: all of them, or those where the bool array ``rows`` is true (each run of
+        consecutive rows is one write)."""
         import numpy as np
 
-        if len(lines) == 0:
-            return
         if lines.null_count:
             raise ValueError("internal error: a rendered line is missing")
-        offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset :]
-        start, end = int(offsets[0]), int(offsets[len(lines)])
-        self._put(memoryview(lines.buffers()[2])[start:end])
-        self.records += len(lines)
+        n = len(lines)
+        offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[
+            lines.offset : lines.offset + n + 1
+        ]
+        data = memoryview(lines.buffers()[2])
+        if rows is None:
+            rows = np.ones(n, dtype=bool)
+        edges = np.diff(np.concatenate(([0], rows.view(np.int8), [0])))
+        for start, stop in zip(
+            np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True
+        ):
+            self._put(data[int(offsets[start]) : int(offsets[stop])])
+        self.records += int(np.count_nonzero(rows))
 
     def close(self) -> None:
         self._file.close()

@@ -182,14 +182,17 @@ class _BatchWriter:
 
         cluster_at = self.schema.get_field_index("cluster")
         split_at = self.schema.get_field_index("split")
+        rendered = batch.column("rendered")
+        rows = batch.drop_columns(["rendered"])
         for name in SPLITS:
-            mask = [sp == name for sp in split_of_row]
-            if not any(mask):
+            mask = np.fromiter(
+                (sp == name for sp in split_of_row), dtype=bool, count=len(split_of_row)
+            )
+            if not mask.any():
                 continue
-            part = batch.filter(pa.array(mask))
+            self.jsonl[name].write_lines(rendered, mask)
+            part = rows.filter(pa.array(mask))
             part_clusters = [c for c, m in zip(cluster_of_row, mask, strict=True) if m]
-            self.jsonl[name].write_lines(part.column("rendered"))
-            part = part.drop_columns(["rendered"])
             part = part.set_column(
                 cluster_at, self.schema.field(cluster_at), pa.array(part_clusters, pa.string())
             )
