@@ -187,6 +187,15 @@ class BatchFeatures:
     sigs: np.ndarray  # (n, NUM_PERM) uint32; zeros where ``has`` is False
     bands: np.ndarray  # (n, BANDS) uint64; zeros where ``has`` is False
 
+    @staticmethod
+    def concat(parts: list[BatchFeatures]) -> BatchFeatures:
+        return BatchFeatures(
+            *(
+                np.concatenate([getattr(p, f) for p in parts])
+                for f in ("lengths", "has", "sigs", "bands")
+            )
+        )
+
     def take(self, rows: np.ndarray | list[int]) -> BatchFeatures:
         return BatchFeatures(self.lengths[rows], self.has[rows], self.sigs[rows], self.bands[rows])
 

@@ -116,8 +116,28 @@ def process_batch(
         results.append(ex)
     features = None
     if STATE.get("near") is not None:
-        features = featurise_batch([ex for ex in results if "stage" not in ex], STATE["near"])
+        results, features = _featurise(results, STATE["near"])
     return results, warnings, shapes, features
+
+
+def _featurise(results: list, settings: NearSettings) -> tuple[list, BatchFeatures | None]:
+    """``featurise_batch`` over the Examples among ``results``; should the batch fail, one
+    Example at a time, and an Example that still fails becomes a rejection (internal.error)."""
+    try:
+        return results, featurise_batch([ex for ex in results if "stage" not in ex], settings)
+    except Exception:  # a bug must cost the records that trigger it, not the batch
+        pass
+    kept, parts = [], []
+    for rec in results:
+        if "stage" not in rec:
+            try:
+                parts.append(featurise_batch([rec], settings))
+            except Exception as exc:
+                rec = _internal_error(rec["source"], rec["line"], exc)
+        kept.append(rec)
+    if settings.mode == "off" or not parts:
+        return kept, None
+    return kept, BatchFeatures.concat(parts)
 
 
 def _internal_error(source: str, line: int, exc: Exception) -> dict:

@@ -334,3 +334,27 @@ def test_validate_reports_a_too_deep_line_and_goes_on(tmp_path: Path) -> None:
     assert code == 1
     assert f"{path}:1: the record nests lists or objects more than 64 levels deep" in output
     assert "[ingest.too_deep]" in output and "2 records" in output
+
+
+def test_a_record_that_breaks_the_batch_featuriser_costs_only_itself(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from pipeline import near_dedupe
+
+    real = near_dedupe.featurise_texts
+
+    def flaky(texts):
+        if any("poison" in t for t in texts):
+            raise ValueError("bad text")
+        return real(texts)
+
+    monkeypatch.setattr(near_dedupe, "featurise_texts", flaky)
+    chats = many_chats(12)
+    chats[4]["messages"][-1]["content"] += " poison"
+    data = write_jsonl(tmp_path / "in.jsonl", chats)
+    code, output = run_cli("run", str(data), "--out", str(tmp_path / "o"), "--workers", "1")
+    assert code == 0, output
+    rejected = read_jsonl(tmp_path / "o" / "rejected.jsonl")
+    assert [(r["line"], r["rule"]) for r in rejected] == [(5, "internal.error")]
+    assert "ValueError: bad text" in rejected[0]["message"]
+    assert_conserved(tmp_path / "o")
