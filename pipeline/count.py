@@ -2,7 +2,7 @@
 
 Reads FILE with the same ingest and convert stages as a run (so any input shape works), counts
 every Example with the model's tokenizer (tokens.Counter, or hf_tokens.HFCounter for
-``--tokenizer``) and sums up. Records that cannot be read or converted are listed as skipped, not
+``--tokenizer``) in the run's worker pool, on all cores, and sums up. Records that cannot be read or converted are listed as skipped, not
 counted. The billing and epoch rules are those of OpenAI's data-preparation cookbook
 (reference/providers.md §1.8, S1): each example is billed up to the model's per-example limit, and
 without ``--epochs`` OpenAI trains for 3 epochs, raised so that examples x epochs reaches 100 or
@@ -159,7 +159,7 @@ def count_file(
     """Count every Example of a file (or folder) for a model; see the module docstring."""
     from dataclasses import replace
 
-    from pipeline import convert, ingest
+    from pipeline import ingest
     from pipeline.models import ModelInfo, model_info
 
     if tokenizer is not None:
@@ -174,18 +174,14 @@ def count_file(
             provider="open",
         )
     else:
-        from pipeline.tokens import Counter
-
         if not model:
             raise ingest.InputError("give --model M (an OpenAI model id) or --tokenizer PATH")
         info = model_info(model)
-        counter = Counter(info.encoding)
     if max_tokens:
         info = replace(info, max_tokens=max_tokens, source="--max-tokens")
     sources = ingest.discover(path, str(path))
     if not sources:
         raise ingest.InputError(f"{path}: no JSONL, JSON, CSV or Parquet file found")
-    options = convert.ConvertOptions()
     rate, note = _pricing(info.name, price, tokenizer is not None)
     report = CountReport(
         info.name,
@@ -197,51 +193,119 @@ def count_file(
         rate,
         note,
     )
-    for src in sources:
-        shapes: collections.Counter = collections.Counter()
-        for ok, obj in _records(src):
-            if ok:
-                shapes[convert.shape_of(obj, options)] += 1
-        file_shape, _ = convert.choose_file_shape(shapes)
-        for i, (ok, obj) in enumerate(_records(src)):
-            if i % 256 == 0:
-                counter.new_batch()
-            if not ok:
-                report.skipped.append(obj)
-                continue
-            line, raw = obj
-            ex = convert.convert_record(raw, src.name, line, file_shape, options)
-            if "stage" in ex:
-                report.skipped.append(ex)
-                continue
-            try:
-                n, trained = counter.example(ex)
-            except TokenizerError as exc:  # an open model's template refused the row
-                report.skipped.append(
-                    {
-                        "source": src.name,
-                        "line": line,
-                        "rule": "count.template_error",
-                        "message": str(exc),
-                    }
-                )
-                continue
-            report.examples += 1
-            report.total_tokens += n
-            report.trained_tokens += trained
-            report.billing_tokens += min(n, info.max_tokens) if info.max_tokens else n
-            report.lengths.append(n)
-            if info.max_tokens and n > info.max_tokens:
-                report.over_limit.append({"file": src.name, "line": line, "tokens": n})
+    runner = _runner(sources, info, tokenizer)
+    try:
+        for src in sources:
+            _count_source(src, report, info, runner)
+    finally:
+        runner.close()
     if epochs is None:
         report.epochs = default_epochs(report.examples)
     return report
 
 
-def _records(src: Any):
-    """(True, (line, obj)) per parsed record, (False, rejection) per unreadable one."""
-    from pipeline import ingest
+def _runner(sources: list, info: Any, tokenizer: Path | None) -> Any:
+    """The engine's worker pool (in this process for small inputs), set up to count."""
+    import os
 
-    for item in ingest.read_source(src):
+    from pipeline import convert, engine
+
+    total = sum(engine._size(s.path) for s in sources)
+    workers = (os.cpu_count() or 1) if total >= engine.INLINE_BYTES else 1
+    initargs = (
+        "openai-chat", info.encoding, convert.ConvertOptions(), info.max_tokens, "flag",
+        str(tokenizer) if tokenizer else None, None,
+    )  # fmt: skip
+    return engine._Runner(workers, initargs)  # in this process, it sets the worker state up
+
+
+def _count_source(src: Any, report: CountReport, info: Any, runner: Any) -> None:
+    """Count one input into ``report``. Its shape is guessed from the first batch and confirmed by
+    every record's shape; a wrong guess is counted again with the shape of the whole file."""
+    import itertools
+
+    from pipeline import convert, ingest
+    from pipeline.engine import _batches
+
+    known = None
+    while True:
+        batches = _batches(ingest.read_source(src), 256)
+        first = next(batches, [])
+        guess = known if known is not None else _guess(src, first)
+        part = CountReport("", "", None, "", 0, False, None, "")
+        shapes: collections.Counter = collections.Counter()
+        chain = itertools.chain([first] if first else [], batches)
+        for outcomes, batch_shapes in runner.map(count_batch, chain, src.name, guess):
+            shapes.update(batch_shapes)
+            for outcome in outcomes:
+                if isinstance(outcome, dict):
+                    part.skipped.append(outcome)
+                    continue
+                line, n, trained = outcome
+                part.examples += 1
+                part.total_tokens += n
+                part.trained_tokens += trained
+                part.billing_tokens += min(n, info.max_tokens) if info.max_tokens else n
+                part.lengths.append(n)
+                if info.max_tokens and n > info.max_tokens:
+                    part.over_limit.append({"file": src.name, "line": line, "tokens": n})
+        shape = convert.choose_file_shape(shapes)[0]
+        if shape == guess:
+            break
+        known = shape
+    report.examples += part.examples
+    report.total_tokens += part.total_tokens
+    report.trained_tokens += part.trained_tokens
+    report.billing_tokens += part.billing_tokens
+    report.lengths.extend(part.lengths)
+    report.over_limit.extend(part.over_limit)
+    report.skipped.extend(part.skipped)
+
+
+def _guess(src: Any, first: list) -> str | None:
+    from pipeline import convert, ingest
+
+    shapes: collections.Counter = collections.Counter()
+    for item in first:
         ok, obj = ingest.parse_item(src.name, item)
-        yield (True, (item[0], obj)) if ok else (False, obj)
+        if ok:
+            shapes[convert.shape_of(obj, convert.ConvertOptions())] += 1
+    return convert.choose_file_shape(shapes)[0]
+
+
+def count_batch(
+    source: str, file_shape: str | None, items: list
+) -> tuple[list, collections.Counter]:
+    """Worker side: (line, tokens, trained tokens) per Example, or the record's rejection, in
+    input order; and the count of each record shape."""
+    from pipeline import convert, ingest
+    from pipeline.workers import STATE
+
+    counter = STATE["counter"]
+    counter.new_batch()
+    shapes: collections.Counter = collections.Counter()
+    outcomes: list = []
+    for item in items:
+        ok, raw = ingest.parse_item(source, item)
+        if not ok:
+            outcomes.append(raw)
+            continue
+        line = item[0]
+        ex = convert.convert_record(raw, source, line, file_shape, STATE["options"], shapes)
+        if "stage" in ex:
+            outcomes.append(ex)
+            continue
+        try:
+            n, trained = counter.example(ex)
+        except TokenizerError as exc:  # an open model's template refused the row
+            outcomes.append(
+                {
+                    "source": source,
+                    "line": line,
+                    "rule": "count.template_error",
+                    "message": str(exc),
+                }
+            )
+            continue
+        outcomes.append((line, n, trained))
+    return outcomes, shapes

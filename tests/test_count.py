@@ -178,3 +178,25 @@ def test_count_on_real_file_matches_the_formula():
     )
     assert got["epochs"] == 10 and got["encoding"] == "cl100k_base"
     assert got["estimated_cost_usd"] == round(sum(sizes) * 10 * 8.0 / 1e6, 4)
+
+
+def test_count_on_the_worker_pool_equals_count_in_one_process(tmp_path, monkeypatch):
+    """Both cores, same numbers; and a file whose first records mislead about its shape is
+    counted with the shape of all its records (the plain chats lack the KTO label)."""
+    from pipeline import engine
+    from pipeline.count import count_file
+    from tests.conftest import many_chats, write_jsonl
+
+    plain = [{"messages": c["messages"]} for c in many_chats(300)]
+    labelled = [{**c, "label": True} for c in many_chats(700, start=300)]
+    path = write_jsonl(tmp_path / "mixed.jsonl", plain + labelled)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write('{"broken\n')
+    inline = count_file(path, model="gpt-4o-mini-2024-07-18").as_dict()
+    monkeypatch.setattr(engine, "INLINE_BYTES", 0)  # the pool, even for a small file
+    pooled = count_file(path, model="gpt-4o-mini-2024-07-18")
+    assert pooled.as_dict() == inline
+    assert pooled.examples == 700
+    rules = sorted({s["rule"] for s in pooled.skipped})
+    assert rules == ["convert.missing_field", "ingest.invalid_json"]
+    assert len(pooled.skipped) == 301
