@@ -12,6 +12,8 @@ lowered so that it stays under 25,000, within 1 to 25 epochs.
 from __future__ import annotations
 
 import collections
+from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,27 +38,30 @@ def default_epochs(n_examples: int) -> int:
     return TARGET_EPOCHS
 
 
-def quantile(sorted_values: list[int], q: float) -> float:
+def quantile(sorted_values: Sequence[int], q: float) -> float:
     """Linear interpolation between closest ranks (numpy's default)."""
-    if not sorted_values:
+    if not len(sorted_values):
         return 0.0
     pos = (len(sorted_values) - 1) * q
     lo = int(pos)
     hi = min(lo + 1, len(sorted_values) - 1)
-    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+    low, high = int(sorted_values[lo]), int(sorted_values[hi])
+    return low + (high - low) * (pos - lo)
 
 
-def distribution(values: list[int]) -> dict[str, float | int]:
-    ordered = sorted(values)
-    if not ordered:
+def distribution(values: Sequence[int]) -> dict[str, float | int]:
+    import numpy as np
+
+    ordered = np.sort(np.asarray(values, dtype=np.int64))  # not a list of Python ints
+    if not len(ordered):
         return {"min": 0, "p5": 0, "p50": 0, "p95": 0, "max": 0, "mean": 0}
     return {
-        "min": ordered[0],
+        "min": int(ordered[0]),
         "p5": round(quantile(ordered, 0.05), 1),
         "p50": round(quantile(ordered, 0.5), 1),
         "p95": round(quantile(ordered, 0.95), 1),
-        "max": ordered[-1],
-        "mean": round(sum(ordered) / len(ordered), 1),
+        "max": int(ordered[-1]),
+        "mean": round(int(ordered.sum()) / len(ordered), 1),
     }
 
 
@@ -74,7 +79,7 @@ class CountReport:
     total_tokens: int = 0
     trained_tokens: int = 0
     billing_tokens: int = 0
-    lengths: list[int] = field(default_factory=list)
+    lengths: array = field(default_factory=lambda: array("q"))  # tokens per example, 8 bytes each
     over_limit: list[dict] = field(default_factory=list)
     skipped: list[dict] = field(default_factory=list)
 
