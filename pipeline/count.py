@@ -231,12 +231,18 @@ def _count_source(src: Any, report: CountReport, info: Any, runner: Any) -> None
 
     from pipeline import convert, ingest
     from pipeline.engine import _batches
+    from pipeline.workers import count_shapes
 
     known = None
     while True:
         batches = _batches(ingest.read_source(src), 256)
         first = next(batches, [])
-        guess = known if known is not None else _guess(src, first)
+        if known is None:
+            guess = convert.choose_file_shape(
+                count_shapes(src.name, first, convert.ConvertOptions())
+            )[0]
+        else:
+            guess = known
         part = CountReport("", "", None, "", 0, False, None, "")
         shapes: collections.Counter = collections.Counter()
         chain = itertools.chain([first] if first else [], batches)
@@ -265,17 +271,6 @@ def _count_source(src: Any, report: CountReport, info: Any, runner: Any) -> None
     report.lengths.extend(part.lengths)
     report.over_limit.extend(part.over_limit)
     report.skipped.extend(part.skipped)
-
-
-def _guess(src: Any, first: list) -> str | None:
-    from pipeline import convert, ingest
-
-    shapes: collections.Counter = collections.Counter()
-    for item in first:
-        ok, obj = ingest.parse_item(src.name, item)
-        if ok:
-            shapes[convert.shape_of(obj, convert.ConvertOptions())] += 1
-    return convert.choose_file_shape(shapes)[0]
 
 
 def count_batch(

@@ -34,7 +34,13 @@ from pipeline.near_dedupe import ClusterMap, NearIndex, NearSettings
 from pipeline.near_dedupe import describe as describe_dedupe
 from pipeline.profiles import Profile, get_profile, load_schema
 from pipeline.split import SplitPlan
-from pipeline.workers import BatchResult, init_worker, process_batch_arrow, worker_initargs
+from pipeline.workers import (
+    BatchResult,
+    count_shapes,
+    init_worker,
+    process_batch_arrow,
+    worker_initargs,
+)
 from pipeline.write import write_splits
 
 INLINE_BYTES = 4_000_000  # inputs smaller than this run in-process: workers would cost more
@@ -397,13 +403,8 @@ def _take(
 
 def _guess_shape(config: RunConfig, src: ingest.Source, first: list) -> str | None:
     """The shape of an input as its first batch shows it (confirmed after its last batch)."""
-    counts: collections.Counter = collections.Counter()
     options = convert.ConvertOptions(mapping=config.mapping, roles=config.roles)
-    for item in first:
-        ok, obj = ingest.parse_item(src.name, item)
-        if ok:
-            counts[convert.shape_of(obj, options)] += 1
-    return convert.choose_file_shape(counts)[0]
+    return convert.choose_file_shape(count_shapes(src.name, first, options))[0]
 
 
 class Tally:

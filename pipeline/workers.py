@@ -79,14 +79,19 @@ def worker_initargs(
     )
 
 
-def shape_batch(source: str, items: list) -> collections.Counter:
-    options = STATE["options"]
+def count_shapes(source: str, items: list, options: convert.ConvertOptions) -> collections.Counter:
+    """How many records of each shape a batch of raw items holds (unparseable ones aside)."""
     counts: collections.Counter = collections.Counter()
     for item in items:
         ok, obj = ingest.parse_item(source, item)
         if ok:
             counts[convert.shape_of(obj, options)] += 1
     return counts
+
+
+def shape_batch(source: str, items: list) -> collections.Counter:
+    """``count_shapes`` in a worker (with the run's column mapping)."""
+    return count_shapes(source, items, STATE["options"])
 
 
 def process_batch(
