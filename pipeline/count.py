@@ -215,13 +215,13 @@ def _runner(sources: list, info: Any, tokenizer: Path | None) -> Any:
 
     from pipeline import convert, engine
 
-    total = sum(engine._size(s.path) for s in sources)
+    total = sum(engine.input_size(s.path) for s in sources)
     workers = (os.cpu_count() or 1) if total >= engine.INLINE_BYTES else 1
     initargs = (
         "openai-chat", info.encoding, convert.ConvertOptions(), info.max_tokens, "flag",
         str(tokenizer) if tokenizer else None, None,
     )  # fmt: skip
-    return engine._Runner(workers, initargs)  # in this process, it sets the worker state up
+    return engine.Runner(workers, initargs)  # in this process, it sets the worker state up
 
 
 def _count_source(src: Any, report: CountReport, info: Any, runner: Any) -> None:
@@ -230,12 +230,12 @@ def _count_source(src: Any, report: CountReport, info: Any, runner: Any) -> None
     import itertools
 
     from pipeline import convert, ingest
-    from pipeline.engine import _batches
+    from pipeline.engine import batched
     from pipeline.workers import count_shapes
 
     known = None
     while True:
-        batches = _batches(ingest.read_source(src), 256)
+        batches = batched(ingest.read_source(src), 256)
         first = next(batches, [])
         if known is None:
             guess = convert.choose_file_shape(

@@ -138,7 +138,7 @@ class RunResult:
         return counts["rejected"] / counts["records"] if counts["records"] else 0.0
 
 
-def _batches(items: Iterable, size: int) -> Iterator[list]:
+def batched(items: Iterable, size: int) -> Iterator[list]:
     batch: list = []
     for item in items:
         batch.append(item)
@@ -149,8 +149,9 @@ def _batches(items: Iterable, size: int) -> Iterator[list]:
         yield batch
 
 
-class _Runner:
-    """Maps a function over batches in order, in a pool or in this process."""
+class Runner:
+    """Maps a function over batches in order, in a pool of worker processes (set up by
+    ``workers.init_worker``) or in this process; ``ftprep count`` uses it too."""
 
     def __init__(self, workers: int, initargs: tuple):
         self.pool = None
@@ -188,11 +189,11 @@ class _LazyRunner:
 
     def __init__(self, workers: int, initargs: tuple):
         self._args = (workers, initargs)
-        self._runner: _Runner | None = None
+        self._runner: Runner | None = None
 
-    def get(self) -> _Runner:
+    def get(self) -> Runner:
         if self._runner is None:
-            self._runner = _Runner(*self._args)
+            self._runner = Runner(*self._args)
         return self._runner
 
     def start(self) -> None:
@@ -249,7 +250,7 @@ def _model_for(config: RunConfig, profile: Profile) -> ModelInfo:
 
 def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> RunResult:
     profile, info, sources = resolve(config)
-    total_bytes = sum(_size(s.path) for s in sources)
+    total_bytes = sum(input_size(s.path) for s in sources)
     workers = config.workers or os.cpu_count() or 1
     if total_bytes < INLINE_BYTES and config.workers is None:
         workers = 1
@@ -329,7 +330,7 @@ def _process(
                 if cached is not None:
                     (st.shape, st.shape_notes), processed = cached
                 else:
-                    batches = _batches(ingest.read_source(src), config.batch_size)
+                    batches = batched(ingest.read_source(src), config.batch_size)
                     first = next(batches, [])
                     guess = (
                         known[src.name] if src.name in known else _guess_shape(config, src, first)
@@ -588,7 +589,8 @@ def _up_to_date(out: Path, run_key: str) -> dict[str, Any] | None:
     return manifest
 
 
-def _size(path: Path) -> int:
+def input_size(path: Path) -> int:
+    """Bytes of an input file, or of every file in an input folder."""
     if path.is_dir():
         return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
     return path.stat().st_size if path.exists() else 0
