@@ -2,8 +2,10 @@
 
 Takes the spill of kept Examples (Arrow, in input order), the near-duplicate clusters and the
 split plan; writes train/validation JSONL (the rendered lines) and Parquet (canonical rows with
-their cluster and split), and drops near copies into duplicates.jsonl. Each spill batch is read,
-filtered by split and written, so memory holds one batch and the Parquet row-group buffers.
+their cluster and split), and drops near copies into duplicates.jsonl. Each spill batch is read
+and its splits decided here, a batch at a time; a background thread writes its JSONL lines
+straight from the batch's buffers and filters its Parquet rows, and each Parquet file encodes its
+row groups in a thread of its own. Memory holds a few batches and the row-group buffers.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from pipeline.split import SplitPlan, stratum_of
 
 if TYPE_CHECKING:
     from pipeline.engine import SourceStats
+
+SPLITS = ("train", "validation")
 
 
 def write_splits(
@@ -70,9 +74,6 @@ def write_splits(
     if written is not None:
         written.update({f"{s}.jsonl": (jsonl[s].sha256, jsonl[s].records) for s in SPLITS})
     return tokens
-
-
-SPLITS = ("train", "validation")
 
 
 def _light_batches(reader: Any, stratify_by: str | None) -> Iterator[tuple[int, int, dict]]:
