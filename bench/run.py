@@ -6,6 +6,9 @@ same run, so the table compares like with like on whatever machine runs it. Timi
 never in the tests.
 
     python -m bench.run [--examples 200000] [--scales 100000,300000,1000000] [--skip datasets]
+
+It also times each per-record stage in one process (bench/stages.py), to show where a worker's
+time goes.
 """
 
 from __future__ import annotations
@@ -97,6 +100,9 @@ def main() -> None:
     floor = results.get("floor, 2 processes", {}).get("wall_s")
     for r in results.values():
         r["x_floor2"] = round(r["wall_s"] / floor, 2) if floor else None
+    print("measuring: where a worker's time goes ...", file=sys.stderr, flush=True)
+    stages_cmd = [sys.executable, "-m", "bench.stages", str(data), "--examples", "20000", "--json"]
+    stages = json.loads(subprocess.run(stages_cmd, capture_output=True, text=True, check=True, cwd=ROOT).stdout)
     scaling = {}
     for n in [int(s) for s in args.scales.split(",") if s]:
         path = corpus(n)
@@ -108,6 +114,7 @@ def main() -> None:
         "corpus": {"examples": args.examples, "lines": lines, "mb": round(size_mb, 1)},
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "results": results,
+        "stages_us_per_record": stages,
         "scaling": scaling,
     }
     (ROOT / "bench" / "results.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -132,6 +139,17 @@ def markdown(report: dict) -> str:
         lines.append(
             f"| {name} | {r['wall_s']} | {r['examples_per_s']:,} | {r['mb_per_s']} | {r['peak_rss_mib']} | {r['x_floor2']} |"
         )
+    stages = report.get("stages_us_per_record") or {}
+    if stages:
+        lines += [
+            "",
+            "Where one worker's time goes (`python -m bench.stages`: each per-record stage timed in one "
+            "process over 20,000 records, microseconds per record):",
+            "",
+            "| " + " | ".join(stages) + " | total |",
+            "|" + "---:|" * (len(stages) + 1),
+            "| " + " | ".join(str(v) for v in stages.values()) + f" | {round(sum(stages.values()), 1)} |",
+        ]
     if report["scaling"]:
         lines += ["", "Peak RSS of `ftprep run` by input size:", "", "| examples | wall s | examples/s | peak RSS MiB |", "|---:|---:|---:|---:|"]
         for n, r in report["scaling"].items():
