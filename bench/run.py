@@ -6,6 +6,7 @@ same run, so the table compares like with like on whatever machine runs it. Timi
 never in the tests.
 
     python -m bench.run [--examples 200000] [--scales 100000,300000,1000000] [--skip datasets]
+                        [--repeat 2]
 
 It also times each per-record stage in one process (bench/stages.py), to show where a worker's
 time goes.
@@ -37,7 +38,9 @@ PEAK = (
 
 def measure(cmd: list[str]) -> dict:
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", PEAK, *cmd], capture_output=True, text=True, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, "-c", PEAK, *cmd], capture_output=True, text=True, cwd=ROOT
+    )
     wall = time.perf_counter() - start
     code, peak = done.stdout.split()
     if int(code) not in (0, 1):
@@ -60,10 +63,22 @@ def ftprep(*args: str) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--examples", type=int, default=int(os.environ.get("BENCH_EXAMPLES", 200_000)))
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--examples", type=int, default=int(os.environ.get("BENCH_EXAMPLES", 200_000))
+    )
     parser.add_argument("--scales", default=os.environ.get("BENCH_SCALES", "100000,300000,1000000"))
-    parser.add_argument("--skip", default=os.environ.get("BENCH_SKIP", ""), help="comma-separated names to skip")
+    parser.add_argument(
+        "--skip", default=os.environ.get("BENCH_SKIP", ""), help="comma-separated names to skip"
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=int(os.environ.get("BENCH_REPEAT", 2)),
+        help="rounds of the stateless measurements; the fastest counts (a shared machine is noisy)",
+    )
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     data = corpus(args.examples)
@@ -73,36 +88,59 @@ def main() -> None:
     base = [sys.executable, "-m", "bench.baselines"]
     cache = WORK / "cache"
     shutil.rmtree(cache, ignore_errors=True)
-    cached = ("run", str(data), "--out", str(WORK / "out-cached"), "--quiet", "--cache-dir", str(cache))
+    cached = (
+        "run",
+        str(data),
+        "--out",
+        str(WORK / "out-cached"),
+        "--quiet",
+        "--cache-dir",
+        str(cache),
+    )
     shutil.rmtree(WORK / "out-cached", ignore_errors=True)
     runs = {
         "floor, 1 process (parse + tiktoken)": base + ["floor1", str(data)],
         "floor, 2 processes": base + ["floor2", str(data)],
         "cookbook-style script, 1 process": base + ["cookbook", str(data)],
         "HF datasets map/filter, num_proc=2": base + ["datasets", str(data), str(WORK / "hf")],
-        "ftprep validate (no token counts)": ftprep("validate", str(data), "--profile", "openai-chat", "--format", "json"),
-        "ftprep run (end to end, no cache)": ftprep("run", str(data), "--out", str(out), "--quiet", "--no-cache"),
+        "ftprep validate (no token counts)": ftprep(
+            "validate", str(data), "--profile", "openai-chat", "--format", "json"
+        ),
+        "ftprep run (end to end, no cache)": ftprep(
+            "run", str(data), "--out", str(out), "--quiet", "--no-cache"
+        ),
         "ftprep run, filling the stage cache": ftprep(*cached, "--seed", "0"),
         "ftprep run again, nothing changed": ftprep(*cached, "--seed", "0"),
         "ftprep run again, new seed (stages from cache)": ftprep(*cached, "--seed", "1"),
     }
-    results = {}
-    for name, cmd in runs.items():
-        if any(s in name.lower() for s in skip):
-            continue
-        shutil.rmtree(WORK / "hf", ignore_errors=True)
-        (WORK / "hf").mkdir(parents=True, exist_ok=True)
-        print(f"measuring: {name} ...", file=sys.stderr, flush=True)
-        r = measure(cmd)
-        r["examples_per_s"] = round(lines / r["wall_s"])
-        r["mb_per_s"] = round(size_mb / r["wall_s"], 1)
-        results[name] = r
+    stateful = {
+        name for name, cmd in runs.items() if str(cache) in cmd
+    }  # the cache sequence, in order
+    results: dict[str, dict] = {}
+    for round_ in range(args.repeat):  # rounds interleave the commands; the fastest round counts
+        for name, cmd in runs.items():
+            if any(s in name.lower() for s in skip) or (round_ and name in stateful):
+                continue
+            shutil.rmtree(WORK / "hf", ignore_errors=True)
+            (WORK / "hf").mkdir(parents=True, exist_ok=True)
+            print(f"measuring: {name} (round {round_ + 1}) ...", file=sys.stderr, flush=True)
+            r = measure(cmd)
+            best = results.get(name)
+            if best is not None:
+                r["peak_rss_mib"] = max(r["peak_rss_mib"], best["peak_rss_mib"])
+                if best["wall_s"] <= r["wall_s"]:
+                    r["wall_s"] = best["wall_s"]
+            r["examples_per_s"] = round(lines / r["wall_s"])
+            r["mb_per_s"] = round(size_mb / r["wall_s"], 1)
+            results[name] = r
     floor = results.get("floor, 2 processes", {}).get("wall_s")
     for r in results.values():
         r["x_floor2"] = round(r["wall_s"] / floor, 2) if floor else None
     print("measuring: where a worker's time goes ...", file=sys.stderr, flush=True)
     stages_cmd = [sys.executable, "-m", "bench.stages", str(data), "--examples", "20000", "--json"]
-    stages = json.loads(subprocess.run(stages_cmd, capture_output=True, text=True, check=True, cwd=ROOT).stdout)
+    stages = json.loads(
+        subprocess.run(stages_cmd, capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    )
     scaling = {}
     for n in [int(s) for s in args.scales.split(",") if s]:
         path = corpus(n)
@@ -112,7 +150,12 @@ def main() -> None:
         scaling[n] = r
     report = {
         "corpus": {"examples": args.examples, "lines": lines, "mb": round(size_mb, 1)},
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "repeat": args.repeat,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
         "results": results,
         "stages_us_per_record": stages,
         "scaling": scaling,
@@ -130,7 +173,8 @@ def markdown(report: dict) -> str:
         f"Corpus: {c['examples']:,} chat examples ({c['lines']:,} lines with exact and near copies and "
         f"broken lines, {c['mb']} MB); {report['machine']['cpus']} CPUs, Python {report['machine']['python']}.",
         "Ratios are wall time over the two-process floor (parse + tiktoken encoding of every message) "
-        "measured in the same run.",
+        f"measured in the same run; each stateless row is the fastest of {report.get('repeat', 1)} "
+        "interleaved rounds, the cache rows run once in order.",
         "",
         "| what | wall s | examples/s | MB/s | peak RSS MiB | x floor (2 proc) |",
         "|---|---:|---:|---:|---:|---:|",
@@ -144,16 +188,26 @@ def markdown(report: dict) -> str:
         lines += [
             "",
             "Where one worker's time goes (`python -m bench.stages`: each per-record stage timed in one "
-            "process over 20,000 records, microseconds per record):",
+            "process over the first 20,000 records, microseconds per record):",
             "",
             "| " + " | ".join(stages) + " | total |",
             "|" + "---:|" * (len(stages) + 1),
-            "| " + " | ".join(str(v) for v in stages.values()) + f" | {round(sum(stages.values()), 1)} |",
+            "| "
+            + " | ".join(str(v) for v in stages.values())
+            + f" | {round(sum(stages.values()), 1)} |",
         ]
     if report["scaling"]:
-        lines += ["", "Peak RSS of `ftprep run` by input size:", "", "| examples | wall s | examples/s | peak RSS MiB |", "|---:|---:|---:|---:|"]
+        lines += [
+            "",
+            "Peak RSS of `ftprep run` by input size:",
+            "",
+            "| examples | wall s | examples/s | peak RSS MiB |",
+            "|---:|---:|---:|---:|",
+        ]
         for n, r in report["scaling"].items():
-            lines.append(f"| {int(n):,} | {r['wall_s']} | {r['examples_per_s']:,} | {r['peak_rss_mib']} |")
+            lines.append(
+                f"| {int(n):,} | {r['wall_s']} | {r['examples_per_s']:,} | {r['peak_rss_mib']} |"
+            )
     return "\n".join(lines) + "\n"
 
 
