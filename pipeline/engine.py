@@ -333,7 +333,7 @@ def _process(
                     batches = batched(ingest.read_source(src), config.batch_size)
                     first = next(batches, [])
                     guess = (
-                        known[src.name] if src.name in known else _guess_shape(config, src, first)
+                        known[src.name] if src.name in known else guess_shape(config, src, first)
                     )
                     entry = cache.writer(key)
                     processed = runner.get().map(
@@ -402,7 +402,7 @@ def _take(
     tally.near_index.add_batch(features, len(kept))
 
 
-def _guess_shape(config: RunConfig, src: ingest.Source, first: list) -> str | None:
+def guess_shape(config: RunConfig, src: ingest.Source, first: list) -> str | None:
     """The shape of an input as its first batch shows it (confirmed after its last batch)."""
     options = convert.ConvertOptions(mapping=config.mapping, roles=config.roles)
     return convert.choose_file_shape(count_shapes(src.name, first, options))[0]

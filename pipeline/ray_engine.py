@@ -2,10 +2,11 @@
 
 Takes the same ``RunConfig`` and writes the same artifacts. Each input file becomes one row of a
 sources dataset; a reader (``ingest.read_source``, in a Ray task near the data) turns it into
-Arrow batches of raw items, each with its place in input order (``seq``). Pass 0 maps
-``workers.shape_batch`` over them to choose each file's shape; pass 1 maps
-``workers.process_batch`` (parse, convert, validate, count, id) over them in an actor pool, one
-actor per partition. Exact dedupe is a Ray aggregation: group the kept records by their dedupe key
+Arrow batches of raw items, each with its place in input order (``seq``), and
+``workers.process_batch`` (parse, convert, validate, count, id, features) is mapped over them in
+an actor pool, one actor per partition. Each file's shape is guessed from its first batch (read
+by the driver) and confirmed by the shapes of all its records, counted by the actors; a wrong
+guess runs the stages again with that shape known, as the embedded engine does. Exact dedupe is a Ray aggregation: group the kept records by their dedupe key
 and take the minimum ``seq`` and the count, so the driver only learns the keys that have copies
 and which copy comes first. The driver then streams the processed records in input order, writes
 rejected and duplicate records, spills the kept Examples and hands the spill to the embedded
@@ -25,6 +26,7 @@ import contextlib
 import logging
 import os
 import pickle
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
@@ -87,30 +89,13 @@ def _runs(table: Any) -> Iterator[tuple[str, int, int]]:
             start = i
 
 
-def shape_counts(table: Any, options: convert.ConvertOptions) -> Any:
-    """Pass 0: ``workers.shape_batch`` per source run, as rows (source, shape, n)."""
-    import pyarrow as pa
-
-    workers.STATE["options"] = options
-    rows: dict[str, list] = {"source": [], "shape": [], "n": []}
-    items = table["item"].to_pylist()
-    for name, start, stop in _runs(table):
-        batch = [pickle.loads(b) for b in items[start:stop]]
-        for shape, n in workers.shape_batch(name, batch).items():
-            rows["source"].append(name)
-            rows["shape"].append(shape)
-            rows["n"].append(n)
-    return pa.table(
-        rows, schema=pa.schema([("source", pa.string()), ("shape", pa.string()), ("n", pa.int64())])
-    )
-
-
 class ProcessStage:
     """Pass 1, one actor per partition: ``workers.process_batch`` over each source run.
 
     Out: ``seq``, ``status`` (kept | rejected), ``key`` (the dedupe key of a kept Example),
-    ``record`` (the Example or rejection, pickled) and ``warnings`` (the batch's warning counts,
-    pickled, on its first row)."""
+    ``record`` (the Example or rejection, pickled), and on the first row of each run of one
+    input's records ``warnings`` (their warning counts) and ``shapes`` (their records' shapes),
+    pickled."""
 
     def __init__(self, initargs: tuple, shapes: dict[str, str | None]):
         workers.init_worker(*initargs)
@@ -119,12 +104,12 @@ class ProcessStage:
     def __call__(self, table: Any) -> Any:
         import pyarrow as pa
 
-        out: dict[str, list] = {"seq": [], "status": [], "key": [], "record": [], "warnings": []}
+        out: dict[str, list] = {name: [] for name in PROCESSED_SCHEMA().names}
         seqs = table["seq"].to_pylist()
         items = table["item"].to_pylist()
         for name, start, stop in _runs(table):
             batch = [pickle.loads(b) for b in items[start:stop]]
-            results, warnings, _, features = workers.process_batch(
+            results, warnings, shapes, features = workers.process_batch(
                 name, self.shapes.get(name), batch
             )
             examples = [rec for rec in results if "stage" not in rec]
@@ -137,6 +122,7 @@ class ProcessStage:
                 out["key"].append((rec.get("dedupe_key") or rec["id"]) if kept else None)
                 out["record"].append(pickle.dumps(rec, protocol=5))
                 out["warnings"].append(pickle.dumps(warnings) if i == 0 and warnings else None)
+                out["shapes"].append(pickle.dumps(shapes) if i == 0 and shapes else None)
         return pa.table(out, schema=PROCESSED_SCHEMA())
 
 
@@ -150,6 +136,7 @@ def PROCESSED_SCHEMA():  # noqa: N802 - a constant built lazily (pyarrow is a he
             ("key", pa.string()),
             ("record", pa.binary()),
             ("warnings", pa.binary()),
+            ("shapes", pa.binary()),
         ]
     )
 
@@ -222,7 +209,9 @@ def _data_context() -> Iterator[None]:
     ctx.target_max_block_size = BLOCK_BYTES
     logging.getLogger("ray.data").setLevel(logging.ERROR)
     try:
-        yield
+        with warnings.catch_warnings():  # a small input gives fewer blocks than actors: fine
+            warnings.filterwarnings("ignore", message="The minimum number of concurrent actors")
+            yield
     finally:
         (
             ctx.execution_options.preserve_order,
@@ -274,47 +263,35 @@ def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> Run
     near = config.near_settings()
     ray = _import_ray()
     initargs = workers.worker_initargs(config, profile, info, near)
-    options = initargs[2]  # the ConvertOptions, for pass 0
     session = _Session(ray, config.workers)
     try:
         with _data_context():
             partitions = session.cpus
             if progress:
                 progress(f"ray: {partitions} partitions, {len(sources)} input files")
-                progress("ray: choosing each file's shape")
-            counts: dict[str, collections.Counter] = {
-                s.name: collections.Counter() for s in sources
-            }
-            shapes_ds = _items(ray, sources, config.batch_size).map_batches(
-                shape_counts,
-                fn_kwargs={"options": options},
-                batch_size=config.batch_size,
-                batch_format="pyarrow",
-                num_cpus=STAGE_CPUS,
-            )
-            for row in shapes_ds.iter_rows():
-                counts[row["source"]][row["shape"]] += row["n"]
-            stats: list[SourceStats] = []
-            shapes: dict[str, str | None] = {}
-            for src in sources:
-                st = SourceStats(src.name, src.path, src.format)
-                st.shape, st.shape_notes = convert.choose_file_shape(counts[src.name])
-                shapes[src.name] = st.shape
-                stats.append(st)
-            if progress:
-                progress("ray: convert, validate, count")
-            processed = (
-                _items(ray, sources, config.batch_size)
-                .map_batches(
-                    ProcessStage,
-                    fn_constructor_args=(initargs, shapes),
-                    batch_size=config.batch_size,
-                    batch_format="pyarrow",
-                    compute=ray.data.ActorPoolStrategy(size=partitions),
-                    num_cpus=STAGE_CPUS,
+            known: dict[str, str | None] = {}  # inputs whose guessed shape proved wrong
+            while True:
+                shapes = {
+                    s.name: known[s.name] if s.name in known else _guess_shape(config, s)
+                    for s in sources
+                }
+                if progress:
+                    progress("ray: convert, validate, count")
+                processed = (
+                    _items(ray, sources, config.batch_size)
+                    .map_batches(
+                        ProcessStage,
+                        fn_constructor_args=(initargs, shapes),
+                        batch_size=config.batch_size,
+                        batch_format="pyarrow",
+                        compute=ray.data.ActorPoolStrategy(size=partitions),
+                        num_cpus=STAGE_CPUS,
+                    )
+                    .materialize()
                 )
-                .materialize()
-            )
+                stats = _confirm_shapes(processed, sources, shapes, known)
+                if stats is not None:
+                    break
             if progress:
                 progress("ray: exact dedupe (group by key)")
             firsts = first_copies(ray, processed, partitions)
@@ -325,6 +302,39 @@ def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> Run
     finally:
         session.close()
     return result
+
+
+def _guess_shape(config: RunConfig, src: ingest.Source) -> str | None:
+    """An input's shape as its first batch shows it (read here, in the driver)."""
+    import itertools
+
+    first = list(itertools.islice(ingest.read_source(src), config.batch_size))
+    return engine.guess_shape(config, src, first)
+
+
+def _confirm_shapes(
+    processed: Any,
+    sources: list[ingest.Source],
+    shapes: dict[str, str | None],
+    known: dict[str, str | None],
+) -> list[SourceStats] | None:
+    """Each input's stats with the shape of all its records; None (and ``known`` updated) when a
+    guess was wrong and the stages must run again."""
+    counts: dict[str, collections.Counter] = {s.name: collections.Counter() for s in sources}
+    names = [s.name for s in sources]
+    columns = processed.select_columns(["seq", "shapes"])
+    for table in columns.iter_batches(batch_format="pyarrow", batch_size=None):
+        for seq, blob in zip(table["seq"].to_pylist(), table["shapes"].to_pylist(), strict=True):
+            if blob is not None:
+                counts[names[seq >> SEQ_BITS]].update(pickle.loads(blob))
+    stats = []
+    for src in sources:
+        st = SourceStats(src.name, src.path, src.format)
+        st.shape, st.shape_notes = convert.choose_file_shape(counts[src.name])
+        if st.shape != shapes[src.name]:
+            known[src.name] = st.shape
+        stats.append(st)
+    return None if any(st.shape != shapes[st.name] for st in stats) else stats
 
 
 def _in_order(processed: Any) -> Iterator[tuple[int, str | None, bytes, bytes | None]]:

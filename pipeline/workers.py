@@ -1,7 +1,7 @@
 """The worker side of a run: the per-record stages, applied to one batch in a worker process.
 
 ``init_worker`` sets up a process once (profile, tokenizer, convert options, limits, dedupe
-settings); ``shape_batch`` counts the shapes of a batch; ``process_batch`` parses,
+settings); ``count_shapes`` counts the shapes of a batch; ``process_batch`` parses,
 converts, renders, validates, counts and featurises each record of a batch and returns, in input
 order, an Example or a rejection for each. ``process_batch_arrow`` hands the Examples back as one
 Arrow batch, so the main process only decides and writes.
@@ -89,16 +89,11 @@ def count_shapes(source: str, items: list, options: convert.ConvertOptions) -> c
     return counts
 
 
-def shape_batch(source: str, items: list) -> collections.Counter:
-    """``count_shapes`` in a worker (with the run's column mapping)."""
-    return count_shapes(source, items, STATE["options"])
-
-
 def process_batch(
     source: str, file_shape: str | None, items: list
 ) -> tuple[list, collections.Counter, collections.Counter, BatchFeatures | None]:
     """Ingest, convert, validate, count and featurise one batch; results keep input order. Also
-    returns the warnings by rule, the count of each record shape (what ``shape_batch`` would
+    returns the warnings by rule, the count of each record shape (what ``count_shapes`` would
     count) and the near-duplicate features of the Examples among the results, in order."""
     profile: Profile = STATE["profile"]
     counter = STATE["counter"]

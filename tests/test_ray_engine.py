@@ -205,3 +205,20 @@ def test_an_unreachable_cluster_address_fails_fast() -> None:
     with pytest.raises(ConnectionError):
         _check_reachable(f"127.0.0.1:{port}", timeout=2)
     _check_reachable("auto")  # left to Ray
+
+
+def test_a_misleading_first_batch_gets_the_shape_of_the_whole_file(tmp_path: Path) -> None:
+    """The first 300 records are plain chats, the other 700 carry a KTO label: the guess from the
+    first batch is wrong, both engines run again with the file's shape, and agree byte for byte."""
+    from tests.conftest import many_chats
+
+    plain = [{"messages": c["messages"]} for c in many_chats(300)]
+    labelled = [{**c, "label": True} for c in many_chats(700, start=300)]
+    path = write_jsonl(tmp_path / "mixed.jsonl", plain + labelled)
+    from pipeline.ray_engine import run as run_ray
+
+    run_embedded(RunConfig(inputs=[path], out=tmp_path / "embedded", batch_size=100))
+    manifest = run_ray(RunConfig(inputs=[path], out=tmp_path / "ray", batch_size=100)).manifest
+    assert manifest["inputs"][0]["shape"] == "kto_messages"
+    assert manifest["rejected_by_rule"]["convert.missing_field"] == 300
+    assert digests(tmp_path / "ray") == digests(tmp_path / "embedded")
