@@ -1,10 +1,10 @@
 """Where a worker's time goes: each per-record stage of `ftprep run`, timed in one process.
 
 Runs the stages a worker runs (parse, convert, render, validate, count, id, near-duplicate
-features, Arrow rows) over the first N records of a corpus, with the default profile and model,
-and prints microseconds per record for each (after a first batch that warms up). One process and no pool, so the numbers add up to
-one worker's CPU per record (pickling between processes and the main process's work are not in
-them). bench/run.py puts them in bench/results.md.
+features, Arrow rows) over the first N records of a corpus, with the default profile and model, and
+prints microseconds per record for each (after a first batch that warms up). One process and no
+pool, so the numbers add up to one worker's CPU per record (pickling between processes and the main
+process's work are not in them). bench/run.py puts them in bench/results.md.
 
     python -m bench.stages CORPUS [--examples 20000] [--json]
 """

@@ -2,11 +2,11 @@
 
 Reads FILE with the same ingest and convert stages as a run (so any input shape works), counts
 every Example with the model's tokenizer (tokens.Counter, or hf_tokens.HFCounter for
-``--tokenizer``) in the run's worker pool, on all cores, and sums up. Records that cannot be read or converted are listed as skipped, not
-counted. The billing and epoch rules are those of OpenAI's data-preparation cookbook
-(reference/providers.md §1.8, S1): each example is billed up to the model's per-example limit, and
-without ``--epochs`` OpenAI trains for 3 epochs, raised so that examples x epochs reaches 100 or
-lowered so that it stays under 25,000, within 1 to 25 epochs.
+``--tokenizer``) in the run's worker pool, on all cores, and sums up. Records that cannot be read
+or converted are listed as skipped, not counted. The billing and epoch rules are those of OpenAI's
+data-preparation cookbook (reference/providers.md §1.8, S1): each example is billed up to the
+model's per-example limit, and without ``--epochs`` OpenAI trains for 3 epochs, raised so that
+examples x epochs reaches 100 or lowered so that it stays under 25,000, within 1 to 25 epochs.
 """
 
 from __future__ import annotations

@@ -13,11 +13,11 @@ key. Two Examples are candidates when they share a band key and are kept as a pa
 signatures' estimated Jaccard (share of equal values) is at least the threshold. Pairs join
 clusters by union-find.
 
-Workers compute ``featurise_batch`` (the costly part). The main process holds ``NearIndex``: band keys
-and signatures are appended to two files in the staging folder (128 + 512 bytes per Example on
-disk); memory holds 5 bytes per Example (text length, a has-signature flag) while records stream,
-and about 40 bytes per Example while clusters are decided (one band column at a time, its sort
-order, the union-find parents).
+Workers compute ``featurise_batch`` (the costly part). The main process holds ``NearIndex``:
+band keys and signatures are appended to files in the staging folder (128 + 512 bytes per Example
+on disk); memory holds 5 bytes per Example (text length, a has-signature flag) while records
+stream, and about 40 bytes per Example while clusters are decided (one band column at a time, its
+sort order, the union-find parents).
 """
 
 from __future__ import annotations

@@ -1,17 +1,17 @@
 """The Ray engine (``ftprep run --engine ray``): the embedded engine's stages on Ray Data.
 
 Takes the same ``RunConfig`` and writes the same artifacts. Each input file becomes one row of a
-sources dataset; a reader (``ingest.read_source``, in a Ray task near the data) turns it into
-Arrow batches of raw items, each with its place in input order (``seq``), and
-``workers.process_batch`` (parse, convert, validate, count, id, features) is mapped over them in
-an actor pool, one actor per partition. Each file's shape is guessed from its first batch (read
-by the driver) and confirmed by the shapes of all its records, counted by the actors; a wrong
-guess runs the stages again with that shape known, as the embedded engine does. Exact dedupe is a Ray aggregation: group the kept records by their dedupe key
-and take the minimum ``seq`` and the count, so the driver only learns the keys that have copies
-and which copy comes first. The driver then streams the processed records in input order, writes
-rejected and duplicate records, spills the kept Examples and hands the spill to the embedded
-engine's split and writers (``SplitPlan``, near-duplicate clusters, JSONL + Parquet), so both
-engines give byte-identical artifacts; the manifest adds ``"engine": "ray"``.
+sources dataset; a reader (``ingest.read_source``, in a Ray task near the data) turns it into Arrow
+batches of raw items, each with its place in input order (``seq``), and ``workers.process_batch``
+(parse, convert, validate, count, id, features) is mapped over them in an actor pool, one actor per
+partition. Each file's shape is guessed from its first batch (read by the driver) and confirmed by
+the shapes of all its records, counted by the actors; a wrong guess runs the stages again with that
+shape known, as the embedded engine does. Exact dedupe is a Ray aggregation: group the kept records
+by their dedupe key and take the minimum ``seq`` and the count, so the driver only learns the keys
+that have copies and which copy comes first. The driver then streams the processed records in input
+order, writes rejected and duplicate records, spills the kept Examples and hands the spill to the
+embedded engine's split and writers (``SplitPlan``, near-duplicate clusters, JSONL + Parquet), so
+both engines give byte-identical artifacts; the manifest adds ``"engine": "ray"``.
 
 Nothing is dropped here that the embedded engine would keep: every record is counted per input
 file and the conservation check runs before the manifest is written. Ray is imported only here
