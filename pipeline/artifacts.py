@@ -216,10 +216,10 @@ class JsonlWriter:
         self._put((value if isinstance(value, bytes) else dumps(value)) + b"\n")
         self.records += 1
 
-    def write_lines(self, lines, rows=None) -> None:
+    def write_lines(self, lines, rows) -> None:
         """Whole lines (each ending in a newline) from an Arrow binary array, straight from its
-        data buffer: all of them, or those where the bool array ``rows`` is true (each run of
-        consecutive rows is one write)."""
+        data buffer: those where the bool array ``rows`` is true (each run of consecutive rows is
+        one write)."""
         import numpy as np
 
         if lines.null_count:
@@ -229,8 +229,6 @@ class JsonlWriter:
             lines.offset : lines.offset + n + 1
         ]
         data = memoryview(lines.buffers()[2])
-        if rows is None:
-            rows = np.ones(n, dtype=bool)
         edges = np.diff(np.concatenate(([0], rows.view(np.int8), [0])))
         for start, stop in zip(
             np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True

@@ -211,12 +211,9 @@ def count_file(
 
 def _runner(sources: list, info: Any, tokenizer: Path | None) -> Any:
     """The engine's worker pool (in this process for small inputs), set up to count."""
-    import os
-
     from pipeline import convert, engine
 
-    total = sum(engine.input_size(s.path) for s in sources)
-    workers = (os.cpu_count() or 1) if total >= engine.INLINE_BYTES else 1
+    workers = engine.pool_size(sources, None)
     initargs = (
         "openai-chat", info.encoding, convert.ConvertOptions(), info.max_tokens, "flag",
         str(tokenizer) if tokenizer else None, None,
@@ -231,18 +228,15 @@ def _count_source(src: Any, report: CountReport, info: Any, runner: Any) -> None
 
     from pipeline import convert, ingest
     from pipeline.engine import batched
-    from pipeline.workers import count_shapes
+    from pipeline.workers import guess_shape
 
     known = None
     while True:
         batches = batched(ingest.read_source(src), 256)
         first = next(batches, [])
-        if known is None:
-            guess = convert.choose_file_shape(
-                count_shapes(src.name, first, convert.ConvertOptions())
-            )[0]
-        else:
-            guess = known
+        guess = (
+            known if known is not None else guess_shape(src.name, first, convert.ConvertOptions())
+        )
         part = CountReport("", "", None, "", 0, False, None, "")
         shapes: collections.Counter = collections.Counter()
         chain = itertools.chain([first] if first else [], batches)
@@ -278,20 +272,14 @@ def count_batch(
 ) -> tuple[list, collections.Counter]:
     """Worker side: (line, tokens, trained tokens) per Example, or the record's rejection, in
     input order; and the count of each record shape."""
-    from pipeline import convert, ingest
-    from pipeline.workers import STATE
+    from pipeline.workers import STATE, convert_items
 
     counter = STATE["counter"]
     counter.new_batch()
     shapes: collections.Counter = collections.Counter()
     outcomes: list = []
-    for item in items:
-        ok, raw = ingest.parse_item(source, item)
-        if not ok:
-            outcomes.append(raw)
-            continue
-        line = item[0]
-        ex = convert.convert_record(raw, source, line, file_shape, STATE["options"], shapes)
+    for _, ex in convert_items(source, file_shape, items, shapes):
+        line = ex["line"]
         if "stage" in ex:
             outcomes.append(ex)
             continue

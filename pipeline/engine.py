@@ -36,7 +36,7 @@ from pipeline.profiles import Profile, get_profile, load_schema
 from pipeline.split import SplitPlan
 from pipeline.workers import (
     BatchResult,
-    count_shapes,
+    guess_shape,
     init_worker,
     process_batch_arrow,
     worker_initargs,
@@ -80,6 +80,11 @@ class RunConfig:
         if near.problems():
             raise ConfigError("; ".join(near.problems()))
         return near
+
+    def convert_options(self) -> convert.ConvertOptions:
+        return convert.ConvertOptions(
+            mapping=self.mapping, roles=self.roles, system_prompt=self.system_prompt
+        )
 
     def public(self) -> dict[str, Any]:
         """The settings recorded in the manifest (no machine-specific values)."""
@@ -250,10 +255,7 @@ def _model_for(config: RunConfig, profile: Profile) -> ModelInfo:
 
 def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> RunResult:
     profile, info, sources = resolve(config)
-    total_bytes = sum(input_size(s.path) for s in sources)
-    workers = config.workers or os.cpu_count() or 1
-    if total_bytes < INLINE_BYTES and config.workers is None:
-        workers = 1
+    workers = pool_size(sources, config.workers)
     near = config.near_settings()
     cache = _stage_cache(config, profile, info, near)
     runner = _LazyRunner(workers, worker_initargs(config, profile, info, near))
@@ -333,7 +335,9 @@ def _process(
                     batches = batched(ingest.read_source(src), config.batch_size)
                     first = next(batches, [])
                     guess = (
-                        known[src.name] if src.name in known else guess_shape(config, src, first)
+                        known[src.name]
+                        if src.name in known
+                        else guess_shape(src.name, first, config.convert_options())
                     )
                     entry = cache.writer(key)
                     processed = runner.get().map(
@@ -400,12 +404,6 @@ def _take(
         spill.write_batch(result.rows.filter(pa.array(keep)))
         features = features.take(kept) if features is not None else None
     tally.near_index.add_batch(features, len(kept))
-
-
-def guess_shape(config: RunConfig, src: ingest.Source, first: list) -> str | None:
-    """The shape of an input as its first batch shows it (confirmed after its last batch)."""
-    options = convert.ConvertOptions(mapping=config.mapping, roles=config.roles)
-    return convert.choose_file_shape(count_shapes(src.name, first, options))[0]
 
 
 class Tally:
@@ -587,6 +585,16 @@ def _up_to_date(out: Path, run_key: str) -> dict[str, Any] | None:
         if not path.is_file() or sha256_file(path) != entry["sha256"]:
             return None
     return manifest
+
+
+def pool_size(sources: list[ingest.Source], requested: int | None) -> int:
+    """Worker processes for a run over ``sources``: as asked, else one per core, or none (this
+    process) for small inputs, where starting workers would cost more than it saves."""
+    if requested:
+        return requested
+    if sum(input_size(s.path) for s in sources) < INLINE_BYTES:
+        return 1
+    return os.cpu_count() or 1
 
 
 def input_size(path: Path) -> int:

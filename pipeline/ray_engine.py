@@ -309,7 +309,7 @@ def _guess_shape(config: RunConfig, src: ingest.Source) -> str | None:
     import itertools
 
     first = list(itertools.islice(ingest.read_source(src), config.batch_size))
-    return engine.guess_shape(config, src, first)
+    return workers.guess_shape(src.name, first, config.convert_options())
 
 
 def _confirm_shapes(

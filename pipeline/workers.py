@@ -10,7 +10,7 @@ Arrow batch, so the main process only decides and writes.
 from __future__ import annotations
 
 import collections
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -65,13 +65,10 @@ def worker_initargs(
     config: RunConfig, profile: Profile, info: ModelInfo, near: NearSettings
 ) -> tuple:
     """The arguments of ``init_worker`` for a run: what every worker needs to know."""
-    options = convert.ConvertOptions(
-        mapping=config.mapping, roles=config.roles, system_prompt=config.system_prompt
-    )
     return (
         profile.name,
         info.encoding,
-        options,
+        config.convert_options(),
         info.max_tokens,
         config.length_policy,
         config.tokenizer,
@@ -89,6 +86,28 @@ def count_shapes(source: str, items: list, options: convert.ConvertOptions) -> c
     return counts
 
 
+def guess_shape(source: str, first: list, options: convert.ConvertOptions) -> str | None:
+    """The shape of an input as its first batch shows it (to be confirmed by all its records)."""
+    return convert.choose_file_shape(count_shapes(source, first, options))[0]
+
+
+def convert_items(
+    source: str, file_shape: str | None, items: list, shapes: collections.Counter
+) -> Iterator[tuple[Any, dict]]:
+    """(raw record, Example or rejection) per item of a batch, in order; the raw record is None
+    when the item did not parse. Counts each record's shape in ``shapes``."""
+    for item in items:
+        ok, obj = ingest.parse_item(source, item)
+        if not ok:
+            yield None, obj
+            continue
+        try:
+            ex = convert.convert_record(obj, source, item[0], file_shape, STATE["options"], shapes)
+        except Exception as exc:  # a bug must cost one record, not the run
+            ex = _internal_error(source, item[0], exc)
+        yield obj, ex
+
+
 def process_batch(
     source: str, file_shape: str | None, items: list
 ) -> tuple[list, collections.Counter, collections.Counter, BatchFeatures | None]:
@@ -101,18 +120,12 @@ def process_batch(
     warnings: collections.Counter = collections.Counter()
     shapes: collections.Counter = collections.Counter()
     results = []
-    for item in items:
-        ok, obj = ingest.parse_item(source, item)
-        if not ok:
-            results.append(obj)
-            continue
-        line = item[0]
-        try:
-            ex = convert.convert_record(obj, source, line, file_shape, STATE["options"], shapes)
-            if "stage" not in ex:
+    for obj, ex in convert_items(source, file_shape, items, shapes):
+        if "stage" not in ex:
+            try:
                 ex = finish_example(ex, obj, profile, counter, warnings)
-        except Exception as exc:  # a bug must cost one record, not the run
-            ex = _internal_error(source, line, exc)
+            except Exception as exc:  # a bug must cost one record, not the run
+                ex = _internal_error(ex["source"], ex["line"], exc)
         results.append(ex)
     features = None
     if STATE.get("near") is not None:
