@@ -311,7 +311,7 @@ def _process(
 ) -> tuple[Path, dict[str, Any]]:
     """One pass over every input into a new staging folder; returns it and the manifest (not yet
     written). Raises ``_WrongShape`` when an input's shape was guessed wrong (the run is then
-    redone with that input's shape known; inputs already done come from the cache)."""
+    redone with that input's shape known; with the cache on, inputs already done come from it)."""
     import pyarrow as pa
 
     advance = getattr(progress, "advance", None)
