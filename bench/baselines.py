@@ -76,12 +76,16 @@ def cookbook(path: Path) -> int:
             for message in messages:
                 if "role" not in message or "content" not in message:
                     errors["message_missing_key"] += 1
-                if any(k not in ("role", "content", "name", "function_call", "weight") for k in message):
+                if any(
+                    k not in ("role", "content", "name", "function_call", "weight") for k in message
+                ):
                     errors["message_unrecognized_key"] += 1
                 if message.get("role", None) not in ("system", "user", "assistant", "function"):
                     errors["unrecognized_role"] += 1
                 content = message.get("content", None)
-                if (not content and not message.get("function_call")) or not isinstance(content, str):
+                if (not content and not message.get("function_call")) or not isinstance(
+                    content, str
+                ):
                     errors["missing_content"] += 1
             if not any(m.get("role", None) == "assistant" for m in messages):
                 errors["example_missing_assistant_message"] += 1
@@ -103,8 +107,12 @@ def _hf_convert(batch, encoding_name=ENCODING):
     out = {"text": [], "ok": [], "n_tokens": [], "hash": []}
     for messages in batch["messages"]:
         ok = bool(messages) and any(m["role"] == "assistant" for m in messages)
-        ok = ok and all(m["role"] in ("system", "user", "assistant") and m["content"] for m in messages)
-        n = 3 + sum(3 + len(encode(m["role"])) + len(encode(m["content"] or "")) for m in messages or [])
+        ok = ok and all(
+            m["role"] in ("system", "user", "assistant") and m["content"] for m in messages
+        )
+        n = 3 + sum(
+            3 + len(encode(m["role"])) + len(encode(m["content"] or "")) for m in messages or []
+        )
         text = json.dumps({"messages": messages}, ensure_ascii=False)
         out["text"].append(text)
         out["ok"].append(ok)
@@ -130,7 +138,9 @@ def hf_datasets(path: Path, out: Path) -> int:
             except orjson.JSONDecodeError:
                 continue
             dst.write(line)
-    ds = datasets.load_dataset("json", data_files=str(clean), split="train", cache_dir=str(out / "cache"))
+    ds = datasets.load_dataset(
+        "json", data_files=str(clean), split="train", cache_dir=str(out / "cache")
+    )
     ds = ds.map(_hf_convert, batched=True, num_proc=2, remove_columns=ds.column_names)
     ds = ds.filter(lambda b: b["ok"], batched=True, num_proc=2)
     seen: set[str] = set()

@@ -37,7 +37,9 @@ def _paragraph(rng: random.Random, words: int) -> str:
 def example(rng: random.Random, i: int) -> dict:
     messages = [{"role": "system", "content": rng.choice(SYSTEMS)}]
     for _ in range(rng.choice([1, 1, 1, 2, 3])):
-        messages.append({"role": "user", "content": f"#{i} " + _paragraph(rng, rng.randint(10, 60))})
+        messages.append(
+            {"role": "user", "content": f"#{i} " + _paragraph(rng, rng.randint(10, 60))}
+        )
         messages.append({"role": "assistant", "content": _paragraph(rng, rng.randint(40, 260))})
     return {"messages": messages}
 

@@ -23,7 +23,8 @@ import orjson
 from pipeline import convert, ingest
 from pipeline.artifacts import ExampleBatch
 from pipeline.dedupe import example_id
-from pipeline.engine import RunConfig, batched, resolve
+from pipeline.engine import RunConfig, resolve
+from pipeline.ingest import batched
 from pipeline.near_dedupe import featurise_batch
 from pipeline.validate import validate_record
 from pipeline.workers import STATE, init_worker, worker_initargs

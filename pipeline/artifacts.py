@@ -8,6 +8,7 @@ run leaves the previous artifacts whole.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -47,6 +48,7 @@ def _message_type():
     )
 
 
+@functools.lru_cache(maxsize=2)
 def example_schema(with_rendered: bool = False):
     import pyarrow as pa
 

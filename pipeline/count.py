@@ -227,15 +227,16 @@ def _count_source(src: Any, report: CountReport, info: Any, runner: Any) -> None
     import itertools
 
     from pipeline import convert, ingest
-    from pipeline.engine import batched
     from pipeline.workers import guess_shape
 
     known = None
     while True:
-        batches = batched(ingest.read_source(src), 256)
+        batches = ingest.read_batches(src, 256)
         first = next(batches, [])
         guess = (
-            known if known is not None else guess_shape(src.name, first, convert.ConvertOptions())
+            known
+            if known is not None
+            else guess_shape(src.name, ingest.batch_items(first), convert.ConvertOptions())
         )
         part = CountReport("", "", None, "", 0, False, None, "")
         shapes: collections.Counter = collections.Counter()
@@ -268,7 +269,7 @@ def _count_source(src: Any, report: CountReport, info: Any, runner: Any) -> None
 
 
 def count_batch(
-    source: str, file_shape: str | None, items: list
+    source: str, file_shape: str | None, batch: Any
 ) -> tuple[list, collections.Counter]:
     """Worker side: (line, tokens, trained tokens) per Example, or the record's rejection, in
     input order; and the count of each record shape."""
@@ -278,7 +279,7 @@ def count_batch(
     counter.new_batch()
     shapes: collections.Counter = collections.Counter()
     outcomes: list = []
-    for _, ex in convert_items(source, file_shape, items, shapes):
+    for _, ex in convert_items(source, file_shape, batch, shapes):
         line = ex["line"]
         if "stage" in ex:
             outcomes.append(ex)

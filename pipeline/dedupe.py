@@ -118,7 +118,8 @@ class ExactIndex:
         batch count: the first one is kept."""
         if not examples:
             return []
-        hi, lo = _split_keys([ex.get("dedupe_key") or ex["id"] for ex in examples])
+        keys = [ex.get("dedupe_key") or ex["id"] for ex in examples]
+        hi, lo = _split_keys(keys)
         where = np.array([self._pack(ex) for ex in examples], dtype=np.int64)
         out: list[tuple | None] = [None] * len(examples)
         new = np.ones(len(examples), dtype=bool)
@@ -127,17 +128,16 @@ class ExactIndex:
             for i in np.flatnonzero((rows >= 0) & new):
                 out[i] = self._answer(run, int(rows[i]))
                 new[i] = False
-        new_at = np.flatnonzero(new)
-        if len(new_at):
-            keys = np.empty(len(new_at), dtype=[("hi", "<u8"), ("lo", "<u8")])
-            keys["hi"], keys["lo"] = hi[new_at], lo[new_at]
-            _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-            first_of = new_at[first[inverse.reshape(-1)]]  # per new Example: its first in the batch
-            for i, f in zip(new_at, first_of, strict=True):
-                if i != f:
-                    kept = self._where(int(where[f]))
-                    out[i] = (*kept, examples[f]["id"]) if self.keep_ids else kept
-            firsts = np.unique(first_of)
+        first_of: dict[str, int] = {}  # copies within the batch: the first one is kept
+        firsts = []
+        for i in np.flatnonzero(new).tolist():
+            f = first_of.setdefault(keys[i], i)
+            if f == i:
+                firsts.append(i)
+            else:
+                kept = self._where(int(where[f]))
+                out[i] = (*kept, examples[f]["id"]) if self.keep_ids else kept
+        if firsts:
             run = {"hi": hi[firsts], "lo": lo[firsts], "where": where[firsts]}
             if self.keep_ids:
                 run["id_hi"], run["id_lo"] = _split_keys([examples[f]["id"] for f in firsts])

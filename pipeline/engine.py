@@ -143,17 +143,6 @@ class RunResult:
         return counts["rejected"] / counts["records"] if counts["records"] else 0.0
 
 
-def batched(items: Iterable, size: int) -> Iterator[list]:
-    batch: list = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 class Runner:
     """Maps a function over batches in order, in a pool of worker processes (set up by
     ``workers.init_worker``) or in this process; ``ftprep count`` uses it too."""
@@ -171,7 +160,7 @@ class Runner:
         else:
             init_worker(*initargs)
 
-    def map(self, fn: Callable, batches: Iterable[list], *args: Any) -> Iterator[Any]:
+    def map(self, fn: Callable, batches: Iterable, *args: Any) -> Iterator[Any]:
         if self.pool is None:
             for batch in batches:
                 yield fn(*args, batch)
@@ -332,12 +321,14 @@ def _process(
                 if cached is not None:
                     (st.shape, st.shape_notes), processed = cached
                 else:
-                    batches = batched(ingest.read_source(src), config.batch_size)
+                    batches = ingest.read_batches(src, config.batch_size)
                     first = next(batches, [])
                     guess = (
                         known[src.name]
                         if src.name in known
-                        else guess_shape(src.name, first, config.convert_options())
+                        else guess_shape(
+                            src.name, ingest.batch_items(first), config.convert_options()
+                        )
                     )
                     entry = cache.writer(key)
                     processed = runner.get().map(
@@ -377,33 +368,34 @@ def _process(
 def _take(
     result: BatchResult, st: SourceStats, tally: Tally, index: ExactIndex, spill: Any
 ) -> None:
-    """One processed batch into the run: rejections and exact copies to their files, the other
-    Examples to the spill and their features to the near index, in input order."""
-    import pyarrow as pa
+    """One processed batch into the run: rejections and exact copies to their files, its Example
+    rows to the spill (exact copies too, marked in ``tally.copies`` for the write stage to skip:
+    filtering nested rows here would cost more) and the kept Examples' features to the near
+    index, in input order."""
+    import numpy as np
 
     firsts = iter(index.first_seen_batch([r for r in result.outcomes if "stage" not in r]))
-    keep = []
+    copies = []
     for rec in result.outcomes:
         st.records += 1
         if "stage" in rec:
             tally.reject(st, rec)
             continue
         first_seen = next(firsts)
-        keep.append(first_seen is None)
+        copies.append(first_seen is not None)
         if first_seen is None:
             tally.keep(rec)
         else:
             tally.duplicate(st, rec, first_seen)
-    kept = [i for i, k in enumerate(keep) if k]
-    if not kept:
+    if not copies:
         return
+    spill.write_batch(result.record_batch())
+    tally.copies.extend(copies)
     features = result.near
-    if len(kept) == len(keep):
-        spill.write_batch(result.rows)
-    else:
-        spill.write_batch(result.rows.filter(pa.array(keep)))
+    if any(copies):
+        kept = np.flatnonzero(~np.array(copies))
         features = features.take(kept) if features is not None else None
-    tally.near_index.add_batch(features, len(kept))
+    tally.near_index.add_batch(features, len(copies) - sum(copies))
 
 
 class Tally:
@@ -430,6 +422,7 @@ class Tally:
         self.rejected = JsonlWriter(staging / "rejected.jsonl")
         self.duplicates = JsonlWriter(staging / "duplicates.jsonl")
         self.written: dict[str, tuple[str, int]] = {}  # JSONL artifact -> (sha256, lines)
+        self.copies = bytearray()  # per spill row: 1 for an exact copy (the embedded engine)
 
     def add_source(self, src: ingest.Source) -> SourceStats:
         st = SourceStats(src.name, src.path, src.format)
@@ -478,6 +471,7 @@ class Tally:
             config.stratify_by,
             bom=bom,
             written=self.written,
+            copies=self.copies or None,  # the Ray driver spills kept rows only
         )
         return clusters, tokens
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from pipeline import convert, ingest
-from pipeline.artifacts import ExampleBatch
+from pipeline.artifacts import ExampleBatch, example_schema
 from pipeline.dedupe import example_id
 from pipeline.length import RULE, apply_length_policy
 from pipeline.models import ModelInfo
@@ -92,11 +92,12 @@ def guess_shape(source: str, first: list, options: convert.ConvertOptions) -> st
 
 
 def convert_items(
-    source: str, file_shape: str | None, items: list, shapes: collections.Counter
+    source: str, file_shape: str | None, batch: ingest.Batch, shapes: collections.Counter
 ) -> Iterator[tuple[Any, dict]]:
-    """(raw record, Example or rejection) per item of a batch, in order; the raw record is None
-    when the item did not parse. Counts each record's shape in ``shapes``."""
-    for item in items:
+    """(raw record, Example or rejection) per item of a batch (read here when it is a range of
+    lines), in order; the raw record is None when the item did not parse. Counts each record's
+    shape in ``shapes``."""
+    for item in ingest.batch_items(batch):
         ok, obj = ingest.parse_item(source, item)
         if not ok:
             yield None, obj
@@ -109,7 +110,7 @@ def convert_items(
 
 
 def process_batch(
-    source: str, file_shape: str | None, items: list
+    source: str, file_shape: str | None, batch: ingest.Batch
 ) -> tuple[list, collections.Counter, collections.Counter, BatchFeatures | None]:
     """Ingest, convert, validate, count and featurise one batch; results keep input order. Also
     returns the warnings by rule, the count of each record shape (what ``count_shapes`` would
@@ -120,7 +121,7 @@ def process_batch(
     warnings: collections.Counter = collections.Counter()
     shapes: collections.Counter = collections.Counter()
     results = []
-    for obj, ex in convert_items(source, file_shape, items, shapes):
+    for obj, ex in convert_items(source, file_shape, batch, shapes):
         if "stage" not in ex:
             try:
                 ex = finish_example(ex, obj, profile, counter, warnings)
@@ -175,16 +176,24 @@ class BatchResult:
     near-duplicate features (row i likewise), the warnings by rule and the records' shapes."""
 
     outcomes: list[dict]
-    rows: Any  # pyarrow.RecordBatch | None
+    rows: Any  # pyarrow.Buffer | None: the batch as an Arrow IPC message, cheap to pickle
     near: BatchFeatures | None
     warnings: collections.Counter
     shapes: collections.Counter
 
+    def record_batch(self) -> Any:
+        """The Examples' rows as a pyarrow.RecordBatch (read without copying), or None."""
+        if self.rows is None:
+            return None
+        import pyarrow as pa
 
-def process_batch_arrow(source: str, file_shape: str | None, items: list) -> BatchResult:
+        return pa.ipc.read_record_batch(self.rows, example_schema(with_rendered=True))
+
+
+def process_batch_arrow(source: str, file_shape: str | None, batch: ingest.Batch) -> BatchResult:
     """``process_batch`` for the embedded engine: the Examples already as Arrow rows and feature
     arrays, so the main process only decides and writes."""
-    results, warnings, shapes, features = process_batch(source, file_shape, items)
+    results, warnings, shapes, features = process_batch(source, file_shape, batch)
     rows = ExampleBatch(with_rendered=True)
     outcomes = []
     taken = []  # the Examples (by position among them) that became rows
@@ -200,7 +209,8 @@ def process_batch_arrow(source: str, file_shape: str | None, items: list) -> Bat
         outcomes.append(rec if "stage" in rec else {k: rec[k] for k in _LIGHT_KEYS if k in rec})
     if features is not None and len(taken) < position:
         features = features.take(taken)
-    return BatchResult(outcomes, rows.to_arrow() if len(rows) else None, features, warnings, shapes)
+    message = rows.to_arrow().serialize() if len(rows) else None
+    return BatchResult(outcomes, message, features, warnings, shapes)
 
 
 def finish_example(

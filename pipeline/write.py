@@ -37,10 +37,13 @@ def write_splits(
     stratify_by: str | None = None,
     bom: bool = False,
     written: dict[str, tuple[str, int]] | None = None,
+    copies: bytearray | None = None,
 ) -> dict[str, dict[str, int]]:
     """Decide the split, then stream the spill into train/validation JSONL and Parquet, dropping
     near copies into duplicates.jsonl; return token totals per split. ``written`` receives the
-    sha256 and line count of each JSONL file.
+    sha256 and line count of each JSONL file. ``copies`` marks (1) the spill rows that are exact
+    copies, already in duplicates.jsonl: they are skipped, and row numbers (the near index's,
+    the clusters') count the other rows only.
 
     Two light passes over a few columns of the spill come first: the ids of near clusters'
     representatives and the clusters per stratum, then each cluster's split in input order."""
@@ -54,17 +57,16 @@ def write_splits(
         # not memory-mapped: mapped pages would count as resident
         with pa.OSFile(str(spill_path), "rb") as source:
             reader = pa.ipc.open_file(source)
-            _plan(reader, plan, clusters, stratify_by)
+            _plan(reader, copies, plan, clusters, stratify_by)
             writer = _BatchWriter(schema, jsonl, parquet)
             try:
                 start = 0
-                for i in range(reader.num_record_batches):
-                    batch = reader.get_batch(i)
+                for batch, kept in _spill_batches(reader, copies):
                     splits, cluster_ids = _decide(
-                        batch, start, plan, clusters, stats, duplicates, tokens
+                        batch, kept, start, plan, clusters, stats, duplicates, tokens
                     )
-                    writer.submit(batch, splits, cluster_ids)
-                    start += batch.num_rows
+                    writer.submit(batch, *_spread(kept, batch.num_rows, splits, cluster_ids))
+                    start += len(splits)
             finally:
                 writer.finish()
     finally:
@@ -76,12 +78,53 @@ def write_splits(
     return tokens
 
 
-def _light_batches(reader: Any, stratify_by: str | None) -> Iterator[tuple[int, int, dict]]:
-    """(start, stop, columns as lists) of each spill batch: ids, provenance, meta if needed."""
+def _spill_batches(reader: Any, copies: bytearray | None) -> Iterator[tuple[Any, Any]]:
+    """(batch, rows of it that are not exact copies, or None for all) of each spill batch."""
+    import numpy as np
+
+    at = 0
+    for i in range(reader.num_record_batches):
+        batch = reader.get_batch(i)
+        kept = None
+        if copies is not None:
+            marks = np.frombuffer(copies, dtype=np.uint8, count=batch.num_rows, offset=at)
+            at += batch.num_rows
+            if marks.any():
+                kept = np.flatnonzero(marks == 0)
+        yield batch, kept
+
+
+def _kept_columns(batch: Any, kept: Any, columns: list[str]) -> dict[str, list]:
+    """Some columns of a spill batch as lists, for the rows that are not exact copies."""
+    part = batch.select(columns).to_pydict()
+    if kept is None:
+        return part
+    rows = kept.tolist()
+    return {name: [values[r] for r in rows] for name, values in part.items()}
+
+
+def _spread(kept: Any, rows: int, *columns: list) -> list[list]:
+    """Per-kept-row lists widened to every row of the batch (None for an exact copy)."""
+    if kept is None:
+        return list(columns)
+    wide = []
+    for values in columns:
+        full: list = [None] * rows
+        for r, v in zip(kept.tolist(), values, strict=True):
+            full[r] = v
+        wide.append(full)
+    return wide
+
+
+def _light_batches(
+    reader: Any, copies: bytearray | None, stratify_by: str | None
+) -> Iterator[tuple[int, int, dict]]:
+    """(start, stop, columns as lists) of each spill batch's kept rows: ids, provenance, meta if
+    needed."""
     columns = ["id", "source", "line"] + (["meta"] if stratify_by else [])
     start = 0
-    for i in range(reader.num_record_batches):
-        part = reader.get_batch(i).select(columns).to_pydict()
+    for batch, kept in _spill_batches(reader, copies):
+        part = _kept_columns(batch, kept, columns)
         stop = start + len(part["id"])
         yield start, stop, part
         start = stop
@@ -94,17 +137,23 @@ def _strata(part: dict, rows: np.ndarray, stratify_by: str | None) -> list[str]:
     return [stratum_of({k: part[k][r] for k in keys}, stratify_by) for r in rows]
 
 
-def _plan(reader: Any, plan: SplitPlan, clusters: ClusterMap, stratify_by: str | None) -> None:
+def _plan(
+    reader: Any,
+    copies: bytearray | None,
+    plan: SplitPlan,
+    clusters: ClusterMap,
+    stratify_by: str | None,
+) -> None:
     """Remember the representatives' ids, count the clusters per stratum, then show the plan each
     cluster in input order (where its first surviving member is)."""
-    for start, stop, part in _light_batches(reader, stratify_by):
+    for start, stop, part in _light_batches(reader, copies, stratify_by):
         for i in clusters.wanted(start, stop):
             r = int(i) - start
             clusters.remember(int(i), part["id"][r], part["source"][r], part["line"][r])
         for stratum in _strata(part, np.flatnonzero(clusters.leaders(start, stop)), stratify_by):
             plan.count(stratum)
     plan.start()
-    for start, stop, part in _light_batches(reader, stratify_by):
+    for start, stop, part in _light_batches(reader, copies, stratify_by):
         leaders = np.flatnonzero(clusters.leaders(start, stop))
         cluster_ids = clusters.cluster_ids(start, part["id"])
         strata = _strata(part, leaders, stratify_by)
@@ -115,6 +164,7 @@ def _plan(reader: Any, plan: SplitPlan, clusters: ClusterMap, stratify_by: str |
 
 def _decide(
     batch: Any,
+    kept: Any,
     start: int,
     plan: SplitPlan,
     clusters: ClusterMap,
@@ -122,16 +172,16 @@ def _decide(
     duplicates: JsonlWriter,
     tokens: dict[str, dict[str, int]],
 ) -> tuple[list[str | None], list[str]]:
-    """The split of each row of a spill batch (None for a dropped near copy) and its cluster id;
-    counts them per input and adds up the tokens per split."""
-    ids = batch.column("id").to_pylist()
-    sources = batch.column("source").to_pylist()
+    """The split of each kept row of a spill batch (None for a dropped near copy) and its cluster
+    id; counts them per input and adds up the tokens per split."""
+    part = _kept_columns(batch, kept, ["id", "source", "line", "n_tokens", "n_trained_tokens"])
+    ids, sources = part["id"], part["source"]
     stop = start + len(ids)
     cluster_ids = clusters.cluster_ids(start, ids)
     removed = clusters.removed(start, stop)
     splits: list[str | None] = [plan.split_of(c) for c in cluster_ids]
     if removed.any():
-        lines = batch.column("line").to_pylist()
+        lines = part["line"]
         for r in np.flatnonzero(removed):
             splits[r] = None
             stats[sources[r]].duplicates += 1
@@ -140,8 +190,8 @@ def _decide(
     for (source, split), n in collections.Counter(zip(sources, splits, strict=True)).items():
         if split is not None:
             setattr(stats[source], split, getattr(stats[source], split) + n)
-    n_tokens = batch.column("n_tokens").to_numpy(zero_copy_only=False)
-    n_trained = batch.column("n_trained_tokens").to_numpy(zero_copy_only=False)
+    n_tokens = np.array(part["n_tokens"], dtype=float)  # None (no count) is nan
+    n_trained = np.array(part["n_trained_tokens"], dtype=float)
     for split in SPLITS:
         mask = np.fromiter((s == split for s in splits), dtype=bool, count=len(splits))
         t = tokens[split]

@@ -11,8 +11,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from pipeline.ingest import InputError, Source, discover, parse_line, read_source
+from pipeline import ingest
+from pipeline.ingest import (
+    InputError,
+    LineRange,
+    Source,
+    batch_items,
+    discover,
+    parse_line,
+    read_batches,
+    read_source,
+)
 from pipeline.records import is_rejection
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -63,6 +75,56 @@ def test_jsonl_payload_is_undecoded_bytes_without_terminator(tmp_path: Path) -> 
     (src,) = discover(f)
     assert src == Source(f.as_posix(), f, "jsonl", None)
     assert list(read_source(src)) == [(1, b'{"a": 1}'), (2, b'{"b": 2}')]
+
+
+_LINE_PARTS = st.lists(
+    st.sampled_from([b'{"a": 1}', b"", b"  ", b"\r", b"\xef\xbb\xbf", b"\xff", b"[", b"\xc3\xa9"]),
+    max_size=4,
+).map(b"".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lines=st.lists(_LINE_PARTS, max_size=40),
+    final_newline=st.booleans(),
+    size=st.integers(1, 7),
+    block=st.integers(1, 64),
+)
+def test_line_ranges_read_what_read_source_reads(
+    tmp_path_factory, lines: list[bytes], final_newline: bool, size: int, block: int
+) -> None:
+    """Workers reading byte ranges get exactly the items the main process would have read, in
+    order, whatever the line ends, BOMs, blank lines, batch size and scan block size."""
+    data = b"\n".join(lines) + (b"\n" if final_newline and lines else b"")
+    f = write(tmp_path_factory.mktemp("r") / "a.jsonl", b'{"a": 0}\n' + data)
+    (src,) = discover(f)
+    old_block, ingest.RANGE_BLOCK = ingest.RANGE_BLOCK, block
+    try:
+        batches = list(read_batches(src, size))
+    finally:
+        ingest.RANGE_BLOCK = old_block
+    assert all(isinstance(b, LineRange) for b in batches)
+    assert all(b.first == 1 + i * size for i, b in enumerate(batches))
+    assert [item for b in batches for item in batch_items(b)] == list(read_source(src))
+
+
+def test_only_plain_jsonl_is_read_in_ranges(tmp_path: Path) -> None:
+    plain = write(tmp_path / "a.jsonl", '{"a": 1}\n{"a": 2}\n')
+    utf16 = write(tmp_path / "b.jsonl", '{"a": 1}\n'.encode("utf-16"))
+    pretty = write(tmp_path / "c.jsonl", '[\n{"a": 1}\n]\n')
+    zipped = write(tmp_path / "d.jsonl", gzip.compress(b'{"a": 1}\n'))
+    assert [type(b) for b in read_batches(discover(plain)[0], 1)] == [LineRange, LineRange]
+    for f in (utf16, pretty, zipped):
+        (batch,) = read_batches(discover(f)[0], 10)
+        assert batch == list(read_source(discover(f)[0]))
+
+
+def test_a_range_of_a_file_cut_short_is_one_rejection(tmp_path: Path) -> None:
+    f = write(tmp_path / "a.jsonl", '{"a": 1}\n{"a": 2}\n')
+    (batch,) = read_batches(discover(f)[0], 10)
+    f.write_bytes(b'{"a": 1}\n')
+    (rej,) = batch_items(batch)
+    assert (rej["rule"], rej["line"]) == ("ingest.unreadable", 1)
 
 
 def test_invalid_utf8_rejects_only_that_line(tmp_path: Path) -> None:
