@@ -76,7 +76,10 @@ def _already_normal(raw: bytes, top_level_nulls: int) -> bool:
         return False
     if b"\x01\x01" in raw.translate(_SPACE_OR_QUOTE):
         return False
-    return b"\\" not in raw or not any(escape in raw for escape in _ESCAPES)
+    backslashes = raw.count(b"\\")
+    if not backslashes or backslashes == raw.count(b'\\"'):  # none, or all escape a quote
+        return True
+    return not any(escape in raw for escape in _ESCAPES)
 
 
 def example_id(ex: dict[str, Any]) -> str:

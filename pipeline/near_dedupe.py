@@ -22,6 +22,7 @@ sort order, the union-find parents).
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import unicodedata
@@ -339,8 +340,9 @@ def _featurise_chunk(
     matrix = rensa.RMinHash.digest_matrix_from_flat_token_hashes(
         np.ascontiguousarray(hashes[valid]), row_offsets, NUM_PERM, SEED
     )
+    flat = array("I", itertools.chain.from_iterable(matrix.to_rows()))  # no list of arrays
     block = sigs[rows]
-    block[enough] = np.array(matrix.to_rows(), dtype=np.uint32)
+    block[enough] = np.frombuffer(flat, dtype=np.uint32).reshape(-1, NUM_PERM)
     sigs[rows] = block
 
 

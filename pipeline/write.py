@@ -1,11 +1,12 @@
 """The write stage: decide each cluster's split and stream the spill into the artifacts.
 
-Takes the spill of kept Examples (Arrow, in input order), the near-duplicate clusters and the
-split plan; writes train/validation JSONL (the rendered lines) and Parquet (canonical rows with
-their cluster and split), and drops near copies into duplicates.jsonl. Each spill batch is read
-and its splits decided here, a batch at a time; a background thread writes its JSONL lines
-straight from the batch's buffers and filters its Parquet rows, and each Parquet file encodes its
-row groups in a thread of its own. Memory holds a few batches and the row-group buffers.
+Takes the spill of Examples (Arrow, in input order; exact copies marked to be skipped), the
+near-duplicate clusters and the split plan; writes train/validation JSONL (the rendered lines) and
+Parquet (canonical rows with their cluster and split), and drops near copies into
+duplicates.jsonl. Each spill batch is read and its splits decided here, a batch at a time; one
+background thread writes its JSONL lines straight from the batch's buffers, another filters its
+Parquet rows, and each Parquet file encodes its row groups in a thread of its own. Memory holds a
+few batches and the row-group buffers.
 """
 
 from __future__ import annotations
@@ -202,9 +203,10 @@ def _decide(
 
 
 class _BatchWriter:
-    """Writes each spill batch's rows to its split's JSONL and Parquet in a background thread, so
-    Arrow's filtering, encoding and compression (which release the GIL) overlap with deciding the
-    next batch. At most ``AHEAD`` batches wait; the first error is raised in the caller."""
+    """Writes each spill batch's rows to its split's JSONL and Parquet in two background threads
+    (JSONL lines, hashed as written; Parquet rows, filtered per split), so Arrow's filtering and
+    encoding and the hashing (which release the GIL) overlap with each other and with deciding
+    the next batch. At most ``AHEAD`` batches wait; the first error is raised in the caller."""
 
     AHEAD = 2
 
@@ -213,35 +215,46 @@ class _BatchWriter:
 
         self.schema = schema
         self.jsonl, self.parquet = jsonl, parquet
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ftprep-write")
+        self._pools = [
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"ftprep-{what}")
+            for what in ("jsonl", "rows")
+        ]
         self._pending: collections.deque = collections.deque()
 
     def submit(self, batch, split_of_row: list, cluster_of_row: list) -> None:
-        while len(self._pending) >= self.AHEAD:
+        while len(self._pending) >= 2 * self.AHEAD:
             self._pending.popleft().result()
-        self._pending.append(self._pool.submit(self._write, batch, split_of_row, cluster_of_row))
+        masks = {
+            name: np.fromiter((sp == name for sp in split_of_row), bool, len(split_of_row))
+            for name in SPLITS
+        }
+        lines, rows = self._pools
+        self._pending.append(lines.submit(self._write_lines, batch, masks))
+        self._pending.append(rows.submit(self._write_rows, batch, masks, cluster_of_row))
 
     def finish(self) -> None:
         try:
             while self._pending:
                 self._pending.popleft().result()
         finally:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            for pool in self._pools:
+                pool.shutdown(wait=True, cancel_futures=True)
 
-    def _write(self, batch, split_of_row: list, cluster_of_row: list) -> None:
+    def _write_lines(self, batch, masks: dict[str, np.ndarray]) -> None:
+        rendered = batch.column("rendered")
+        for name, mask in masks.items():
+            if mask.any():
+                self.jsonl[name].write_lines(rendered, mask)
+
+    def _write_rows(self, batch, masks: dict[str, np.ndarray], cluster_of_row: list) -> None:
         import pyarrow as pa
 
         cluster_at = self.schema.get_field_index("cluster")
         split_at = self.schema.get_field_index("split")
-        rendered = batch.column("rendered")
         rows = batch.drop_columns(["rendered"])
-        for name in SPLITS:
-            mask = np.fromiter(
-                (sp == name for sp in split_of_row), dtype=bool, count=len(split_of_row)
-            )
+        for name, mask in masks.items():
             if not mask.any():
                 continue
-            self.jsonl[name].write_lines(rendered, mask)
             part = rows.filter(pa.array(mask))
             part_clusters = [c for c, m in zip(cluster_of_row, mask, strict=True) if m]
             part = part.set_column(
