@@ -15,6 +15,7 @@ time goes.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -37,15 +38,44 @@ PEAK = (
 
 
 def measure(cmd: list[str]) -> dict:
+    """Wall time, peak RSS and, where Linux perf can count them, the user-space instructions of
+    every process of the command (the CPU work done, whatever the machine's speed at the time)."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    counts = WORK / "perf-stat.txt"
+    wrapper = [sys.executable, "-c", PEAK, *cmd]
+    if perf_available():
+        wrapper = ["perf", "stat", "-e", "instructions:u", "-x,", "-o", str(counts), *wrapper]
     start = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-c", PEAK, *cmd], capture_output=True, text=True, cwd=ROOT
-    )
+    done = subprocess.run(wrapper, capture_output=True, text=True, cwd=ROOT)
     wall = time.perf_counter() - start
     code, peak = done.stdout.split()
     if int(code) not in (0, 1):
         raise SystemExit(f"benchmark command failed ({code}): {' '.join(cmd)}\n{done.stderr}")
-    return {"wall_s": round(wall, 2), "peak_rss_mib": round(int(peak) / 1024, 1)}
+    result = {"wall_s": round(wall, 2), "peak_rss_mib": round(int(peak) / 1024, 1)}
+    if perf_available():
+        result["g_instructions"] = round(_instructions(counts.read_text()) / 1e9, 1)
+    return result
+
+
+def _instructions(perf_csv: str) -> int:
+    for line in perf_csv.splitlines():
+        fields = line.split(",")
+        if len(fields) > 2 and fields[2].startswith("instructions") and fields[0].isdigit():
+            return int(fields[0])
+    raise SystemExit(f"perf stat gave no instruction count:\n{perf_csv}")
+
+
+@functools.lru_cache(maxsize=1)
+def perf_available() -> bool:
+    """Whether ``perf stat`` can count this user's instructions here (not in every container)."""
+    if shutil.which("perf") is None:
+        return False
+    done = subprocess.run(
+        ["perf", "stat", "-e", "instructions:u", "-x,", "true"], capture_output=True, text=True
+    )
+    return done.returncode == 0 and any(
+        line.split(",")[0].isdigit() for line in done.stderr.splitlines()
+    )
 
 
 def corpus(n: int) -> Path:
@@ -130,12 +160,16 @@ def main() -> None:
                 r["peak_rss_mib"] = max(r["peak_rss_mib"], best["peak_rss_mib"])
                 if best["wall_s"] <= r["wall_s"]:
                     r["wall_s"] = best["wall_s"]
+                if "g_instructions" in r:
+                    r["g_instructions"] = min(r["g_instructions"], best["g_instructions"])
             r["examples_per_s"] = round(lines / r["wall_s"])
             r["mb_per_s"] = round(size_mb / r["wall_s"], 1)
             results[name] = r
-    floor = results.get("floor, 2 processes", {}).get("wall_s")
+    floor = results.get("floor, 2 processes", {})
     for r in results.values():
-        r["x_floor2"] = round(r["wall_s"] / floor, 2) if floor else None
+        r["x_floor2"] = round(r["wall_s"] / floor["wall_s"], 2) if floor else None
+        if "g_instructions" in r and floor.get("g_instructions"):
+            r["work_x_floor2"] = round(r["g_instructions"] / floor["g_instructions"], 2)
     print("measuring: where a worker's time goes ...", file=sys.stderr, flush=True)
     stages_cmd = [sys.executable, "-m", "bench.stages", str(data), "--examples", "20000", "--json"]
     stages = json.loads(
@@ -174,14 +208,20 @@ def markdown(report: dict) -> str:
         f"broken lines, {c['mb']} MB); {report['machine']['cpus']} CPUs, Python {report['machine']['python']}.",
         "Ratios are wall time over the two-process floor (parse + tiktoken encoding of every message) "
         f"measured in the same run; each stateless row is the fastest of {report.get('repeat', 1)} "
-        "interleaved rounds, the cache rows run once in order.",
+        "interleaved rounds, the cache rows run once in order. CPU work is the user-space "
+        "instructions of all the command's processes (Linux `perf stat`; n/a where perf cannot "
+        "count): unlike wall time it does not move with the machine's load, so its ratio to the "
+        "floor is the steadier comparison of how much each one does.",
         "",
-        "| what | wall s | examples/s | MB/s | peak RSS MiB | x floor (2 proc) |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| what | wall s | examples/s | MB/s | peak RSS MiB | x floor (2 proc) "
+        "| CPU work, G instructions | work x floor |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, r in report["results"].items():
         lines.append(
-            f"| {name} | {r['wall_s']} | {r['examples_per_s']:,} | {r['mb_per_s']} | {r['peak_rss_mib']} | {r['x_floor2']} |"
+            f"| {name} | {r['wall_s']} | {r['examples_per_s']:,} | {r['mb_per_s']} "
+            f"| {r['peak_rss_mib']} | {r['x_floor2']} | {r.get('g_instructions', 'n/a')} "
+            f"| {r.get('work_x_floor2', 'n/a')} |"
         )
     stages = report.get("stages_us_per_record") or {}
     if stages:

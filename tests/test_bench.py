@@ -15,3 +15,28 @@ def test_stage_timings_cover_every_stage(tmp_path: Path) -> None:
     assert tuple(timings) == STAGES
     assert all(us >= 0 for us in timings.values())
     assert timings["count"] > 0 and timings["features"] > 0
+
+
+def test_instruction_counts_are_read_from_perf_csv() -> None:
+    from bench.run import _instructions
+
+    perf_csv = "# started on Sun\n\n274912345678,,instructions:u,46398948457,100.00,,\n"
+    assert _instructions(perf_csv) == 274912345678
+
+
+def test_results_table_shows_work_where_perf_counted_it() -> None:
+    from bench.run import markdown
+
+    row = {"wall_s": 2.0, "examples_per_s": 50, "mb_per_s": 1.0, "peak_rss_mib": 9.0}
+    report = {
+        "corpus": {"examples": 100, "lines": 100, "mb": 0.2},
+        "machine": {"cpus": 2, "python": "3.11"},
+        "results": {
+            "counted": {**row, "x_floor2": 1.0, "g_instructions": 3.0, "work_x_floor2": 1.5},
+            "not counted": {**row, "x_floor2": 1.0},
+        },
+        "scaling": {},
+    }
+    table = markdown(report)
+    assert "| counted | 2.0 | 50 | 1.0 | 9.0 | 1.0 | 3.0 | 1.5 |" in table
+    assert "| not counted | 2.0 | 50 | 1.0 | 9.0 | 1.0 | n/a | n/a |" in table
