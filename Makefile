@@ -31,8 +31,8 @@ gate: $(STAMP) ## Check the sample run (after `make run`) with the data-quality 
 	$(BIN)/ftprep gate $(SAMPLE_OUT) --config ftprep.toml
 
 lint: $(STAMP) ## Check format and lint with ruff
-	$(BIN)/ruff check pipeline tests
-	$(BIN)/ruff format --check pipeline tests
+	$(BIN)/ruff check pipeline tests bench
+	$(BIN)/ruff format --check pipeline tests bench
 
 bench: $(STAMP) ## Benchmark ftprep against baselines on a generated corpus (bench/results.md)
 	$(BIN)/python -m bench.run

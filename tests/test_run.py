@@ -358,3 +358,30 @@ def test_a_record_that_breaks_the_batch_featuriser_costs_only_itself(
     assert [(r["line"], r["rule"]) for r in rejected] == [(5, "internal.error")]
     assert "ValueError: bad text" in rejected[0]["message"]
     assert_conserved(tmp_path / "o")
+
+
+def test_batches_made_only_of_exact_copies(tmp_path: Path) -> None:
+    """Exact copies stay in the spill, marked; a batch of nothing else writes nothing, and the
+    rows after it still line up with their near-duplicate features and splits."""
+    from pipeline.engine import RunConfig, run
+
+    originals = many_chats(6)
+    records = originals[:2] + originals[:2] + originals[2:4] + originals[2:4] + originals[4:]
+    src = write_jsonl(tmp_path / "in.jsonl", records)
+    out = tmp_path / "out"
+    run(RunConfig(inputs=[src], out=out, batch_size=2, workers=1, use_cache=False))
+    assert_conserved(out)
+    copies = {(d["line"], d["duplicate_of_line"]) for d in read_jsonl(out / "duplicates.jsonl")}
+    assert copies == {(3, 1), (4, 2), (7, 5), (8, 6)}
+    kept = read_jsonl(out / "train.jsonl") + read_jsonl(out / "validation.jsonl")
+    assert sorted(json.dumps(r, sort_keys=True) for r in kept) == sorted(
+        json.dumps(r, sort_keys=True) for r in originals
+    )
+    import pyarrow.parquet as pq
+
+    lines = sorted(
+        line
+        for s in ("train", "validation")
+        for line in pq.read_table(out / f"{s}.parquet")["line"].to_pylist()
+    )
+    assert lines == [1, 2, 5, 6, 9, 10]
