@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import convert, ingest
-from pipeline.artifacts import JsonlWriter, example_schema, publish, staging_dir
+from pipeline.artifacts import JsonlWriter, publish, staging_dir
 from pipeline.dedupe import ExactIndex, duplicate_record
 from pipeline.manifest import build_manifest, write_manifest
 from pipeline.models import ModelInfo, model_info
@@ -41,7 +41,7 @@ from pipeline.workers import (
     process_batch_arrow,
     worker_initargs,
 )
-from pipeline.write import write_splits
+from pipeline.write import Spill, write_splits
 
 INLINE_BYTES = 4_000_000  # inputs smaller than this run in-process: workers would cost more
 
@@ -301,17 +301,13 @@ def _process(
     """One pass over every input into a new staging folder; returns it and the manifest (not yet
     written). Raises ``_WrongShape`` when an input's shape was guessed wrong (the run is then
     redone with that input's shape known; with the cache on, inputs already done come from it)."""
-    import pyarrow as pa
-
     advance = getattr(progress, "advance", None)
     staging = staging_dir(config.out)
     tally = Tally(config, staging)
     index = ExactIndex(keep_ids=near.key == "prompt")
-    spill_path = staging / "_spill.arrow"
-    spill_schema = example_schema(with_rendered=True)
     entry = None
     try:
-        with pa.OSFile(str(spill_path), "wb") as sink, pa.ipc.new_file(sink, spill_schema) as spill:
+        with tally.spill:
             for src, key, content in zip(sources, source_keys, contents, strict=True):
                 st = tally.add_source(src)
                 st.sha256 = content if src.path.is_file() else None
@@ -345,7 +341,7 @@ def _process(
                         advance(len(result.outcomes))
                     shapes.update(result.shapes)
                     tally.warnings.update(result.warnings)
-                    _take(result, st, tally, index, spill)
+                    _take(result, st, tally, index)
                 if entry is not None:
                     st.shape, st.shape_notes = convert.choose_file_shape(shapes)
                     if st.shape != guess:
@@ -354,24 +350,21 @@ def _process(
                     entry = None
         runner.close()
         clusters, tokens = tally.split_and_write(
-            config, near, spill_path, bom=profile.limits.bom == "expect", progress=progress
+            config, near, bom=profile.limits.bom == "expect", progress=progress
         )
     finally:
         if entry is not None:
             entry.discard()
         tally.close()
-    spill_path.unlink(missing_ok=True)
     manifest = tally.manifest(config, profile, info, near, clusters, tokens)
     return staging, manifest
 
 
-def _take(
-    result: BatchResult, st: SourceStats, tally: Tally, index: ExactIndex, spill: Any
-) -> None:
+def _take(result: BatchResult, st: SourceStats, tally: Tally, index: ExactIndex) -> None:
     """One processed batch into the run: rejections and exact copies to their files, its Example
-    rows to the spill (exact copies too, marked in ``tally.copies`` for the write stage to skip:
-    filtering nested rows here would cost more) and the kept Examples' features to the near
-    index, in input order."""
+    rows to the spill (exact copies too, marked for the write stage to skip: filtering nested
+    rows here would cost more) and the kept Examples' features to the near index, in input
+    order."""
     import numpy as np
 
     firsts = iter(index.first_seen_batch([r for r in result.outcomes if "stage" not in r]))
@@ -389,8 +382,7 @@ def _take(
             tally.duplicate(st, rec, first_seen)
     if not copies:
         return
-    spill.write_batch(result.record_batch())
-    tally.copies.extend(copies)
+    tally.spill.write(result.record_batch(), copies)
     features = result.near
     if any(copies):
         kept = np.flatnonzero(~np.array(copies))
@@ -422,7 +414,7 @@ class Tally:
         self.rejected = JsonlWriter(staging / "rejected.jsonl")
         self.duplicates = JsonlWriter(staging / "duplicates.jsonl")
         self.written: dict[str, tuple[str, int]] = {}  # JSONL artifact -> (sha256, lines)
-        self.copies = bytearray()  # per spill row: 1 for an exact copy (the embedded engine)
+        self.spill = Spill(staging)  # the kept Examples' rows, for the write stage
 
     def add_source(self, src: ingest.Source) -> SourceStats:
         st = SourceStats(src.name, src.path, src.format)
@@ -451,7 +443,7 @@ class Tally:
             self.over_limit.append({"source": rec["source"], "line": rec["line"], **long})
 
     def split_and_write(
-        self, config: RunConfig, near: NearSettings, spill_path: Path, bom: bool, progress: Any
+        self, config: RunConfig, near: NearSettings, bom: bool, progress: Any
     ) -> tuple[ClusterMap, dict[str, dict[str, int]]]:
         decision = None
         if near.mode != "off":
@@ -462,7 +454,7 @@ class Tally:
         if progress:
             progress("splitting and writing")
         tokens = write_splits(
-            spill_path,
+            self.spill,
             self.staging,
             self.plan,
             {s.name: s for s in self.stats},
@@ -471,12 +463,12 @@ class Tally:
             config.stratify_by,
             bom=bom,
             written=self.written,
-            copies=self.copies or None,  # the Ray driver spills kept rows only
         )
         return clusters, tokens
 
     def close(self) -> None:
         self.near_index.remove_files()
+        self.spill.remove()
         for writer in (self.rejected, self.duplicates):
             writer.close()
             self.written[writer.path.name] = (writer.sha256, writer.records)

@@ -32,7 +32,7 @@ from dataclasses import replace
 from typing import Any
 
 from pipeline import convert, engine, ingest, workers
-from pipeline.artifacts import ExampleBatch, example_schema, publish, staging_dir
+from pipeline.artifacts import ExampleBatch, publish, staging_dir
 from pipeline.engine import RunConfig, RunResult, SourceStats
 from pipeline.manifest import write_manifest
 
@@ -354,19 +354,16 @@ def _in_order(processed: Any) -> Iterator[tuple[int, str | None, bytes, bytes | 
 def _write(config, profile, info, near, stats, processed, firsts, staging, progress) -> RunResult:
     """The driver's part: records in input order -> rejected, duplicates, spill; then the
     embedded engine's split and writers; then the manifest."""
-    import pyarrow as pa
 
     by_name = {st.name: st for st in stats}
     tally = engine.Tally(config, staging)
     tally.stats = stats
     kept_first: dict[str, tuple] = {}  # only keys that have copies
-    spill_path = staging / "_spill.arrow"
-    spill_schema = example_schema(with_rendered=True)
     advance = getattr(progress, "advance", None)
     if progress:
         progress("ray: writing rejected and duplicate records")
     try:
-        with pa.OSFile(str(spill_path), "wb") as sink, pa.ipc.new_file(sink, spill_schema) as spill:
+        with tally.spill as spill:
             kept = ExampleBatch(with_rendered=True)
             chunk = None
             for seq, key, blob, warn in _in_order(processed):
@@ -374,7 +371,7 @@ def _write(config, profile, info, near, stats, processed, firsts, staging, progr
                 here = (seq >> SEQ_BITS, (seq & SEQ_MASK) // config.batch_size)
                 if here != chunk:
                     if len(kept):
-                        spill.write_batch(kept.to_arrow())
+                        spill.write(kept.to_arrow())
                     if advance and chunk is not None:
                         advance(config.batch_size)
                     kept, chunk = ExampleBatch(with_rendered=True), here
@@ -402,13 +399,12 @@ def _write(config, profile, info, near, stats, processed, firsts, staging, progr
                 tally.near_index.add(rec.get("near"))
                 kept.add(rec)
             if len(kept):
-                spill.write_batch(kept.to_arrow())
+                spill.write(kept.to_arrow())
         clusters, tokens = tally.split_and_write(
-            config, near, spill_path, bom=profile.limits.bom == "expect", progress=progress
+            config, near, bom=profile.limits.bom == "expect", progress=progress
         )
     finally:
         tally.close()
-    spill_path.unlink(missing_ok=True)
     manifest = tally.manifest(config, profile, info, near, clusters, tokens)
     import ray
 

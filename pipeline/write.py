@@ -29,7 +29,7 @@ SPLITS = ("train", "validation")
 
 
 def write_splits(
-    spill_path: Path,
+    spill: Spill,
     staging: Path,
     plan: SplitPlan,
     stats: dict[str, SourceStats],
@@ -38,16 +38,16 @@ def write_splits(
     stratify_by: str | None = None,
     bom: bool = False,
     written: dict[str, tuple[str, int]] | None = None,
-    copies: bytearray | None = None,
 ) -> dict[str, dict[str, int]]:
     """Decide the split, then stream the spill into train/validation JSONL and Parquet, dropping
     near copies into duplicates.jsonl; return token totals per split. ``written`` receives the
-    sha256 and line count of each JSONL file. ``copies`` marks (1) the spill rows that are exact
-    copies, already in duplicates.jsonl: they are skipped, and row numbers (the near index's,
-    the clusters') count the other rows only.
+    sha256 and line count of each JSONL file. Rows the spill marks as exact copies (already in
+    duplicates.jsonl) are skipped, and row numbers (the near index's, the clusters') count the
+    other rows only.
 
-    Two light passes over a few columns of the spill come first: the ids of near clusters'
-    representatives and the clusters per stratum, then each cluster's split in input order."""
+    Two passes over the spill's light columns come first: the ids of near clusters'
+    representatives and the clusters per stratum, then each cluster's split in input order. The
+    rows themselves are read once, to be written."""
     import pyarrow as pa
 
     schema = example_schema()
@@ -56,13 +56,14 @@ def write_splits(
     tokens = {s: {"examples": 0, "tokens": 0, "trained_tokens": 0} for s in SPLITS}
     try:
         # not memory-mapped: mapped pages would count as resident
-        with pa.OSFile(str(spill_path), "rb") as source:
+        with pa.OSFile(str(spill.light_path), "rb") as light:
+            _plan(pa.ipc.open_file(light), spill.copies, plan, clusters, stratify_by)
+        with pa.OSFile(str(spill.rows_path), "rb") as source:
             reader = pa.ipc.open_file(source)
-            _plan(reader, copies, plan, clusters, stratify_by)
             writer = _BatchWriter(schema, jsonl, parquet)
             try:
                 start = 0
-                for batch, kept in _spill_batches(reader, copies):
+                for batch, kept in _spill_batches(reader, spill.copies):
                     splits, cluster_ids = _decide(
                         batch, kept, start, plan, clusters, stats, duplicates, tokens
                     )
@@ -79,20 +80,62 @@ def write_splits(
     return tokens
 
 
-def _spill_batches(reader: Any, copies: bytearray | None) -> Iterator[tuple[Any, Any]]:
-    """(batch, rows of it that are not exact copies, or None for all) of each spill batch."""
+class Spill:
+    """The Examples the stages keep, on their way to the write stage, in the staging folder:
+    every row in one Arrow IPC file and, in a small one beside it, the columns the split plan
+    reads (ids, provenance, meta), so the big file is read only once, to be written. Rows that
+    are exact copies may be spilled too, marked in ``copies`` (1 byte per row) to be skipped.
+    Use as a context manager while writing."""
+
+    LIGHT = ["id", "source", "line", "meta"]
+
+    def __init__(self, staging: Path):
+        self.rows_path = staging / "_spill.arrow"
+        self.light_path = staging / "_spill_light.arrow"
+        self.copies = bytearray()
+        self._stack: Any = None
+
+    def __enter__(self) -> Spill:
+        import contextlib
+
+        import pyarrow as pa
+
+        schema = example_schema(with_rendered=True)
+        light_schema = pa.schema([schema.field(name) for name in self.LIGHT])
+        with contextlib.ExitStack() as stack:
+            rows = stack.enter_context(pa.OSFile(str(self.rows_path), "wb"))
+            light = stack.enter_context(pa.OSFile(str(self.light_path), "wb"))
+            self._rows = stack.enter_context(pa.ipc.new_file(rows, schema))
+            self._light = stack.enter_context(pa.ipc.new_file(light, light_schema))
+            self._stack = stack.pop_all()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stack.__exit__(*exc)
+
+    def write(self, batch: Any, copies: list[bool] | None = None) -> None:
+        """A batch of spill rows (``example_schema(with_rendered=True)``); ``copies`` marks the
+        exact copies among them."""
+        self._rows.write_batch(batch)
+        self._light.write_batch(batch.select(self.LIGHT))
+        self.copies.extend(copies if copies is not None else bytes(batch.num_rows))
+
+    def remove(self) -> None:
+        self.rows_path.unlink(missing_ok=True)
+        self.light_path.unlink(missing_ok=True)
+
+
+def _spill_batches(reader: Any, copies: bytearray) -> Iterator[tuple[Any, Any]]:
+    """(batch, rows of it that are not exact copies, or None for all) of each batch of a spill
+    file (the rows or the light columns: their batches are the same)."""
     import numpy as np
 
     at = 0
     for i in range(reader.num_record_batches):
         batch = reader.get_batch(i)
-        kept = None
-        if copies is not None:
-            marks = np.frombuffer(copies, dtype=np.uint8, count=batch.num_rows, offset=at)
-            at += batch.num_rows
-            if marks.any():
-                kept = np.flatnonzero(marks == 0)
-        yield batch, kept
+        marks = np.frombuffer(copies, dtype=np.uint8, count=batch.num_rows, offset=at)
+        at += batch.num_rows
+        yield batch, (np.flatnonzero(marks == 0) if marks.any() else None)
 
 
 def _kept_columns(batch: Any, kept: Any, columns: list[str]) -> dict[str, list]:
@@ -118,10 +161,10 @@ def _spread(kept: Any, rows: int, *columns: list) -> list[list]:
 
 
 def _light_batches(
-    reader: Any, copies: bytearray | None, stratify_by: str | None
+    reader: Any, copies: bytearray, stratify_by: str | None
 ) -> Iterator[tuple[int, int, dict]]:
-    """(start, stop, columns as lists) of each spill batch's kept rows: ids, provenance, meta if
-    needed."""
+    """(start, stop, columns as lists) of each batch's kept rows, from the spill's light file:
+    ids, provenance, meta if needed."""
     columns = ["id", "source", "line"] + (["meta"] if stratify_by else [])
     start = 0
     for batch, kept in _spill_batches(reader, copies):
@@ -140,7 +183,7 @@ def _strata(part: dict, rows: np.ndarray, stratify_by: str | None) -> list[str]:
 
 def _plan(
     reader: Any,
-    copies: bytearray | None,
+    copies: bytearray,
     plan: SplitPlan,
     clusters: ClusterMap,
     stratify_by: str | None,
