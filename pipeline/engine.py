@@ -1,16 +1,18 @@
 """The embedded engine: runs the stages over every input, on all cores, in bounded memory.
 
 Per input file, one pass streams batches through the per-record stages (``pipeline.workers``:
-convert, validate, count, featurise) in a process pool, in input order; an input whose content,
-settings and code are unchanged is replayed from the stage cache instead. A file's shape comes
-from all its records: it is guessed from the first batch, and the workers count every record's
-shape; when the counts pick another shape (a file whose first records are not typical), the run
-is redone with that shape known, so the result is the same as deciding it first. The main
-process dedupes exactly on ids, writes rejected and duplicate records as they come, and spills
-surviving Examples to an Arrow file in the staging folder. After the last input, near duplicates
-are clustered and the write stage (``pipeline.write``) splits the spill into the artifacts,
-published atomically. Memory holds a few batches in flight and about 30 bytes per kept Example
-(the exact-dedupe keys and the near index's lengths and flags).
+read, convert, validate, count, featurise) in a process pool, in input order; a plain JSONL file
+is handed to the workers as byte ranges of lines, which they read themselves. An input whose
+content, settings and code are unchanged is replayed from the stage cache instead. A file's shape
+comes from all its records: it is guessed from the first batch, and the workers count every
+record's shape; when the counts pick another shape (a file whose first records are not typical),
+the run is redone with that shape known, so the result is the same as deciding it first. The
+workers hand back each batch's Examples as Arrow rows; the main process dedupes exactly on ids,
+writes rejected and duplicate records as they come, and spills the rows (``write.Spill``, exact
+copies marked) to the staging folder. After the last input, near duplicates are clustered and the
+write stage (``pipeline.write``) splits the spill into the artifacts, published atomically.
+Memory holds a few batches in flight and about 30 bytes per Example (the exact-dedupe keys, the
+near index's lengths and flags, the copy marks).
 """
 
 from __future__ import annotations

@@ -14,6 +14,10 @@ broken JSON array or a corrupt Parquet file -- is yielded as a ``rejection`` dic
 ``ingest`` and never raises; a bad line never stops the lines after it (a broken JSON array or
 compressed stream does stop its file, with one rejection saying where). Only usage problems (a
 missing path, an explicitly named file of unknown format) raise ``InputError`` from ``discover``.
+
+``read_batches`` hands a source out in batches for worker processes: a plain JSONL file
+(uncompressed UTF-8) as ``LineRange`` byte ranges that each worker reads itself (``batch_items``
+gives exactly what ``read_source`` would), anything else as lists of ``read_source`` items.
 """
 
 from __future__ import annotations
