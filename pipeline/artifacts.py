@@ -114,8 +114,24 @@ def _message_values(m: Any) -> tuple:
     )
 
 
-def _messages_values(messages: Any) -> list[tuple] | None:
-    return None if messages is None else [_message_values(m) for m in messages]
+class _PlainMessages(list):
+    """Messages that are all a role and a content string and nothing else: Arrow converts these
+    dicts to the message struct itself (missing fields null), many times faster than tuples."""
+
+
+def _messages_values(messages: Any) -> list | None:
+    """A message column's value for one row: None, the messages as they are when all are plain
+    (``_PlainMessages``), else one tuple of struct fields per message."""
+    if messages is None:
+        return None
+    for m in messages:
+        if not (type(m) is dict and len(m) == 2 and _plain_pair(m)):
+            return [_message_values(m) for m in messages]
+    return _PlainMessages(messages)
+
+
+def _plain_pair(m: dict) -> bool:
+    return type(m.get("role")) is str and type(m.get("content")) is str
 
 
 _MESSAGE_COLUMNS = ("messages", "chosen", "rejected", "completion")
@@ -175,9 +191,14 @@ class ExampleBatch:
 
 
 def _messages_array(values: tuple, list_type: Any):
-    """A list<struct> column from per-row lists of message tuples (None for a null row)."""
+    """A list<struct> column from ``_messages_values`` of each row (None for a null row)."""
     import pyarrow as pa
 
+    if all(v is None or type(v) is _PlainMessages for v in values):
+        return pa.array(values, list_type)
+    values = tuple(
+        [_message_values(m) for m in v] if type(v) is _PlainMessages else v for v in values
+    )
     offsets = [0]
     flat: list[tuple] = []
     for messages in values:
