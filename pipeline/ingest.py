@@ -406,11 +406,13 @@ Batch = list[Item] | LineRange
 """What ``read_batches`` yields and ``batch_items`` reads: items, or lines for a worker to read."""
 
 RANGE_BLOCK = 1 << 20  # bytes of a plain JSONL file scanned for line ends at a time
+RANGE_BYTES = 16 << 20  # a range ends early at a line end past this size (large records)
 
 
 def read_batches(src: Source, size: int) -> Iterator[Batch]:
-    """The records of ``src`` in batches: ``size`` lines at a time as a ``LineRange`` for a plain
-    JSONL file (uncompressed UTF-8 text), else ``size`` items of ``read_source`` at a time."""
+    """The records of ``src`` in batches: ``size`` lines at a time (fewer when they pass
+    ``RANGE_BYTES``) as a ``LineRange`` for a plain JSONL file (uncompressed UTF-8 text), else
+    ``size`` items of ``read_source`` at a time."""
     if _plain_jsonl(src):
         yield from _line_ranges(src, size)
     else:
@@ -431,9 +433,10 @@ def _plain_jsonl(src: Source) -> bool:
 
 
 def _line_ranges(src: Source, size: int) -> Iterator[Batch]:
-    """``LineRange`` batches of ``size`` lines (the last one shorter), found by scanning the
-    file's newlines a block at a time (in C: nothing per line here). A read error ends the file
-    with one rejection, as ``read_source`` does."""
+    """``LineRange`` batches of ``size`` lines (the last one shorter; one also ends at the last
+    line end of a block that takes it past ``RANGE_BYTES``, so large records come in smaller
+    batches), found by scanning the file's newlines a block at a time (in C: nothing per line
+    here). A read error ends the file with one rejection, as ``read_source`` does."""
     import numpy as np
 
     path = str(src.path)
@@ -451,6 +454,10 @@ def _line_ranges(src: Source, size: int) -> Iterator[Batch]:
                     yield LineRange(src.name, path, start, stop, first)
                     start, first = stop, first + size
                 counted += len(ends) - size * len(cuts)
+                last = offset + int(ends[-1]) + 1 if len(ends) else start
+                if last - start >= RANGE_BYTES:  # every newline counted lies before ``last``
+                    yield LineRange(src.name, path, start, last, first)
+                    start, first, counted = last, first + counted, 0
                 offset += len(block)
     except OSError as err:
         yield [_unreadable(src, first, err)]

@@ -83,28 +83,42 @@ _LINE_PARTS = st.lists(
 ).map(b"".join)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(
     lines=st.lists(_LINE_PARTS, max_size=40),
     final_newline=st.booleans(),
     size=st.integers(1, 7),
     block=st.integers(1, 64),
+    most=st.sampled_from([1, 5, 30, 1 << 20]),
 )
 def test_line_ranges_read_what_read_source_reads(
-    tmp_path_factory, lines: list[bytes], final_newline: bool, size: int, block: int
+    tmp_path_factory, lines: list[bytes], final_newline: bool, size: int, block: int, most: int
 ) -> None:
     """Workers reading byte ranges get exactly the items the main process would have read, in
-    order, whatever the line ends, BOMs, blank lines, batch size and scan block size."""
+    order, whatever the line ends, BOMs, blank lines, batch size, scan block and byte cap."""
     data = b"\n".join(lines) + (b"\n" if final_newline and lines else b"")
     f = write(tmp_path_factory.mktemp("r") / "a.jsonl", b'{"a": 0}\n' + data)
     (src,) = discover(f)
-    old_block, ingest.RANGE_BLOCK = ingest.RANGE_BLOCK, block
+    saved = ingest.RANGE_BLOCK, ingest.RANGE_BYTES
+    ingest.RANGE_BLOCK, ingest.RANGE_BYTES = block, most
     try:
         batches = list(read_batches(src, size))
     finally:
-        ingest.RANGE_BLOCK = old_block
+        ingest.RANGE_BLOCK, ingest.RANGE_BYTES = saved
     assert all(isinstance(b, LineRange) for b in batches)
-    assert all(b.first == 1 + i * size for i, b in enumerate(batches))
+    content = f.read_bytes()
+    first, at = 1, 0
+    for b in batches:  # contiguous, whole lines, at most ``size`` of them, numbered on
+        assert b.first == first and b.start == at < b.stop
+        at = b.stop
+        newlines = content[b.start : b.stop].count(b"\n")
+        assert newlines <= size and (
+            content[b.stop - 1 : b.stop] == b"\n" or b.stop == len(content)
+        )
+        first += newlines
+    assert (batches[0].start, batches[-1].stop) == (0, len(content))
+    if most > len(content):
+        assert [b.first for b in batches] == [1 + i * size for i in range(len(batches))]
     assert [item for b in batches for item in batch_items(b)] == list(read_source(src))
 
 
