@@ -88,12 +88,20 @@ def _json_or_none(value: Any) -> str | None:
 _EMPTY_FIELDS = (None,) * 6
 
 
+def _plain(m: Any) -> bool:
+    """A message of a role and a content string and nothing else: the common case."""
+    return (
+        type(m) is dict
+        and len(m) == 2
+        and type(m.get("role")) is str
+        and type(m.get("content")) is str
+    )
+
+
 def _message_values(m: Any) -> tuple:
     """One message as the values of the message struct's fields, in ``_message_type`` order."""
-    if type(m) is dict and len(m) == 2:  # the common case: role and content strings
-        role, content = m.get("role"), m.get("content")
-        if type(role) is str and type(content) is str:
-            return (role, content, *_EMPTY_FIELDS)
+    if _plain(m):
+        return (m["role"], m["content"], *_EMPTY_FIELDS)
     if not isinstance(m, dict):
         return (None, None, None, None, None, None, None, _json_or_none(m))
     role, content, name = m.get("role"), m.get("content"), m.get("name")
@@ -124,21 +132,17 @@ def _messages_values(messages: Any) -> list | None:
     (``_PlainMessages``), else one tuple of struct fields per message."""
     if messages is None:
         return None
-    for m in messages:
-        if not (type(m) is dict and len(m) == 2 and _plain_pair(m)):
-            return [_message_values(m) for m in messages]
-    return _PlainMessages(messages)
-
-
-def _plain_pair(m: dict) -> bool:
-    return type(m.get("role")) is str and type(m.get("content")) is str
+    if all(map(_plain, messages)):
+        return _PlainMessages(messages)
+    return [_message_values(m) for m in messages]
 
 
 _MESSAGE_COLUMNS = ("messages", "chosen", "rejected", "completion")
 
 
 def _row_values(ex: dict[str, Any], with_rendered: bool) -> tuple:
-    """An Example's values in ``example_schema()`` column order (messages as lists of tuples)."""
+    """An Example's values in ``example_schema()`` column order (message columns as
+    ``_messages_values`` gives them)."""
     values = (
         ex["id"],
         ex["source"],

@@ -128,8 +128,6 @@ class Spill:
 def _spill_batches(reader: Any, copies: bytearray) -> Iterator[tuple[Any, Any]]:
     """(batch, rows of it that are not exact copies, or None for all) of each batch of a spill
     file (the rows or the light columns: their batches are the same)."""
-    import numpy as np
-
     at = 0
     for i in range(reader.num_record_batches):
         batch = reader.get_batch(i)
