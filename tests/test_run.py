@@ -303,6 +303,18 @@ def test_azure_files_are_written_with_the_bom_azure_expects(tmp_path: Path) -> N
     assert code == 0, output
 
 
+def assert_one_internal_error(tmp_path: Path, records: list, line: int, error: str) -> None:
+    """A run over ``records`` succeeds, with one rejection: ``internal.error`` at ``line``, its
+    message naming ``error``; every other record is accounted for."""
+    data = write_jsonl(tmp_path / "in.jsonl", records)
+    code, output = run_cli("run", str(data), "--out", str(tmp_path / "o"), "--workers", "1")
+    assert code == 0, output
+    rejected = read_jsonl(tmp_path / "o" / "rejected.jsonl")
+    assert [(r["line"], r["rule"]) for r in rejected] == [(line, "internal.error")]
+    assert error in rejected[0]["message"]
+    assert_conserved(tmp_path / "o")
+
+
 def test_an_unexpected_error_costs_one_record_not_the_run(tmp_path: Path, monkeypatch) -> None:
     from pipeline import convert
 
@@ -314,13 +326,7 @@ def test_an_unexpected_error_costs_one_record_not_the_run(tmp_path: Path, monkey
         return real(obj, source, line, *args)
 
     monkeypatch.setattr(convert, "convert_record", flaky)
-    data = write_jsonl(tmp_path / "in.jsonl", many_chats(12))
-    code, output = run_cli("run", str(data), "--out", str(tmp_path / "o"), "--workers", "1")
-    assert code == 0, output
-    rejected = read_jsonl(tmp_path / "o" / "rejected.jsonl")
-    assert [(r["line"], r["rule"]) for r in rejected] == [(3, "internal.error")]
-    assert "ValueError: boom" in rejected[0]["message"]
-    assert_conserved(tmp_path / "o")
+    assert_one_internal_error(tmp_path, many_chats(12), 3, "ValueError: boom")
 
 
 def test_validate_reports_a_too_deep_line_and_goes_on(tmp_path: Path) -> None:
@@ -351,13 +357,7 @@ def test_a_record_that_breaks_the_batch_featuriser_costs_only_itself(
     monkeypatch.setattr(near_dedupe, "featurise_texts", flaky)
     chats = many_chats(12)
     chats[4]["messages"][-1]["content"] += " poison"
-    data = write_jsonl(tmp_path / "in.jsonl", chats)
-    code, output = run_cli("run", str(data), "--out", str(tmp_path / "o"), "--workers", "1")
-    assert code == 0, output
-    rejected = read_jsonl(tmp_path / "o" / "rejected.jsonl")
-    assert [(r["line"], r["rule"]) for r in rejected] == [(5, "internal.error")]
-    assert "ValueError: bad text" in rejected[0]["message"]
-    assert_conserved(tmp_path / "o")
+    assert_one_internal_error(tmp_path, chats, 5, "ValueError: bad text")
 
 
 def test_batches_made_only_of_exact_copies(tmp_path: Path) -> None:
