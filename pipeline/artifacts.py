@@ -17,6 +17,8 @@ from typing import Any
 
 import orjson
 
+from pipeline.records import plain_message
+
 ARTIFACTS = (
     "train.jsonl",
     "validation.jsonl",
@@ -88,19 +90,9 @@ def _json_or_none(value: Any) -> str | None:
 _EMPTY_FIELDS = (None,) * 6
 
 
-def _plain(m: Any) -> bool:
-    """A message of a role and a content string and nothing else: the common case."""
-    return (
-        type(m) is dict
-        and len(m) == 2
-        and type(m.get("role")) is str
-        and type(m.get("content")) is str
-    )
-
-
 def _message_values(m: Any) -> tuple:
     """One message as the values of the message struct's fields, in ``_message_type`` order."""
-    if _plain(m):
+    if plain_message(m):
         return (m["role"], m["content"], *_EMPTY_FIELDS)
     if not isinstance(m, dict):
         return (None, None, None, None, None, None, None, _json_or_none(m))
@@ -132,7 +124,7 @@ def _messages_values(messages: Any) -> list | None:
     (``_PlainMessages``), else one tuple of struct fields per message."""
     if messages is None:
         return None
-    if all(map(_plain, messages)):
+    if all(map(plain_message, messages)):
         return _PlainMessages(messages)
     return [_message_values(m) for m in messages]
 

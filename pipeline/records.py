@@ -68,5 +68,16 @@ def rejection(
     }
 
 
+def plain_message(m: Any) -> bool:
+    """A message of a role and a content string and nothing else: the common case, which the
+    hot paths (Arrow rows, schema validation) take a shortcut for."""
+    return (
+        type(m) is dict
+        and len(m) == 2
+        and type(m.get("role")) is str
+        and type(m.get("content")) is str
+    )
+
+
 def is_rejection(record: dict[str, Any]) -> bool:
     return "stage" in record and "rule" in record and "kind" not in record

@@ -1,8 +1,10 @@
 """Validate one line against a profile: its JSON Schema, then its named rules.
 
 The schema is compiled with fastjsonschema for the fast accept path; only a line that fails it is
-explained with jsonschema, which yields every error with its location. Findings carry a pointer
-relative to the line; callers add file and line.
+explained with jsonschema, which yields every error with its location. A plain line (only
+``messages``, each a role and a content string) skips the schema where a reading of the schema
+shows it accepts every plain line (``accepts_plain_lines``). Findings carry a pointer relative to
+the line; callers add file and line.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 from pipeline.findings import ERROR, pointer
 from pipeline.profiles import Profile, load_schema
+from pipeline.records import plain_message
 from pipeline.rules.common import Issue
 
 
@@ -25,7 +28,78 @@ def _validators(name: str) -> tuple[Callable[[Any], Any], Any]:
     return fastjsonschema.compile(schema), Draft202012Validator(schema)
 
 
+# Keywords that constrain nothing; any keyword not named below as understood makes the reading
+# answer no (a false "no" only costs time).
+_ANNOTATIONS = frozenset(("$schema", "$id", "$comment", "$defs", "title", "description", "examples"))
+
+
+def _keywords(node: dict, understood: set[str]) -> bool:
+    return set(node) - _ANNOTATIONS <= understood
+
+
+def _allows(node: dict, kind: str) -> bool:
+    allowed = node.get("type")
+    return allowed is None or allowed == kind or (isinstance(allowed, list) and kind in allowed)
+
+
+def _resolved(schema: dict, node: Any) -> dict | None:
+    """A subschema with a local ``$ref`` followed (and nothing beside it), or None."""
+    for _ in range(8):
+        if not isinstance(node, dict):
+            return None
+        ref = node.get("$ref")
+        if ref is None:
+            return node
+        if not isinstance(ref, str) or not ref.startswith("#/$defs/") or len(node) > 1:
+            return None
+        node = schema.get("$defs", {}).get(ref.removeprefix("#/$defs/"))
+    return None
+
+
+def accepts_plain_lines(schema: dict) -> bool:
+    """Whether the schema accepts every plain line: ``{"messages": [...]}`` with at least one
+    message, each ``{"role": <string>, "content": <string>}``. A conservative reading: any keyword
+    that could constrain such a line (an enum, a length, a combinator, ...) answers no."""
+    if not _keywords(schema, {"type", "required", "properties", "additionalProperties"}):
+        return False
+    if not _allows(schema, "object") or not set(schema.get("required", [])) <= {"messages"}:
+        return False
+    messages = _resolved(schema, schema.get("properties", {}).get("messages"))
+    if messages is None or not _keywords(messages, {"type", "minItems", "items"}):
+        return False
+    if not _allows(messages, "array") or messages.get("minItems", 0) > 1:
+        return False
+    message = _resolved(schema, messages.get("items", {}))
+    if message is None or not _keywords(
+        message, {"type", "required", "properties", "additionalProperties"}
+    ):
+        return False
+    if not _allows(message, "object") or not set(message.get("required", [])) <= {"role", "content"}:
+        return False
+    for key in ("role", "content"):
+        field = _resolved(schema, message.get("properties", {}).get(key))
+        if field is None or not _keywords(field, {"type", "minItems", "maxItems", "items"}):
+            return False
+        if not _allows(field, "string"):
+            return False
+    return True
+
+
+@cache
+def _plain_lines_pass(name: str) -> bool:
+    return accepts_plain_lines(load_schema(name))
+
+
+def _plain_line(obj: Any) -> bool:
+    if type(obj) is not dict or len(obj) != 1:
+        return False
+    messages = obj.get("messages")
+    return type(messages) is list and bool(messages) and all(map(plain_message, messages))
+
+
 def schema_issues(profile: Profile, obj: Any) -> list[Issue]:
+    if _plain_line(obj) and _plain_lines_pass(profile.name):
+        return []
     fast, full = _validators(profile.name)
     try:
         fast(obj)

@@ -1,5 +1,6 @@
 """Every profile: its case files, the real data files that claim its format, the round trip through
-`ftprep run`, the schema fast path agreeing with jsonschema, and shuffle invariance."""
+`ftprep run`, the schema fast path agreeing with jsonschema, the plain-line shortcut agreeing with
+the schema, and shuffle invariance."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from jsonschema import Draft202012Validator
 from pipeline.cli import cli
 from pipeline.findings import ERROR
 from pipeline.profiles import PROFILES, get_profile, load_schema
+from pipeline.validate import accepts_plain_lines
 from pipeline.validate_files import choose_profile, validate_files
 from tests.conftest import SHARED_DATA, needs_shared_data, write_jsonl
 
@@ -60,6 +62,57 @@ def test_fast_path_agrees_with_jsonschema(profile: str) -> None:
             except fastjsonschema.JsonSchemaValueException:
                 accepted = False
             assert accepted == full.is_valid(line), (case, line)
+
+
+PLAIN_LINES = st.fixed_dictionaries(
+    {
+        "messages": st.lists(
+            st.fixed_dictionaries({"role": st.text(max_size=12), "content": st.text()}),
+            min_size=1,
+            max_size=6,
+        )
+    }
+)
+
+
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+@given(line=PLAIN_LINES)
+@settings(max_examples=40, deadline=None)
+def test_plain_line_shortcut_agrees_with_the_schema(profile: str, line: dict) -> None:
+    """Where the reading of a schema says it accepts every plain line, it does."""
+    schema = load_schema(profile)
+    if accepts_plain_lines(schema):
+        assert Draft202012Validator(schema).is_valid(line)
+
+
+def test_plain_line_reading_says_no_to_what_could_constrain() -> None:
+    chat = load_schema("openai-chat")  # references inlined
+    assert accepts_plain_lines(chat)
+    raw = json.loads((Path(__file__).parents[1] / "schemas" / "openai-chat.schema.json").read_text())
+    assert accepts_plain_lines(raw)  # references followed
+
+    def with_message(message: dict) -> dict:
+        messages = {**chat["properties"]["messages"], "items": message}
+        return {**chat, "properties": {**chat["properties"], "messages": messages}}
+
+    message = chat["properties"]["messages"]["items"]
+    tighter = [
+        {**chat, "required": ["messages", "tools"]},
+        {**chat, "allOf": [{"required": ["tools"]}]},
+        {**chat, "properties": {**chat["properties"], "messages": {"type": "array", "maxItems": 3}}},
+        with_message({**message, "maxProperties": 1}),
+        with_message({**message, "required": ["role", "name"]}),
+    ]
+    for prop, constraint in [
+        ("role", {"enum": ["user"]}),
+        ("content", {"minLength": 1}),
+        ("content", {"pattern": "^a"}),
+        ("content", {"type": "array"}),
+    ]:
+        props = {**message["properties"], prop: {**message["properties"][prop], **constraint}}
+        tighter.append(with_message({**message, "properties": props}))
+    for schema in tighter:
+        assert not accepts_plain_lines(schema), schema
 
 
 @given(st.randoms(use_true_random=False))
