@@ -309,18 +309,22 @@ def _featurise_chunk(
     import rensa
 
     buf = np.frombuffer(b" " + b" ".join(parts) + b" ", dtype=np.uint8)
-    edges = np.diff((buf != 32).view(np.int8))  # 1 where a word starts, -1 after it ends
-    starts = np.flatnonzero(edges == 1) + 1
-    ends = np.flatnonzero(edges == -1) + 1
+    # Word edges alternate (the buffer starts and ends with a space): a word starts after each
+    # even edge and ends after each odd one.
+    edges = np.flatnonzero(np.diff((buf != 32).view(np.int8))) + 1
+    starts, ends = edges[0::2], edges[1::2]
     power, inverse = _powers(len(buf))
-    prefix = np.zeros(len(buf) + 1, dtype=np.uint64)
+    prefix = np.empty(len(buf) + 1, dtype=np.uint64)
+    prefix[0] = 0
     with np.errstate(over="ignore"):
         np.cumsum(buf * power, out=prefix[1:])
         words = _mix((prefix[ends] - prefix[starts]) * inverse[starts] + np.uint64(1))
     offsets = np.cumsum([1] + [len(p) + 1 for p in parts])  # where each text starts (and ends)
-    counts = np.diff(np.searchsorted(starts, offsets))  # words per text
+    first_words = np.searchsorted(starts, offsets)
+    counts = np.diff(first_words)  # words per text
     owner = np.repeat(np.arange(len(parts)), counts)
-    chars = np.bincount(owner, weights=ends - starts, minlength=len(parts)).astype(np.int64)
+    word_chars = np.concatenate(([0], np.cumsum(ends - starts)))
+    chars = word_chars[first_words[1:]] - word_chars[first_words[:-1]]
     here = lengths[rows]
     lengths[rows] = np.where(here < 0, -here - 1, chars + np.maximum(counts - 1, 0))
     enough = counts >= MIN_WORDS
