@@ -30,7 +30,9 @@ def _validators(name: str) -> tuple[Callable[[Any], Any], Any]:
 
 # Keywords that constrain nothing; any keyword not named below as understood makes the reading
 # answer no (a false "no" only costs time).
-_ANNOTATIONS = frozenset(("$schema", "$id", "$comment", "$defs", "title", "description", "examples"))
+_ANNOTATIONS = frozenset(
+    ("$schema", "$id", "$comment", "$defs", "title", "description", "examples")
+)
 
 
 def _keywords(node: dict, understood: set[str]) -> bool:
@@ -74,7 +76,8 @@ def accepts_plain_lines(schema: dict) -> bool:
         message, {"type", "required", "properties", "additionalProperties"}
     ):
         return False
-    if not _allows(message, "object") or not set(message.get("required", [])) <= {"role", "content"}:
+    required = set(message.get("required", []))
+    if not _allows(message, "object") or not required <= {"role", "content"}:
         return False
     for key in ("role", "content"):
         field = _resolved(schema, message.get("properties", {}).get(key))

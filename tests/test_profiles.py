@@ -88,7 +88,9 @@ def test_plain_line_shortcut_agrees_with_the_schema(profile: str, line: dict) ->
 def test_plain_line_reading_says_no_to_what_could_constrain() -> None:
     chat = load_schema("openai-chat")  # references inlined
     assert accepts_plain_lines(chat)
-    raw = json.loads((Path(__file__).parents[1] / "schemas" / "openai-chat.schema.json").read_text())
+    raw = json.loads(
+        (Path(__file__).parents[1] / "schemas" / "openai-chat.schema.json").read_text()
+    )
     assert accepts_plain_lines(raw)  # references followed
 
     def with_message(message: dict) -> dict:
@@ -99,7 +101,10 @@ def test_plain_line_reading_says_no_to_what_could_constrain() -> None:
     tighter = [
         {**chat, "required": ["messages", "tools"]},
         {**chat, "allOf": [{"required": ["tools"]}]},
-        {**chat, "properties": {**chat["properties"], "messages": {"type": "array", "maxItems": 3}}},
+        {
+            **chat,
+            "properties": {**chat["properties"], "messages": {"type": "array", "maxItems": 3}},
+        },
         with_message({**message, "maxProperties": 1}),
         with_message({**message, "required": ["role", "name"]}),
     ]
