@@ -123,7 +123,7 @@ class ExactIndex:
             return []
         keys = [ex.get("dedupe_key") or ex["id"] for ex in examples]
         hi, lo = _split_keys(keys)
-        where = np.array([self._pack(ex) for ex in examples], dtype=np.int64)
+        where = self._packed(examples)
         out: list[tuple | None] = [None] * len(examples)
         new = np.ones(len(examples), dtype=bool)
         for run in self._runs:
@@ -147,13 +147,16 @@ class ExactIndex:
             self._add(run)
         return out
 
-    def _pack(self, ex: dict[str, Any]) -> int:
-        source = ex["source"]
-        index = self._source_index.get(source)
-        if index is None:
-            index = self._source_index[source] = len(self._sources)
-            self._sources.append(source)
-        return (index << self.LINE_BITS) | ex["line"]
+    def _packed(self, examples: list[dict[str, Any]]) -> np.ndarray:
+        """Where each Example is, packed in one integer: source number and line."""
+        sources = [ex["source"] for ex in examples]
+        for source in dict.fromkeys(sources):
+            if source not in self._source_index:
+                self._source_index[source] = len(self._sources)
+                self._sources.append(source)
+        numbers = np.fromiter(map(self._source_index.__getitem__, sources), np.int64, len(sources))
+        lines = np.fromiter((ex["line"] for ex in examples), np.int64, len(examples))
+        return (numbers << self.LINE_BITS) | lines
 
     def _where(self, packed: int) -> tuple[str, int]:
         return self._sources[packed >> self.LINE_BITS], packed & ((1 << self.LINE_BITS) - 1)
@@ -184,18 +187,23 @@ def _split_keys(hex_keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _sorted_run(run: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    order = np.lexsort((run["lo"], run["hi"]))
+    """A run in the order of the keys' high halves (equal ones, all but impossible for hashes,
+    are told apart by ``_lookup``)."""
+    order = np.argsort(run["hi"], kind="stable")
     return {k: v[order] for k, v in run.items()}
 
 
 def _lookup(run: dict[str, np.ndarray], hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
     """Row of each (hi, lo) key in a sorted run, or -1."""
     keys_hi, keys_lo = run["hi"], run["lo"]
-    left = np.searchsorted(keys_hi, hi, side="left")
-    right = np.searchsorted(keys_hi, hi, side="right")
     rows = np.full(len(hi), -1, dtype=np.int64)
-    for i in np.flatnonzero(right > left):  # equal high halves: a copy, or (rarely) a neighbour
-        match = np.flatnonzero(keys_lo[left[i] : right[i]] == lo[i])
+    if not len(keys_hi):
+        return rows
+    left = np.searchsorted(keys_hi, hi, side="left")
+    hit = keys_hi[np.minimum(left, len(keys_hi) - 1)] == hi
+    for i in np.flatnonzero(hit):  # equal high halves: a copy, or (rarely) a neighbour
+        right = np.searchsorted(keys_hi, hi[i], side="right")
+        match = np.flatnonzero(keys_lo[left[i] : right] == lo[i])
         if len(match):
             rows[i] = left[i] + match[0]
     return rows
