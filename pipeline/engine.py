@@ -155,6 +155,8 @@ class Runner:
             import multiprocessing
 
             context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+            if context.get_start_method() == "fork":
+                _share_imports()
             self.pool = ProcessPoolExecutor(
                 workers, mp_context=context, initializer=init_worker, initargs=initargs
             )
@@ -178,6 +180,18 @@ class Runner:
     def close(self) -> None:
         if self.pool is not None:
             self.pool.shutdown()
+
+
+def _share_imports() -> None:
+    """Import here, once, what every worker would import for itself, so forked workers share
+    it: pyarrow, which imports pandas (when installed) on its first conversion of Python values
+    (a quarter of a second per process)."""
+    import pyarrow  # noqa: F401
+
+    try:
+        import pandas  # noqa: F401
+    except ImportError:
+        pass
 
 
 class _LazyRunner:
