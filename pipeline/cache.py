@@ -1,7 +1,9 @@
 """Incremental runs: each input's per-record stages are cached, keyed by content, not by name.
 
 A cache entry holds what ingest -> convert -> validate -> count -> featurise produced for one
-input: its shape and, batch by batch, the outcomes and Arrow rows the engine consumes. Its key is
+input: its shape, batch by batch the outcomes the engine consumes, and the rows files the workers
+wrote (hard links to the run's own, or copies across devices; an entry whose files are missing or
+cut short is a miss). Its key is
 the sha256 of the input's bytes, the input's name, the settings those stages read (profile, model
 and tokenizer, limits, length policy, mappings, system prompt, dedupe key) and the code version
 (a hash of ftprep's own modules and schemas). Editing a file, a template, a schema or the code
@@ -21,7 +23,7 @@ import hashlib
 import os
 import pickle
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -30,7 +32,7 @@ from typing import Any
 import orjson
 
 MAX_BYTES = int(os.environ.get("FTPREP_CACHE_MAX_BYTES", 5 * 2**30))
-FORMAT = 3
+FORMAT = 4
 
 
 def default_dir() -> Path:
@@ -91,19 +93,28 @@ class StageCache:
         """The entry key of an input, from its name and ``content_hash``."""
         return fingerprint({"settings": self.settings_key, "name": name, "content": content})
 
-    def load(self, key: str) -> tuple[tuple, Iterator[tuple]] | None:
-        """(shape info, batches) of a complete entry, or None."""
+    def load(self, key: str) -> tuple[tuple, Iterator[Any], Path] | None:
+        """(shape info, batches, the entry's folder: its rows files) of a complete entry, or
+        None."""
         if self.root is None:
             return None
         folder = self.root / key
         done = folder / "complete"
         if not done.exists():
             return None
+        try:  # the rows files the entry was completed with, each of its size
+            sizes = orjson.loads(done.read_bytes())
+            whole = all((folder / name).stat().st_size == size for name, size in sizes.items())
+            with open(folder / "shape.pkl", "rb") as f:
+                shape = pickle.load(f)
+        except Exception:  # noqa: BLE001 - a damaged entry is a miss, and is removed
+            whole = False
+        if not whole:
+            shutil.rmtree(folder, ignore_errors=True)
+            return None
         os.utime(done)  # least recently used goes first
         self.hits += 1
-        with open(folder / "shape.pkl", "rb") as f:
-            shape = pickle.load(f)
-        return shape, _read_batches(folder / "batches.pkl")
+        return shape, _read_batches(folder / "batches.pkl"), folder
 
     def writer(self, key: str) -> EntryWriter:
         """A new entry for ``key``, written batch by batch as the stages produce them."""
@@ -147,14 +158,20 @@ class EntryWriter:
         if self._file is not None:
             pickle.dump(batch, self._file, protocol=5)
 
-    def commit(self, shape: tuple) -> None:
+    def commit(self, shape: tuple, rows_files: Iterable[Path] = ()) -> None:
+        """Complete the entry: its shape info, and the rows files its batches point into (linked
+        into the entry, or copied where links cannot be made)."""
         if self._file is None:
             return
         self._file.close()
         self._file = None
+        sizes = {}
+        for path in rows_files:
+            link_or_copy(path, self.partial / path.name)
+            sizes[path.name] = (self.partial / path.name).stat().st_size
         with open(self.partial / "shape.pkl", "wb") as f:
             pickle.dump(shape, f, protocol=5)
-        (self.partial / "complete").touch()
+        (self.partial / "complete").write_bytes(orjson.dumps(sizes))
         shutil.rmtree(self.folder, ignore_errors=True)
         os.replace(self.partial, self.folder)
 
@@ -164,6 +181,14 @@ class EntryWriter:
             self._file.close()
             self._file = None
             shutil.rmtree(self.partial, ignore_errors=True)
+
+
+def link_or_copy(source: Path, target: Path) -> None:
+    """``target`` becomes the same file as ``source``: a hard link, or a copy across devices."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
 
 
 def _read_batches(path: Path) -> Iterator[tuple]:

@@ -324,14 +324,19 @@ def _process(
     entry = None
     try:
         with tally.spill:
-            for src, key, content in zip(sources, source_keys, contents, strict=True):
+            run_tag = os.urandom(4).hex()  # rows files of a redone pass never meet old ones
+            for number, (src, key, content) in enumerate(
+                zip(sources, source_keys, contents, strict=True)
+            ):
                 st = tally.add_source(src)
                 st.sha256 = content if src.path.is_file() else None
                 if progress:
                     progress(f"reading {src.name}")
+                rows_prefix = tally.spill.rows_path(f"{number}-{run_tag}")
                 cached = cache.load(key)
                 if cached is not None:
-                    (st.shape, st.shape_notes), processed = cached
+                    (st.shape, st.shape_notes), processed, folder = cached
+                    processed = _relinked(processed, folder, rows_prefix)
                 else:
                     batches = ingest.read_batches(src, config.batch_size)
                     first = next(batches, [])
@@ -348,6 +353,7 @@ def _process(
                         itertools.chain([first] if first else [], batches),
                         src.name,
                         guess,
+                        str(rows_prefix),
                     )
                 shapes: collections.Counter = collections.Counter()
                 for result in processed:
@@ -362,7 +368,9 @@ def _process(
                     st.shape, st.shape_notes = convert.choose_file_shape(shapes)
                     if st.shape != guess:
                         raise _WrongShape(src.name, st.shape)
-                    entry.commit((st.shape, st.shape_notes))
+                    entry.commit(
+                        (st.shape, st.shape_notes), staging.glob(f"{rows_prefix.name}-*.arrow")
+                    )
                     entry = None
         runner.close()
         clusters, tokens = tally.split_and_write(
@@ -398,12 +406,26 @@ def _take(result: BatchResult, st: SourceStats, tally: Tally, index: ExactIndex)
             tally.duplicate(st, rec, first_seen)
     if not copies:
         return
-    tally.spill.write(result.record_batch(), copies)
+    tally.spill.add(result.rows, result.light_batch(), copies)
     features = result.near
     if any(copies):
         kept = np.flatnonzero(~np.array(copies))
         features = features.take(kept) if features is not None else None
     tally.near_index.add_batch(features, len(copies) - sum(copies))
+
+
+def _relinked(results: Iterator[BatchResult], folder: Path, rows_prefix: Path) -> Iterator:
+    """A cache entry's batches, their rows files linked (or copied) into the spill first."""
+    from pipeline.cache import link_or_copy
+
+    names = {}
+    for path in sorted(folder.glob("*.arrow")):
+        names[path.name] = f"{rows_prefix.name}-{path.name}"
+        link_or_copy(path, rows_prefix.parent / names[path.name])
+    for result in results:
+        if result.rows is not None:
+            result.rows = result.rows.renamed(names[result.rows.name])
+        yield result
 
 
 class Tally:

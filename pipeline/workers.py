@@ -10,14 +10,16 @@ Arrow batch, so the main process only decides and writes.
 from __future__ import annotations
 
 import collections
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from pipeline import convert, ingest
-from pipeline.artifacts import ExampleBatch, example_schema
+from pipeline.artifacts import ExampleBatch
 from pipeline.dedupe import example_id
 from pipeline.length import RULE, apply_length_policy
 from pipeline.models import ModelInfo
@@ -27,6 +29,7 @@ from pipeline.records import rejection
 from pipeline.render import Unrenderable
 from pipeline.tokens import TokenizerError
 from pipeline.validate import validate_record
+from pipeline.write import RowsRef, Spill, append_rows, light_schema
 
 if TYPE_CHECKING:
     from pipeline.engine import RunConfig
@@ -171,28 +174,33 @@ _LIGHT_KEYS = ("id", "dedupe_key", "source", "line", "n_tokens", "over_limit", "
 @dataclass
 class BatchResult:
     """One processed batch as the main process takes it: every record's outcome in input order
-    (a rejection whole; for an Example only what exact dedupe and the tally read), the Examples
-    as an Arrow batch of the spill schema (row i for the i-th Example outcome) and their
+    (a rejection whole; for an Example only what exact dedupe and the tally read), where the
+    worker put the Examples' rows (a ``RowsRef`` into a rows file of the spill; row i for the
+    i-th Example outcome) and their light columns (an Arrow IPC message, cheap to pickle), their
     near-duplicate features (row i likewise), the warnings by rule and the records' shapes."""
 
     outcomes: list[dict]
-    rows: Any  # pyarrow.Buffer | None: the batch as an Arrow IPC message, cheap to pickle
+    rows: RowsRef | None
+    light: Any  # pyarrow.Buffer | None
     near: BatchFeatures | None
     warnings: collections.Counter
     shapes: collections.Counter
 
-    def record_batch(self) -> Any:
-        """The Examples' rows as a pyarrow.RecordBatch (read without copying), or None."""
-        if self.rows is None:
+    def light_batch(self) -> Any:
+        """The Examples' light columns (``Spill.LIGHT``) as a pyarrow.RecordBatch, or None."""
+        if self.light is None:
             return None
         import pyarrow as pa
 
-        return pa.ipc.read_record_batch(self.rows, example_schema(with_rendered=True))
+        return pa.ipc.read_record_batch(self.light, light_schema())
 
 
-def process_batch_arrow(source: str, file_shape: str | None, batch: ingest.Batch) -> BatchResult:
-    """``process_batch`` for the embedded engine: the Examples already as Arrow rows and feature
-    arrays, so the main process only decides and writes."""
+def process_batch_arrow(
+    source: str, file_shape: str | None, rows_prefix: str, batch: ingest.Batch
+) -> BatchResult:
+    """``process_batch`` for the embedded engine: the Examples' rows appended to this process's
+    rows file (``rows_prefix`` + pid) and their feature arrays, so the main process only decides
+    and writes."""
     results, warnings, shapes, features = process_batch(source, file_shape, batch)
     rows = ExampleBatch(with_rendered=True)
     outcomes = []
@@ -209,8 +217,12 @@ def process_batch_arrow(source: str, file_shape: str | None, batch: ingest.Batch
         outcomes.append(rec if "stage" in rec else {k: rec[k] for k in _LIGHT_KEYS if k in rec})
     if features is not None and len(taken) < position:
         features = features.take(taken)
-    message = rows.to_arrow().serialize() if len(rows) else None
-    return BatchResult(outcomes, message, features, warnings, shapes)
+    ref = light = None
+    if len(rows):
+        table = rows.to_arrow()
+        ref = append_rows(Path(f"{rows_prefix}-{os.getpid()}.arrow"), table.serialize())
+        light = table.select(Spill.LIGHT).serialize()
+    return BatchResult(outcomes, ref, light, features, warnings, shapes)
 
 
 def finish_example(

@@ -12,7 +12,10 @@ few batches and the row-group buffers.
 from __future__ import annotations
 
 import collections
+import functools
+import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,19 +61,17 @@ def write_splits(
         # not memory-mapped: mapped pages would count as resident
         with pa.OSFile(str(spill.light_path), "rb") as light:
             _plan(pa.ipc.open_file(light), spill.copies, plan, clusters, stratify_by)
-        with pa.OSFile(str(spill.rows_path), "rb") as source:
-            reader = pa.ipc.open_file(source)
-            writer = _BatchWriter(schema, jsonl, parquet)
-            try:
-                start = 0
-                for batch, kept in _spill_batches(reader, spill.copies):
-                    splits, cluster_ids = _decide(
-                        batch, kept, start, plan, clusters, stats, duplicates, tokens
-                    )
-                    writer.submit(batch, *_spread(kept, batch.num_rows, splits, cluster_ids))
-                    start += len(splits)
-            finally:
-                writer.finish()
+        writer = _BatchWriter(schema, jsonl, parquet)
+        try:
+            start = 0
+            for batch, kept in _spill_batches(spill.batches(), spill.copies):
+                splits, cluster_ids = _decide(
+                    batch, kept, start, plan, clusters, stats, duplicates, tokens
+                )
+                writer.submit(batch, *_spread(kept, batch.num_rows, splits, cluster_ids))
+                start += len(splits)
+        finally:
+            writer.finish()
     finally:
         for s in SPLITS:
             jsonl[s].close()
@@ -80,57 +81,119 @@ def write_splits(
     return tokens
 
 
+@dataclass(frozen=True)
+class RowsRef:
+    """Where one batch of spill rows lies: an Arrow IPC message at ``offset`` in the rows file
+    ``name`` of the staging folder."""
+
+    name: str
+    offset: int
+    size: int
+
+    def renamed(self, name: str) -> RowsRef:
+        return RowsRef(name, self.offset, self.size)
+
+
+def append_rows(path: Path, message: Any) -> RowsRef:
+    """Append one batch's rows (an Arrow IPC message) to a rows file that this process alone
+    writes, and say where they lie. The file is open only while writing, so nothing is left open
+    and the bytes are visible to the main process as soon as this returns."""
+    data = memoryview(message).cast("B")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        offset = os.lseek(fd, 0, os.SEEK_END)
+        done = 0
+        while done < len(data):
+            done += os.write(fd, data[done:])
+    finally:
+        os.close(fd)
+    return RowsRef(path.name, offset, len(data))
+
+
+@functools.lru_cache(maxsize=1)
+def light_schema() -> Any:
+    """The schema of a spill's light columns."""
+    import pyarrow as pa
+
+    schema = example_schema(with_rendered=True)
+    return pa.schema([schema.field(name) for name in Spill.LIGHT])
+
+
 class Spill:
-    """The Examples the stages keep, on their way to the write stage, in the staging folder:
-    every row in one Arrow IPC file and, in a small one beside it, the columns the split plan
-    reads (ids, provenance, meta), so the big file is read only once, to be written. Rows that
-    are exact copies may be spilled too, marked in ``copies`` (1 byte per row) to be skipped.
-    Use as a context manager while writing."""
+    """The Examples the stages keep, on their way to the write stage, in the staging folder.
+
+    Their rows (``example_schema(with_rendered=True)``) are Arrow IPC messages in rows files:
+    workers append each batch to a file of their own and hand back only a ``RowsRef`` (the rows
+    do not travel back through the main process), and ``write`` appends a batch the main process
+    holds to its own file. ``refs`` lists the batches in input order. The columns the split plan
+    reads (ids, provenance, meta) go to a small Arrow file beside them, so the rows are read only
+    once, to be written. Rows that are exact copies may be spilled too, marked in ``copies``
+    (1 byte per row) to be skipped. Use as a context manager while adding batches."""
 
     LIGHT = ["id", "source", "line", "meta"]
+    ROWS_PREFIX = "_rows-"
 
     def __init__(self, staging: Path):
-        self.rows_path = staging / "_spill.arrow"
+        self.folder = staging
         self.light_path = staging / "_spill_light.arrow"
+        self.refs: list[RowsRef] = []
         self.copies = bytearray()
-        self._stack: Any = None
+        self._light: Any = None
 
     def __enter__(self) -> Spill:
-        import contextlib
-
         import pyarrow as pa
 
-        schema = example_schema(with_rendered=True)
-        light_schema = pa.schema([schema.field(name) for name in self.LIGHT])
-        with contextlib.ExitStack() as stack:
-            rows = stack.enter_context(pa.OSFile(str(self.rows_path), "wb"))
-            light = stack.enter_context(pa.OSFile(str(self.light_path), "wb"))
-            self._rows = stack.enter_context(pa.ipc.new_file(rows, schema))
-            self._light = stack.enter_context(pa.ipc.new_file(light, light_schema))
-            self._stack = stack.pop_all()
+        self._light = pa.ipc.new_file(str(self.light_path), light_schema())
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self._stack.__exit__(*exc)
+        self._light.close()
+
+    def rows_path(self, name: str) -> Path:
+        """A rows file of this spill (``name`` without the prefix)."""
+        return self.folder / f"{self.ROWS_PREFIX}{name}"
 
     def write(self, batch: Any, copies: list[bool] | None = None) -> None:
-        """A batch of spill rows (``example_schema(with_rendered=True)``); ``copies`` marks the
-        exact copies among them."""
-        self._rows.write_batch(batch)
-        self._light.write_batch(batch.select(self.LIGHT))
-        self.copies.extend(copies if copies is not None else bytes(batch.num_rows))
+        """A batch of spill rows this process holds; ``copies`` marks the exact copies."""
+        ref = append_rows(self.rows_path("main.arrow"), batch.serialize())
+        self.add(ref, batch.select(self.LIGHT), copies)
+
+    def add(self, ref: RowsRef, light: Any, copies: list[bool] | None = None) -> None:
+        """A batch already in a rows file of this spill, with its light columns."""
+        self.refs.append(ref)
+        self._light.write_batch(light)
+        self.copies.extend(copies if copies is not None else bytes(light.num_rows))
+
+    def batches(self) -> Iterator[Any]:
+        """The spilled batches, in input order, read one at a time."""
+        import pyarrow as pa
+
+        schema = example_schema(with_rendered=True)
+        files: dict[str, Any] = {}
+        try:
+            for ref in self.refs:
+                f = files.get(ref.name)
+                if f is None:
+                    f = files[ref.name] = open(self.folder / ref.name, "rb")
+                data = os.pread(f.fileno(), ref.size, ref.offset)
+                if len(data) != ref.size:
+                    raise RuntimeError(f"internal error: spill file {ref.name} is cut short")
+                yield pa.ipc.read_record_batch(pa.py_buffer(data), schema)
+        finally:
+            for f in files.values():
+                f.close()
 
     def remove(self) -> None:
-        self.rows_path.unlink(missing_ok=True)
         self.light_path.unlink(missing_ok=True)
+        for path in self.folder.glob(f"{self.ROWS_PREFIX}*"):
+            path.unlink(missing_ok=True)
 
 
-def _spill_batches(reader: Any, copies: bytearray) -> Iterator[tuple[Any, Any]]:
+def _spill_batches(batches: Iterator[Any], copies: bytearray) -> Iterator[tuple[Any, Any]]:
     """(batch, rows of it that are not exact copies, or None for all) of each batch of a spill
-    file (the rows or the light columns: their batches are the same)."""
+    (the rows or the light columns: their batches are the same)."""
     at = 0
-    for i in range(reader.num_record_batches):
-        batch = reader.get_batch(i)
+    for batch in batches:
         marks = np.frombuffer(copies, dtype=np.uint8, count=batch.num_rows, offset=at)
         at += batch.num_rows
         yield batch, (np.flatnonzero(marks == 0) if marks.any() else None)
@@ -165,7 +228,8 @@ def _light_batches(
     ids, provenance, meta if needed."""
     columns = ["id", "source", "line"] + (["meta"] if stratify_by else [])
     start = 0
-    for batch, kept in _spill_batches(reader, copies):
+    batches = (reader.get_batch(i) for i in range(reader.num_record_batches))
+    for batch, kept in _spill_batches(batches, copies):
         part = _kept_columns(batch, kept, columns)
         stop = start + len(part["id"])
         yield start, stop, part

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -69,6 +70,42 @@ def test_global_settings_reuse_every_stage_entry(inputs: list[Path], tmp_path: P
     assert artifacts(tmp_path / "second") == fresh(
         inputs, tmp_path / "fresh", seed=7, near_threshold=0.9
     )
+
+
+def test_entries_keep_their_rows_where_files_cannot_be_linked(
+    inputs: list[Path], tmp_path: Path, monkeypatch
+) -> None:
+    """Rows files go between a run's staging folder and the cache as hard links, or as copies
+    where links cannot be made (another device): a later run gets the same rows either way, and
+    no rows file is left in an output folder."""
+
+    def no_links(*args, **kwargs):
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", no_links)
+    run(RunConfig(inputs=inputs, out=tmp_path / "first"))
+    again = run(RunConfig(inputs=inputs, out=tmp_path / "second", seed=7))
+    assert again.cache_hits == 2
+    assert artifacts(tmp_path / "second") == fresh(inputs, tmp_path / "fresh", seed=7)
+    for out in ("first", "second"):
+        assert sorted(p.name for p in (tmp_path / out).iterdir()) == sorted(ARTIFACTS)
+
+
+@pytest.mark.parametrize("damage", ["rows file cut short", "rows file gone", "shape unreadable"])
+def test_a_damaged_entry_is_a_miss(inputs: list[Path], tmp_path: Path, damage: str) -> None:
+    cache_dir = tmp_path / "cache"
+    run(RunConfig(inputs=inputs, out=tmp_path / "first", cache_dir=cache_dir))
+    entry = sorted(cache_dir.iterdir())[0]
+    rows = sorted(entry.glob("*.arrow"))[0]
+    if damage == "rows file cut short":
+        rows.write_bytes(rows.read_bytes()[:-10])
+    elif damage == "rows file gone":
+        rows.unlink()
+    else:
+        (entry / "shape.pkl").write_bytes(b"not a pickle")
+    again = run(RunConfig(inputs=inputs, out=tmp_path / "second", cache_dir=cache_dir, seed=7))
+    assert (again.cache_hits, again.cache_misses) == (1, 1)
+    assert artifacts(tmp_path / "second") == fresh(inputs, tmp_path / "fresh", seed=7)
 
 
 def test_stage_settings_and_code_changes_miss(
