@@ -45,6 +45,7 @@ import hashlib
 import math
 import os
 import struct
+from collections.abc import Callable
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -75,6 +76,7 @@ IMAGE_BASE = 85
 IMAGE_TILE = 170
 UNKNOWN_IMAGE_SIZE = (768, 2048)  # the largest a high-detail image gets: 2x4 tiles
 CACHE_ENTRIES = 65_536  # strings remembered across batches (system prompts, tool definitions)
+REPEATING_ROLES = frozenset(("system", "developer"))  # whose content is counted through the cache
 
 
 class TokenizerError(RuntimeError):
@@ -281,8 +283,10 @@ def _ts_type(prop: dict, indent: int) -> str:
 
 
 class Counter:
-    """Counts tokens of Examples with one encoding; a string is encoded once, however often it
-    repeats (system prompts, tool definitions), while it stays in the bounded cache."""
+    """Counts tokens of Examples with one encoding. Texts that tend to repeat (system prompts,
+    tool definitions, roles and names) are encoded once while they stay in the bounded cache;
+    user turns, replies and tool-call arguments are encoded each time (remembering millions of
+    texts that seldom repeat costs more than their rare repeats save)."""
 
     def __init__(self, encoding_name: str):
         self.encoding_name = encoding_name
@@ -295,12 +299,17 @@ class Counter:
         return self.encoding_name
 
     def n(self, text: str) -> int:
+        """Tokens of a text that may well repeat, through the cache."""
         if not text:
             return 0
         cached = self._cache.get(text)
         if cached is None:
             cached = self._cache[text] = len(self._encode(text))
         return cached
+
+    def once(self, text: str) -> int:
+        """Tokens of a text that seldom repeats (a user turn, a reply): encoded, not cached."""
+        return len(self._encode(text)) if text else 0
 
     def new_batch(self) -> None:
         """Called before each batch: keeps the cache bounded (repeats across batches stay)."""
@@ -313,10 +322,12 @@ class Counter:
     def decode(self, tokens: list[int]) -> str:
         return self.encoding.decode(tokens)
 
-    def content(self, content: Any) -> int:
-        """Tokens of a message's content: text, or the text, refusal and image parts of a list."""
+    def content(self, content: Any, count: Callable[[str], int] | None = None) -> int:
+        """Tokens of a message's content: text, or the text, refusal and image parts of a list
+        (texts counted by ``count``: ``n`` unless given)."""
+        count = count or self.n
         if isinstance(content, str):
-            return self.n(content)
+            return count(content)
         if not isinstance(content, list):
             return 0
         total = 0
@@ -330,9 +341,9 @@ class Counter:
                 url = image.get("url") if isinstance(image.get("url"), str) else ""
                 total += image_tokens(image.get("detail"), data_url_size(url))
             elif isinstance(part.get("text"), str):
-                total += self.n(part["text"])
+                total += count(part["text"])
             elif isinstance(part.get("refusal"), str):
-                total += self.n(part["refusal"])
+                total += count(part["refusal"])
         return total
 
     def calls(self, m: dict) -> int:
@@ -352,20 +363,21 @@ class Counter:
             args = fn.get("arguments")
             if not isinstance(args, str):
                 args = orjson.dumps(args).decode() if args is not None else ""
-            total += self.n(str(fn.get("name") or "")) + self.n(args)
+            total += self.n(str(fn.get("name") or "")) + self.once(args)
         return total
 
     def message(self, m: dict, padded: bool = False) -> tuple[int, int]:
         """(tokens of the message, tokens of what the model says in it: content + calls)."""
         content = m.get("content")
+        role = m.get("role")
+        count = self.n if role in REPEATING_ROLES else self.once
         if len(m) == 2 and not padded and type(content) is str:  # role and content only
-            role = m.get("role")
             if type(role) is str and role != "function":
-                said = self.n(content)
+                said = count(content)
                 return TOKENS_PER_MESSAGE + self.n(role) + said, said
         if padded and isinstance(content, str):
             content = content + "\n"
-        said = self.content(content) + self.calls(m)
+        said = self.content(content, count) + self.calls(m)
         total = TOKENS_PER_MESSAGE + self.n(str(m.get("role") or "")) + said
         if m.get("name"):
             total += self.n(str(m["name"])) + TOKENS_PER_NAME
