@@ -311,7 +311,8 @@ def _featurise_chunk(
     buf = np.frombuffer(b" " + b" ".join(parts) + b" ", dtype=np.uint8)
     # Word edges alternate (the buffer starts and ends with a space): a word starts after each
     # even edge and ends after each odd one.
-    edges = np.flatnonzero(np.diff((buf != 32).view(np.int8))) + 1
+    in_word = buf != 32
+    edges = np.flatnonzero(in_word[1:] ^ in_word[:-1]) + 1  # nonzero of a bool array: fast
     starts, ends = edges[0::2], edges[1::2]
     power, inverse = _powers(len(buf))
     prefix = np.empty(len(buf) + 1, dtype=np.uint64)
