@@ -22,7 +22,7 @@ import orjson
 
 from pipeline import convert, ingest
 from pipeline.artifacts import ExampleBatch
-from pipeline.dedupe import example_id
+from pipeline.dedupe import example_ids
 from pipeline.engine import RunConfig, resolve
 from pipeline.ingest import batched
 from pipeline.near_dedupe import featurise_batch
@@ -71,12 +71,13 @@ def measure(corpus: Path, examples: int, batch_size: int = 256) -> dict[str, flo
             ex["n_tokens"], ex["n_trained_tokens"] = counter.example(ex)
             spent["count"] += clock() - t
             t = clock()
-            ex["id"] = ex["cluster"] = example_id(ex)
-            spent["id"] += clock() - t
-            t = clock()
             ex["rendered"] = orjson.dumps(rendered, option=orjson.OPT_APPEND_NEWLINE)
             spent["render"] += clock() - t
             kept.append(ex)
+        t = clock()
+        for ex, id_ in zip(kept, example_ids(kept), strict=True):
+            ex["id"] = ex["cluster"] = id_
+        spent["id"] += clock() - t
         t = clock()
         featurise_batch(kept, near)
         spent["features"] += clock() - t

@@ -48,43 +48,72 @@ def _normalise(value: Any) -> Any:
     return value
 
 
-def content_key(ex: dict[str, Any]) -> bytes:
-    """The canonical bytes of an Example's normalised content.
+def content_keys(examples: list[dict[str, Any]]) -> list[bytes]:
+    """The canonical bytes of each Example's normalised content.
 
-    Most content is already normal; that is seen on its JSON bytes, with C-speed searches, and
-    then the bytes are the key. Otherwise every string is normalised on the way."""
-    content = {f: ex.get(f) for f in CONTENT_FIELDS}
-    raw = orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
-    if _already_normal(raw, sum(v is None for v in content.values())):
-        return raw
-    return orjson.dumps({f: _normalise(v) for f, v in content.items()}, option=orjson.OPT_SORT_KEYS)
+    Most content is already normal; that is seen on the JSON bytes of a whole batch at once, with
+    numpy, and then the bytes are the key. Otherwise every string is normalised on the way."""
+    contents = [{f: ex.get(f) for f in CONTENT_FIELDS} for ex in examples]
+    raws = [orjson.dumps(content, option=orjson.OPT_SORT_KEYS) for content in contents]
+    nulls = [sum(v is None for v in content.values()) for content in contents]
+    return [
+        raw
+        if normal
+        else orjson.dumps(
+            {f: _normalise(v) for f, v in content.items()}, option=orjson.OPT_SORT_KEYS
+        )
+        for raw, normal, content in zip(raws, _already_normal(raws, nulls), contents, strict=True)
+    ]
+
+
+def content_key(ex: dict[str, Any]) -> bytes:
+    return content_keys([ex])[0]
 
 
 # In orjson's output, a string that normalisation would change shows whitespace other than a
-# single inner space: two spaces, a space beside a string's quote (both seen as two adjacent
-# bytes once spaces and quotes are mapped to one byte; an empty string is a harmless hit), or an
-# escape (\n \t \r \f, or \u00XX for the other control characters; any backslash is checked).
-_SPACE_OR_QUOTE = bytes.maketrans(b' "', b"\x01\x01")
+# single inner space: two spaces, a space beside a string's quote (two adjacent bytes among space
+# and quote; an empty string is a harmless hit), or an escape (\n \t \r \f, or \u00XX for the
+# other control characters; any backslash that does not escape a quote is checked). orjson never
+# writes a raw newline, so one separates the contents of a batch.
 _ESCAPES = (b"\\n", b"\\t", b"\\r", b"\\f", b"\\u00")
+_NULL = b"null"
 
 
-def _already_normal(raw: bytes, top_level_nulls: int) -> bool:
-    """Whether normalising would leave the content serialised as ``raw`` unchanged: ASCII (so
-    NFKC changes nothing), no null inside (those entries are dropped), no whitespace to fold.
-    A false "no" only costs time: the content is then normalised string by string."""
-    if not raw.isascii() or raw.count(b"null") != top_level_nulls:
-        return False
-    if b"\x01\x01" in raw.translate(_SPACE_OR_QUOTE):
-        return False
-    backslashes = raw.count(b"\\")
-    if not backslashes or backslashes == raw.count(b'\\"'):  # none, or all escape a quote
-        return True
-    return not any(escape in raw for escape in _ESCAPES)
+def _already_normal(raws: list[bytes], top_level_nulls: list[int]) -> list[bool]:
+    """For each serialised content, whether normalising would leave it unchanged: ASCII (so NFKC
+    changes nothing), no null inside (those entries are dropped), no whitespace to fold. A false
+    "no" only costs time: that content is then normalised string by string."""
+    n = len(raws)
+    if not n:
+        return []
+    buf = np.frombuffer(b"\n".join(raws), dtype=np.uint8)
+    ends = np.cumsum(np.fromiter(map(len, raws), np.int64, n) + 1) - 1  # the separators
+
+    def per_raw(positions: np.ndarray) -> np.ndarray:
+        return np.bincount(np.searchsorted(ends, positions), minlength=n)
+
+    bad = per_raw(np.flatnonzero(buf >= 128)) > 0
+    spacing = (buf == 32) | (buf == 34)
+    bad |= per_raw(np.flatnonzero(spacing[1:] & spacing[:-1])) > 0
+    null = buf[:-3] == _NULL[0]
+    for i in range(1, 4):
+        null &= buf[i : len(buf) - 3 + i] == _NULL[i]
+    bad |= per_raw(np.flatnonzero(null)) != np.asarray(top_level_nulls)
+    slashes = np.flatnonzero(buf == 92)  # never last: a content ends with "}"
+    odd = per_raw(slashes) != per_raw(slashes[buf[slashes + 1] == 34])
+    normal = (~bad).tolist()
+    for i in np.flatnonzero(odd & ~bad).tolist():
+        normal[i] = not any(escape in raws[i] for escape in _ESCAPES)
+    return normal
+
+
+def example_ids(examples: list[dict[str, Any]]) -> list[str]:
+    """Stable ids: 32 hex digits of the xxh3-128 hash of each Example's normalised content."""
+    return [xxhash.xxh3_128_hexdigest(key) for key in content_keys(examples)]
 
 
 def example_id(ex: dict[str, Any]) -> str:
-    """A stable id: 32 hex digits of the xxh3-128 hash of the normalised content."""
-    return xxhash.xxh3_128_hexdigest(content_key(ex))
+    return example_ids([ex])[0]
 
 
 def prompt_key(ex: dict[str, Any], prompt: list) -> str:

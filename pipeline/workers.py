@@ -2,9 +2,11 @@
 
 ``init_worker`` sets up a process once (profile, tokenizer, convert options, limits, dedupe
 settings); ``count_shapes`` counts the shapes of a batch; ``process_batch`` parses,
-converts, renders, validates, counts and featurises each record of a batch and returns, in input
-order, an Example or a rejection for each. ``process_batch_arrow`` hands the Examples back as one
-Arrow batch, so the main process only decides and writes.
+converts, renders, validates and counts each record of a batch, then gives the batch's Examples
+their ids and near-duplicate features (each at once for the whole batch), and returns, in input
+order, an Example or a rejection for each. ``process_batch_arrow`` appends the Examples' Arrow
+rows to this process's rows file of the spill and hands back where they lie, so the main process
+only decides and writes.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import orjson
 
 from pipeline import convert, ingest
 from pipeline.artifacts import ExampleBatch
-from pipeline.dedupe import example_id
+from pipeline.dedupe import example_ids
 from pipeline.length import RULE, apply_length_policy
 from pipeline.models import ModelInfo
 from pipeline.near_dedupe import BatchFeatures, NearSettings, featurise_batch
@@ -131,30 +133,38 @@ def process_batch(
             except Exception as exc:  # a bug must cost one record, not the run
                 ex = _internal_error(ex["source"], ex["line"], exc)
         results.append(ex)
+    results, _ = _batchwise(results, _assign_ids)
     features = None
-    if STATE.get("near") is not None:
-        results, features = _featurise(results, STATE["near"])
+    settings = STATE.get("near")
+    if settings is not None:
+        results, parts = _batchwise(results, lambda examples: featurise_batch(examples, settings))
+        if settings.mode != "off" and parts:
+            features = parts[0] if len(parts) == 1 else BatchFeatures.concat(parts)
     return results, warnings, shapes, features
 
 
-def _featurise(results: list, settings: NearSettings) -> tuple[list, BatchFeatures | None]:
-    """``featurise_batch`` over the Examples among ``results``; should the batch fail, one
-    Example at a time, and an Example that still fails becomes a rejection (internal.error)."""
+def _assign_ids(examples: list[dict]) -> None:
+    for ex, id_ in zip(examples, example_ids(examples), strict=True):
+        ex["id"] = ex["cluster"] = id_
+
+
+def _batchwise(results: list, apply: Callable[[list[dict]], Any]) -> tuple[list, list]:
+    """``apply`` over the Examples among ``results`` at once; should that fail, one Example at a
+    time, and an Example that still fails becomes a rejection (internal.error). Returns the
+    results and what each successful call of ``apply`` returned, in order."""
     try:
-        return results, featurise_batch([ex for ex in results if "stage" not in ex], settings)
+        return results, [apply([ex for ex in results if "stage" not in ex])]
     except Exception:  # a bug must cost the records that trigger it, not the batch
         pass
     kept, parts = [], []
     for rec in results:
         if "stage" not in rec:
             try:
-                parts.append(featurise_batch([rec], settings))
+                parts.append(apply([rec]))
             except Exception as exc:
                 rec = _internal_error(rec["source"], rec["line"], exc)
         kept.append(rec)
-    if settings.mode == "off" or not parts:
-        return kept, None
-    return kept, BatchFeatures.concat(parts)
+    return kept, parts
 
 
 def _internal_error(source: str, line: int, exc: Exception) -> dict:
@@ -258,8 +268,6 @@ def finish_example(
             warnings[RULE] += 1
         else:
             rendered = profile.render(ex)
-    ex["id"] = example_id(ex)
-    ex["cluster"] = ex["id"]
     ex["rendered"] = orjson.dumps(rendered, option=orjson.OPT_APPEND_NEWLINE)  # a JSONL line
     return ex
 
