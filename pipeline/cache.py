@@ -4,7 +4,7 @@ A cache entry holds what ingest -> convert -> validate -> count -> featurise pro
 input: its shape, batch by batch the outcomes the engine consumes, and the rows files the workers
 wrote (hard links to the run's own, or copies across devices; an entry whose files are missing or
 cut short is a miss). Its key is
-the sha256 of the input's bytes, the input's name, the settings those stages read (profile, model
+the xxh3-128 hash of the input's bytes, the input's name, the settings those stages read (profile, model
 and tokenizer, limits, length policy, mappings, system prompt, dedupe key) and the code version
 (a hash of ftprep's own modules and schemas). Editing a file, a template, a schema or the code
 gives a new key, so stale results are never served; changing only what the global stages read
@@ -59,9 +59,10 @@ def code_version() -> str:
     return digest.hexdigest()
 
 
-def content_hash(path: Path) -> str:
-    """sha256 of a file's bytes, or of every file (with its relative name) in a folder."""
-    digest = hashlib.sha256()
+def content_hash(path: Path, digest: Any = None) -> str:
+    """sha256 (or ``digest``) of a file's bytes, or of every file (with its relative name) in a
+    folder."""
+    digest = digest if digest is not None else hashlib.sha256()
     files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
     for file in files:
         if path.is_dir():
@@ -70,6 +71,14 @@ def content_hash(path: Path) -> str:
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 digest.update(chunk)
     return digest.hexdigest()
+
+
+def content_key(path: Path) -> str:
+    """The xxh3-128 ``content_hash`` of an input: its cache key's part, ten times faster to
+    compute than its sha256 (which the manifest records, computed while the stages run)."""
+    import xxhash
+
+    return content_hash(path, xxhash.xxh3_128())
 
 
 def fingerprint(settings: dict[str, Any]) -> str:

@@ -22,7 +22,7 @@ import itertools
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -264,22 +264,25 @@ def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> Run
     near = config.near_settings()
     cache = _stage_cache(config, profile, info, near)
     runner = _LazyRunner(workers, worker_initargs(config, profile, info, near))
+    hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ftprep-sha256")
     try:
         if workers > 1 and not (config.use_cache and (config.out / "manifest.json").exists()):
             runner.start()  # a first run into this folder: the stages will most likely run
-        from pipeline.cache import content_hash
+        from pipeline.cache import content_hash, content_key
 
-        contents = [content_hash(src.path) for src in sources]  # read once: cache key, manifest
-        source_keys = [cache.key(src.name, c) for src, c in zip(sources, contents, strict=True)]
+        source_keys = [cache.key(src.name, content_key(src.path)) for src in sources]
         run_key = _run_key(config, cache, source_keys)
         previous = _up_to_date(config.out, run_key) if config.use_cache else None
         if previous is not None:
             return RunResult(config.out, previous, up_to_date=True)
+        digests = [  # each input file's sha256 for the manifest, found while the stages run
+            hasher.submit(content_hash, src.path) if src.path.is_file() else None for src in sources
+        ]
         known: dict[str, str | None] = {}  # inputs whose guessed shape proved wrong: their shape
         while True:
             try:
                 staging, manifest = _process(
-                    config, profile, info, near, sources, contents, source_keys, cache, runner,
+                    config, profile, info, near, sources, digests, source_keys, cache, runner,
                     known, progress,
                 )  # fmt: skip
                 break
@@ -287,6 +290,7 @@ def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> Run
                 known[wrong.source] = wrong.shape
     finally:
         runner.close()
+        hasher.shutdown(wait=False, cancel_futures=True)
     manifest["run_key"] = run_key
     write_manifest(staging, manifest)
     publish(staging, config.out)
@@ -307,7 +311,7 @@ def _process(
     info: ModelInfo,
     near: NearSettings,
     sources: list[ingest.Source],
-    contents: list[str],
+    digests: list[Future | None],
     source_keys: list[str],
     cache: Any,
     runner: _LazyRunner,
@@ -325,11 +329,8 @@ def _process(
     try:
         with tally.spill:
             run_tag = os.urandom(4).hex()  # rows files of a redone pass never meet old ones
-            for number, (src, key, content) in enumerate(
-                zip(sources, source_keys, contents, strict=True)
-            ):
+            for number, (src, key) in enumerate(zip(sources, source_keys, strict=True)):
                 st = tally.add_source(src)
-                st.sha256 = content if src.path.is_file() else None
                 if progress:
                     progress(f"reading {src.name}")
                 rows_prefix = tally.spill.rows_path(f"{number}-{run_tag}")
@@ -380,6 +381,8 @@ def _process(
         if entry is not None:
             entry.discard()
         tally.close()
+    for st, digest in zip(tally.stats, digests, strict=True):
+        st.sha256 = digest.result() if digest is not None else None
     manifest = tally.manifest(config, profile, info, near, clusters, tokens)
     return staging, manifest
 
