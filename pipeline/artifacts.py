@@ -236,24 +236,22 @@ class JsonlWriter:
         self.records += 1
 
     def write_lines(self, lines, rows) -> None:
-        """Whole lines (each ending in a newline) from an Arrow binary array, straight from its
-        data buffer: those where the bool array ``rows`` is true (each run of consecutive rows is
-        one write)."""
+        """Whole lines (each ending in a newline) from an Arrow binary array: those where the
+        bool array ``rows`` is true, gathered by Arrow into one buffer and written at once."""
         import numpy as np
+        import pyarrow as pa
 
         if lines.null_count:
             raise ValueError("internal error: a rendered line is missing")
-        n = len(lines)
-        offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[
-            lines.offset : lines.offset + n + 1
+        part = lines if rows.all() else lines.filter(pa.array(rows))
+        n = len(part)
+        if not n:
+            return
+        offsets = np.frombuffer(part.buffers()[1], dtype=np.int32)[
+            part.offset : part.offset + n + 1
         ]
-        data = memoryview(lines.buffers()[2])
-        edges = np.diff(np.concatenate(([0], rows.view(np.int8), [0])))
-        for start, stop in zip(
-            np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True
-        ):
-            self._put(data[int(offsets[start]) : int(offsets[stop])])
-        self.records += int(np.count_nonzero(rows))
+        self._put(memoryview(part.buffers()[2])[int(offsets[0]) : int(offsets[-1])])
+        self.records += n
 
     def close(self) -> None:
         self._file.close()
