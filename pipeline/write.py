@@ -357,15 +357,16 @@ class _BatchWriter:
         cluster_at = self.schema.get_field_index("cluster")
         split_at = self.schema.get_field_index("split")
         rows = batch.drop_columns(["rendered"])
+        clusters = pa.array(cluster_of_row, pa.string())
         for name, mask in masks.items():
             if not mask.any():
                 continue
-            part = rows.filter(pa.array(mask))
-            part_clusters = [c for c, m in zip(cluster_of_row, mask, strict=True) if m]
+            keep = pa.array(mask)
+            part = rows.filter(keep)
+            part = part.set_column(cluster_at, self.schema.field(cluster_at), clusters.filter(keep))
             part = part.set_column(
-                cluster_at, self.schema.field(cluster_at), pa.array(part_clusters, pa.string())
-            )
-            part = part.set_column(
-                split_at, self.schema.field(split_at), pa.array([name] * part.num_rows, pa.string())
+                split_at,
+                self.schema.field(split_at),
+                pa.repeat(pa.scalar(name, pa.string()), part.num_rows),
             )
             self.parquet[name].write(part)
