@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -435,4 +436,23 @@ def gate(run_dir, config_path, fmt) -> None:
 
 
 def main() -> None:
-    cli()
+    """The console script: an I/O error the commands did not foresee (a full disk, a folder that
+    cannot be written) is one line and exit 2, and a bug is one line and exit 3, never a
+    traceback (``FTPREP_DEBUG=1`` shows it)."""
+    try:
+        cli()
+    except OSError as exc:
+        if os.environ.get("FTPREP_DEBUG"):
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        click.echo(f"Error: {where}{exc.strerror or exc}", err=True)
+        sys.exit(2)
+    except Exception as exc:  # noqa: BLE001 - a bug must not end in a traceback
+        if os.environ.get("FTPREP_DEBUG"):
+            raise
+        click.echo(
+            f"Error: ftprep stopped on an internal error ({type(exc).__name__}: {exc}). Please "
+            "report it with the command; FTPREP_DEBUG=1 shows the traceback.",
+            err=True,
+        )
+        sys.exit(3)

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import convert, ingest
-from pipeline.artifacts import JsonlWriter, publish, staging_dir
+from pipeline.artifacts import ARTIFACTS, JsonlWriter, publish, staging_dir
 from pipeline.dedupe import ExactIndex, duplicate_record
 from pipeline.manifest import build_manifest, write_manifest
 from pipeline.models import ModelInfo, model_info
@@ -229,7 +229,37 @@ def resolve(config: RunConfig) -> tuple[Profile, ModelInfo, list[ingest.Source]]
         raise ingest.InputError(
             "no input files found: name JSONL, JSON, CSV or Parquet files or folders"
         )
+    check_out(config.out, config.inputs)
     return profile, info, sources
+
+
+OUT_CONTENTS = frozenset((*ARTIFACTS, "quality"))  # what a run (and `ftprep gate`) writes there
+
+
+def check_out(out: Path, inputs: list[Path]) -> None:
+    """The output folder is replaced whole by a run: refuse one that is a file, an input or holds
+    one, lies inside an input folder, or holds anything but a previous run's artifacts."""
+    target = out.resolve()
+    for given in inputs:
+        path = Path(given).resolve()
+        if target == path or path.is_relative_to(target) or target.is_relative_to(path):
+            raise ingest.InputError(
+                f"--out {out} overlaps the input {given}: the run replaces its output folder "
+                "whole; write to a folder of its own"
+            )
+    for folder in (out, *out.parents):
+        if folder.exists() and not folder.is_dir():
+            raise ingest.InputError(
+                f"--out {out}: {folder} is a file; give a folder (the run replaces it whole)"
+            )
+    if out.is_dir():
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in OUT_CONTENTS)
+        if foreign:
+            shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+            raise ingest.InputError(
+                f"--out {out} holds files that are not a previous run's ({shown}): the run "
+                "replaces its output folder whole; give a new or empty folder"
+            )
 
 
 def _model_for(config: RunConfig, profile: Profile) -> ModelInfo:

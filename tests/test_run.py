@@ -385,3 +385,63 @@ def test_batches_made_only_of_exact_copies(tmp_path: Path) -> None:
         for line in pq.read_table(out / f"{s}.parquet")["line"].to_pylist()
     )
     assert lines == [1, 2, 5, 6, 9, 10]
+
+
+def test_run_refuses_an_out_folder_it_would_destroy(tmp_path: Path) -> None:
+    """The output folder is replaced whole, so a run refuses (exit 2, nothing touched) an --out
+    that is an input, holds one, lies in an input folder, or holds files of the user's own."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    data = write_jsonl(raw / "data.jsonl", many_chats(5))
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    mine = tmp_path / "mine"
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where a folder is needed")
+    cases = [
+        (data, data, f"Error: --out {data} overlaps the input {data}"),
+        (data, raw, f"Error: --out {raw} overlaps the input {data}"),
+        (raw, raw / "out", f"Error: --out {raw / 'out'} overlaps the input {raw}"),
+        (data, mine, f"Error: --out {mine} holds files that are not a previous run's (notes.txt)"),
+        (data, blocker / "out", f"Error: --out {blocker / 'out'}: {blocker} is a file; give a"),
+    ]
+    for given, out, message in cases:
+        code, output = run_cli("run", str(given), "--out", str(out), "--quiet")
+        assert code == 2 and output.startswith(message), (out, output)
+    assert data.read_text().count("\n") == 5
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+    out = tmp_path / "out"
+    assert run_cli("run", str(data), "--out", str(out), "--quiet")[0] == 0
+    (out / "quality").mkdir()  # what `ftprep gate` adds: a re-run may replace it
+    assert run_cli("run", str(data), "--out", str(out), "--quiet")[0] == 0
+
+
+def test_console_script_turns_io_errors_and_bugs_into_one_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    data = write_jsonl(tmp_path / "data.jsonl", many_chats(3))
+    command = [sys.executable, "-m", "pipeline", "run", str(data), "--quiet", "--workers", "1"]
+    done = subprocess.run(  # a folder that cannot be made, even by root
+        [*command, "--out", "/proc/ftprep-test/out"], capture_output=True, text=True
+    )
+    assert (done.returncode, done.stderr) == (
+        2,
+        "Error: /proc/ftprep-test: No such file or directory\n",
+    )
+    bug = (
+        "import sys, pipeline.engine as e\n"
+        "def broken(*a, **k): raise KeyError('boom')\n"
+        "e.write_splits = broken\n"
+        "from pipeline.cli import main\n"
+        "sys.argv = ['ftprep', *sys.argv[1:]]\n"
+        "main()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", bug, "run", str(data), "--out", str(tmp_path / "o"), "--quiet"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 3, done.stderr
+    assert done.stderr.startswith("Error: ftprep stopped on an internal error (KeyError: 'boom')")
+    assert "Traceback" not in done.stderr
