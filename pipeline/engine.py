@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import collections
 import itertools
+import math
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -73,6 +74,42 @@ class RunConfig:
     stratify_by: str | None = None
     cache_dir: Path | None = None  # None: $FTPREP_CACHE_DIR or ~/.cache/ftprep/stages
     use_cache: bool = True
+
+    def check(self) -> None:
+        """The numeric settings in range, whichever way they came (flags, a config file, code):
+        a bad value is a usage problem (exit 2)."""
+        from pipeline.config import ConfigError
+
+        def within(value: Any, low: float, high: float, high_open: bool = False) -> bool:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                return False
+            return (
+                math.isfinite(value)
+                and low <= value
+                and (value < high if high_open else value <= high)
+            )
+
+        checks = [
+            ("val_ratio", self.val_ratio, 0, 1, True, "a share in [0, 1)"),
+            ("val_size", self.val_size, 0, math.inf, False, "a count of 0 or more"),
+            ("seed", self.seed, -(2**63), 2**63, True, "an integer of 64 bits"),
+            ("max_rejected_share", self.max_rejected_share, 0, 1, False, "a share in [0, 1]"),
+            ("workers", self.workers, 1, 1024, False, "1 to 1024 processes"),
+            ("batch_size", self.batch_size, 1, 2**20, False, "1 to 1,048,576 records"),
+            ("max_tokens", self.max_tokens, 1, 2**40, False, "a positive token count"),
+        ]
+        problems = [
+            f"{name} must be {what}, not {value!r}"
+            for name, value, low, high, high_open, what in checks
+            if value is not None and not within(value, low, high, high_open)
+        ]
+        problems += [
+            f"{name} must be a whole number, not {value!r}"
+            for name, value in (("val_size", self.val_size), ("seed", self.seed))
+            if value is not None and not isinstance(value, int)
+        ]
+        if problems:
+            raise ConfigError("; ".join(problems))
 
     def near_settings(self) -> NearSettings:
         """The dedupe settings, checked (a bad value is a usage problem, exit 2)."""
@@ -229,6 +266,14 @@ def resolve(config: RunConfig) -> tuple[Profile, ModelInfo, list[ingest.Source]]
         raise ingest.InputError(
             "no input files found: name JSONL, JSON, CSV or Parquet files or folders"
         )
+    seen: dict[Path, str] = {}
+    for src in sources:
+        first = seen.get(src.path.resolve())
+        if first is not None:
+            also = f" (also as {first})" if first != src.name else ""
+            raise ingest.InputError(f"input {src.name} is given twice{also}: give each once")
+        seen[src.path.resolve()] = src.name
+    config.check()
     check_out(config.out, config.inputs)
     return profile, info, sources
 
@@ -238,7 +283,8 @@ OUT_CONTENTS = frozenset((*ARTIFACTS, "quality"))  # what a run (and `ftprep gat
 
 def check_out(out: Path, inputs: list[Path]) -> None:
     """The output folder is replaced whole by a run: refuse one that is a file, an input or holds
-    one, lies inside an input folder, or holds anything but a previous run's artifacts."""
+    one, lies inside an input folder, or holds anything but a previous run's artifacts (with its
+    manifest.json)."""
     target = out.resolve()
     for given in inputs:
         path = Path(given).resolve()
@@ -253,7 +299,8 @@ def check_out(out: Path, inputs: list[Path]) -> None:
                 f"--out {out}: {folder} is a file; give a folder (the run replaces it whole)"
             )
     if out.is_dir():
-        foreign = sorted(p.name for p in out.iterdir() if p.name not in OUT_CONTENTS)
+        names = [p.name for p in out.iterdir()]
+        foreign = sorted(n for n in names if n not in OUT_CONTENTS or "manifest.json" not in names)
         if foreign:
             shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
             raise ingest.InputError(

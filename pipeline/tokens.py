@@ -370,7 +370,7 @@ class Counter:
         """(tokens of the message, tokens of what the model says in it: content + calls)."""
         content = m.get("content")
         role = m.get("role")
-        count = self.n if role in REPEATING_ROLES else self.once
+        count = self.n if type(role) is str and role in REPEATING_ROLES else self.once
         if len(m) == 2 and not padded and type(content) is str:  # role and content only
             if type(role) is str and role != "function":
                 said = count(content)

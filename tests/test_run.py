@@ -396,6 +396,8 @@ def test_run_refuses_an_out_folder_it_would_destroy(tmp_path: Path) -> None:
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
     mine = tmp_path / "mine"
+    (tmp_path / "named").mkdir()
+    (tmp_path / "named" / "train.jsonl").write_text("mine, named like an output\n")
     blocker = tmp_path / "blocker"
     blocker.write_text("a file where a folder is needed")
     cases = [
@@ -403,6 +405,7 @@ def test_run_refuses_an_out_folder_it_would_destroy(tmp_path: Path) -> None:
         (data, raw, f"Error: --out {raw} overlaps the input {data}"),
         (raw, raw / "out", f"Error: --out {raw / 'out'} overlaps the input {raw}"),
         (data, mine, f"Error: --out {mine} holds files that are not a previous run's (notes.txt)"),
+        (data, tmp_path / "named", f"Error: --out {tmp_path / 'named'} holds files that are not a"),
         (data, blocker / "out", f"Error: --out {blocker / 'out'}: {blocker} is a file; give a"),
     ]
     for given, out, message in cases:
@@ -410,6 +413,7 @@ def test_run_refuses_an_out_folder_it_would_destroy(tmp_path: Path) -> None:
         assert code == 2 and output.startswith(message), (out, output)
     assert data.read_text().count("\n") == 5
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+    assert (tmp_path / "named" / "train.jsonl").read_text() == "mine, named like an output\n"
     out = tmp_path / "out"
     assert run_cli("run", str(data), "--out", str(out), "--quiet")[0] == 0
     (out / "quality").mkdir()  # what `ftprep gate` adds: a re-run may replace it
@@ -445,3 +449,39 @@ def test_console_script_turns_io_errors_and_bugs_into_one_line(tmp_path: Path) -
     assert done.returncode == 3, done.stderr
     assert done.stderr.startswith("Error: ftprep stopped on an internal error (KeyError: 'boom')")
     assert "Traceback" not in done.stderr
+
+
+def test_run_refuses_an_input_given_twice_and_settings_out_of_range(tmp_path: Path) -> None:
+    data = write_jsonl(tmp_path / "data.jsonl", many_chats(3))
+    (tmp_path / "sub").mkdir()
+    out = str(tmp_path / "o")
+    for args, message in [
+        ((str(data), str(data)), f"Error: input {data} is given twice: give each once"),
+        ((str(tmp_path), str(data)), f"Error: input {data} is given twice: give each once"),
+        (
+            (str(data), f"{tmp_path}/sub/../data.jsonl"),
+            f"Error: input {tmp_path}/sub/../data.jsonl is given twice (also as {data}): give "
+            "each once",
+        ),
+        ((str(data), "--val-ratio", "nan"), "Error: val_ratio must be a share in [0, 1), not nan"),
+        (
+            (str(data), "--seed", str(2**64)),
+            f"Error: seed must be an integer of 64 bits, not {2**64}",
+        ),
+        (
+            (str(data), "--max-rejected-share", "nan"),
+            "Error: max_rejected_share must be a share in [0, 1], not nan",
+        ),
+    ]:
+        code, output = run_cli("run", *args, "--out", out, "--quiet")
+        assert (code, output) == (2, message + "\n"), args
+    config = tmp_path / "ftprep.toml"
+    config.write_text(
+        f'[run]\ninputs = ["{data.name}"]\nout = "o"\nval_ratio = 5\nworkers = 0\nmax_tokens = -3\n'
+    )
+    code, output = run_cli("run", "--config", str(config), "--quiet")
+    assert code == 2 and output == (
+        "Error: val_ratio must be a share in [0, 1), not 5; workers must be 1 to 1024 processes, "
+        "not 0; max_tokens must be a positive token count, not -3\n"
+    )
+    assert not (tmp_path / "o").exists()
