@@ -54,6 +54,7 @@ CANONICAL_FIELDS = (
     "label", "text", "tools",
 )  # fmt: skip
 
+_RECORD_KEYS = frozenset().union(*SIGNATURES.values())
 _JSON_CELLS = ("messages", "conversations", "chosen", "rejected")
 
 
@@ -103,9 +104,16 @@ def _parse_json_cells(obj: dict) -> dict:
     return obj if parsed is None else parsed
 
 
+def _records_list(obj: list) -> bool:
+    """A list of whole records (a JSON array where one record was expected), not of messages."""
+    return all(isinstance(r, dict) and "role" not in r and "from" not in r for r in obj) and any(
+        set(r) & _RECORD_KEYS for r in obj
+    )
+
+
 def _normalised(obj: Any, options: ConvertOptions) -> tuple[Any, dict[str, str]]:
     if isinstance(obj, list):
-        if obj and all(isinstance(m, dict) for m in obj):
+        if obj and all(isinstance(m, dict) for m in obj) and not _records_list(obj):
             return {"messages": obj}, {"messages": ""}
         return obj, {}
     if not isinstance(obj, dict):
@@ -235,11 +243,13 @@ def convert_record(
         shapes[shape] += 1
     try:
         if shape == "not_object":
-            raise Reject(
-                "convert.not_object",
-                "",
-                f"record is {type_name(obj)}, not an object or a list of messages",
-            )
+            message = f"record is {type_name(obj)}, not an object or a list of messages"
+            if isinstance(obj, list) and obj and _records_list(obj):
+                message = (
+                    f"record is a list of {len(obj)} records, not one record: put one record per "
+                    "line (JSON Lines), or give the file a .json name to read it as an array"
+                )
+            raise Reject("convert.not_object", "", message)
         if shape == "unknown":
             raise Reject("convert.unknown_shape", "", _unknown_message(record))
         if file_shape in SIGNATURES and shape != file_shape:

@@ -187,16 +187,55 @@ def _file_source(path: Path, name: str, explicit: bool) -> Source | None:
     return Source(name, path, fmt, compression)
 
 
+def _head(path: Path, compression: str | None) -> bytes:
+    """The first HEAD_BYTES of a file (decompressed), or as many as a stream cut short holds
+    (the reader then keeps the records before the cut)."""
+    head = b""
+    with _open_binary(path, compression) as f:
+        while len(head) < HEAD_BYTES:
+            try:
+                piece = f.read(min(1024, HEAD_BYTES - len(head)))
+            except (EOFError, zlib.error):
+                if not head:
+                    raise
+                break
+            if not piece:
+                break
+            head += piece
+    return head
+
+
+_NOT_CONTROL = bytes(b for b in range(256) if b >= 0x20 or b in b"\t\n\r\f\x1b")
+
+
+def _binary(head: bytes) -> bool:
+    """Whether a head without a UTF-16/32 byte-order mark is not text: it holds NUL bytes and
+    a known container's magic, more than a stray control byte or two (over 1% of the head), or
+    bytes that are not UTF-8. A text file with a stray NUL is read, and only the lines with one
+    are rejected."""
+    if b"\x00" not in head:
+        return False
+    controls = len(head.translate(None, _NOT_CONTROL))
+    if any(head.startswith(magic) for magic in _OTHER_MAGIC) or (
+        controls > 2 and controls * 100 > len(head)
+    ):
+        return True
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return err.start < len(head) - 4  # not just a character cut at the end of the head
+    return False
+
+
 def _sniff_format(path: Path, compression: str | None, name: str) -> str:
     try:
-        with _open_binary(path, compression) as f:
-            head = f.read(HEAD_BYTES)
+        head = _head(path, compression)
     except (OSError, EOFError, zlib.error) as err:
         raise InputError(f"{name}: cannot read the file ({err})") from err
     if head.startswith(b"PAR1"):
         return "parquet"
     encoding, body = _sniff_encoding(head)
-    if encoding is None and b"\x00" in head:
+    if encoding is None and _binary(head):
         raise InputError(
             f"{name}: cannot tell the format of this binary file ({_what_binary(head)}); "
             "give it a .jsonl, .json, .csv, .tsv or .parquet extension"
@@ -272,12 +311,11 @@ _TEXT_EXPECTED = {
 def _read_head(src: Source) -> tuple[str | None, bytes] | dict[str, Any]:
     """(encoding, head) of a text source, or the one rejection for a binary/unreadable file."""
     try:
-        with _open_binary(src.path, src.compression) as f:
-            head = f.read(HEAD_BYTES)
+        head = _head(src.path, src.compression)
     except (OSError, EOFError, zlib.error) as err:
         return _unreadable(src, 1, err)
     encoding, body = _sniff_encoding(head)
-    if encoding is None and b"\x00" in head:
+    if encoding is None and _binary(head):
         return rejection(
             src.name,
             1,
@@ -552,12 +590,18 @@ def parse_line(source: str, line: int, data: bytes) -> ParseResult:
                 "save the file as UTF-8",
                 raw=raw,
             )
+        hint = _json_hint(err.msg)
+        if b"\r" in data:
+            hint = (
+                "the line holds carriage returns (\\r) alone, the line ends of old Mac files: "
+                "convert the file's line ends to \\n, one record per line"
+            )
         return False, rejection(
             source,
             line,
             STAGE,
             "ingest.invalid_json",
-            f"line is not valid JSON ({err.msg} at column {err.colno}): {_json_hint(err.msg)}",
+            f"line is not valid JSON ({err.msg} at column {err.colno}): {hint}",
             raw=raw,
         )
 
@@ -741,7 +785,8 @@ def _json_values(src: Source, buf: _Buffer) -> Iterator[Item]:
             value, pos = yield from _decode(src, buf, decoder, pos, in_array=False)
             if pos < 0:
                 return
-            yield value
+            if value is not None:  # None: rejected and skipped
+                yield value
         if pos < 0:
             return
         pos = buf.skip(pos, _WS + ",")
@@ -768,7 +813,8 @@ def _array_items(src: Source, buf: _Buffer, decoder: json.JSONDecoder, pos: int)
         item, pos = yield from _decode(src, buf, decoder, pos, in_array=True)
         if pos < 0:
             return -1
-        yield item
+        if item is not None:  # None: rejected and skipped
+            yield item
 
 
 def _decode(src: Source, buf: _Buffer, decoder: json.JSONDecoder, pos: int, in_array: bool):
@@ -780,6 +826,20 @@ def _decode(src: Source, buf: _Buffer, decoder: json.JSONDecoder, pos: int, in_a
     while True:
         try:
             value, end = decoder.raw_decode(buf.text, pos)
+        except RecursionError:
+            end = _value_end(buf.text, pos)
+            if end < 0 and not buf.eof:
+                buf.more(max(CHUNK_CHARS, len(buf.text)))
+                continue
+            yield rejection(
+                src.name,
+                buf.line_at(pos),
+                STAGE,
+                "ingest.too_deep",
+                f"the record nests lists or objects more than {MAX_DEPTH} levels deep: flatten "
+                "it (fine-tuning examples need only a few levels)",
+            )
+            return None, (end if end >= 0 else -1)
         except json.JSONDecodeError as err:
             if not buf.eof and _maybe_incomplete(err, len(buf.text)):
                 buf.more(max(CHUNK_CHARS, len(buf.text)))
@@ -793,6 +853,26 @@ def _decode(src: Source, buf: _Buffer, decoder: json.JSONDecoder, pos: int, in_a
             buf.more(32)
             continue
         return (buf.line_at(pos), value), end
+
+
+def _value_end(text: str, pos: int) -> int:
+    """Where the JSON array or object starting at ``pos`` ends (brackets counted outside
+    strings), or -1 when it does not end within ``text``."""
+    depth, i, n = 0, pos, len(text)
+    while i < n:
+        c = text[i]
+        if c == '"':
+            i += 1
+            while i < n and text[i] != '"':
+                i += 2 if text[i] == "\\" else 1
+        elif c in "[{":
+            depth += 1
+        elif c in "]}":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return -1
 
 
 def _maybe_incomplete(err: json.JSONDecodeError, n: int) -> bool:

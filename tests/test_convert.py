@@ -85,6 +85,13 @@ def test_openai_bare_list_of_messages():
     rejected({"messages": [u("hi"), "yo"]}, "convert.invalid_field", "/messages/1")
 
 
+def test_a_list_of_records_where_one_record_was_expected_says_so():
+    records = [{"messages": [u("q"), a("a")]}, {"instruction": "i", "output": "o"}]
+    rej = convert_record(records, "f.jsonl", 4, None, NO)
+    assert is_rejection(rej) and rej["rule"] == "convert.not_object"
+    assert rej["message"].startswith("record is a list of 2 records, not one record")
+
+
 def test_openai_functions_become_tools():
     obj = {"messages": [u("hi")], "functions": [{"name": "f", "parameters": {}}]}
     assert convert(obj)["tools"] == [

@@ -161,6 +161,13 @@ def test_invalid_json_line_says_why_and_what_to_do(tmp_path: Path) -> None:
     assert "column 8" in r["message"]  # the comma
 
 
+def test_lone_carriage_returns_are_named(tmp_path: Path) -> None:
+    f = write(tmp_path / "a.jsonl", b'{"a": 1}\r{"a": 2}\r{"a": 3}\r')
+    records, rejected = read(f)
+    (r,) = rejected
+    assert records == [] and "carriage returns (\\r) alone" in r["message"]
+
+
 def test_parse_line_truncates_raw() -> None:
     ok, r = parse_line("x.jsonl", 7, b"{" + b"a" * 20_000)
     assert not ok and r["line"] == 7 and len(r["raw"]) == 10_000
@@ -183,6 +190,18 @@ def test_binary_file_is_one_rejection(tmp_path: Path) -> None:
     (r,) = rejected
     assert (r["line"], r["rule"]) == (1, "ingest.binary_file")
     assert "JSON Lines" in r["message"]
+
+
+def test_stray_nul_bytes_cost_only_their_lines(tmp_path: Path) -> None:
+    good = b'{"a": 1}\n'
+    f = write(tmp_path / "a.jsonl", good + b'{"a": "x\x00y"}\n' + good * 2 + b"\x00\n" + good)
+    records, rejected = read(f)
+    assert [line for line, _ in records] == [1, 3, 4, 6]
+    assert [(r["line"], r["rule"]) for r in rejected] == [(2, "ingest.invalid_json")] * 1 + [
+        (5, "ingest.invalid_json")
+    ]
+    utf16 = write(tmp_path / "b.jsonl", '{"a": 1}\n'.encode("utf-16-le") * 20)  # no BOM
+    assert [r["rule"] for r in read(utf16)[1]] == ["ingest.binary_file"]
 
 
 def test_empty_files_have_no_records(tmp_path: Path) -> None:
@@ -229,6 +248,15 @@ def test_truncated_gzip_keeps_records_before_the_fault(tmp_path: Path) -> None:
     assert [line for line, _ in records] == list(range(1, len(records) + 1))
     (r,) = rejected
     assert r["rule"] == "ingest.unreadable" and r["line"] == len(records) + 1
+
+
+def test_gzip_cut_within_its_first_kilobytes_keeps_the_records_before(tmp_path: Path) -> None:
+    blob = gzip.compress(b"".join(b'{"n": %d}\n' % i for i in range(400)))
+    f = write(tmp_path / "a.jsonl.gz", blob[: len(blob) // 2])
+    records, rejected = read(f)
+    assert 0 < len(records) < 400
+    assert [line for line, _ in records] == list(range(1, len(records) + 1))
+    assert [(r["rule"], r["line"]) for r in rejected] == [("ingest.unreadable", len(records) + 1)]
 
 
 def test_truncated_gzip_json_array(tmp_path: Path) -> None:
@@ -289,6 +317,14 @@ def test_broken_array_keeps_items_before_and_stops(tmp_path: Path) -> None:
     assert (r["line"], r["rule"]) == (5, "ingest.invalid_json")
     assert "rest of the file could not be read" in r["message"]
     assert "JSONL" in r["message"]
+
+
+def test_a_too_deep_item_of_an_array_costs_only_itself(tmp_path: Path) -> None:
+    deep = "[" * 5000 + "]" * 5000
+    f = write(tmp_path / "a.json", '[{"a": 1},\n' + deep + ',\n{"s": "[[{"},\n{"a": 3}]')
+    records, rejected = read(f)
+    assert records == [(1, {"a": 1}), (3, {"s": "[[{"}), (4, {"a": 3})]
+    assert [(r["line"], r["rule"]) for r in rejected] == [(2, "ingest.too_deep")]
 
 
 def test_unclosed_array(tmp_path: Path) -> None:
