@@ -358,6 +358,15 @@ def _read_jsonl(src: Source) -> Iterator[Item]:
     yield from _jsonl_lines(src, encoding)
 
 
+def is_json_lines(src: Source) -> bool:
+    """Whether a source is read as JSON Lines (not as a JSON document, whatever its name says,
+    nor CSV, Parquet or a dataset folder)."""
+    if src.format != "jsonl":
+        return False
+    head = _read_head(src)
+    return isinstance(head, tuple) and not _json_document(*head)
+
+
 def _json_document(encoding: str | None, head: bytes) -> bool:
     """Whether a .jsonl file's head shows a pretty-printed JSON document (a lone bracket on the
     first line) rather than JSON Lines."""

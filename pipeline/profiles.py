@@ -35,6 +35,7 @@ class FileLimits:
     max_bytes_exclusive: bool = False
     bom: str = "report"  # "expect": warn when missing; "report": warn when present; "reject": error
     max_images: int | None = None
+    jsonl: bool = False  # the provider takes JSON Lines in UTF-8 only (not JSON, CSV, gzip, UTF-16)
     sources: dict[str, str] = field(default_factory=dict)
 
 
@@ -75,7 +76,9 @@ _OPENAI_LIMITS = dict(
     min_examples=10,
     max_bytes=512 * MB,
     max_images=10,
+    jsonl=True,
     sources={
+        "jsonl": "S3, S4: .jsonl files, one JSON object per line",
         "min_examples": "S4, S2: at least 10 examples",
         "max_bytes": "S3 Files API: 512 MB",
         "max_images": "S2, S7: at most 10 images per example",
@@ -88,7 +91,9 @@ _AZURE_LIMITS = dict(
     max_bytes_exclusive=True,
     bom="expect",
     max_images=64,
+    jsonl=True,
     sources={
+        "jsonl": "S16: JSONL files encoded in UTF-8",
         "min_examples": "S16: at least 10 training examples",
         "max_bytes": "S16: the file must be less than 512 MB",
         "max_images": "S17: at most 64 images per example",
@@ -262,6 +267,7 @@ _PROFILES = [
         check=mistral.check,
         render=r.render_mistral,
         limits=FileLimits(
+            jsonl=True,  # S36: jsonl files
             min_examples=10,
             min_bytes=1_000,
             max_bytes=512 * MB,
@@ -282,6 +288,7 @@ _PROFILES = [
         check=together.check,
         render=r.render_together,
         limits=FileLimits(
+            jsonl=True,  # S40: JSONL text (Parquet is pre-tokenized)
             min_examples=1,
             max_bytes=int(50.1 * GIB),
             bom="reject",
@@ -304,7 +311,10 @@ _PROFILES = [
         kinds=("sft",),
         check=azureml.check,
         render=r.render_azureml_chat,
-        limits=FileLimits(sources={"limits": "S28, S29: not published (unconfirmed)"}),
+        limits=FileLimits(
+            jsonl=True,  # S28: must be JSON Lines
+            sources={"limits": "S28, S29: not published (unconfirmed)"},
+        ),
         shape=_chat_shape,
         checks="messages of system/user/assistant with string content, an assistant reply; "
         "order and last role (warnings)",
@@ -324,6 +334,7 @@ _PROFILES = [
         check=vertex.check,
         render=r.render_vertex_gemini,
         limits=FileLimits(
+            jsonl=True,  # S41: JSONL files
             min_examples_by_format={"messages": 16},
             max_bytes=1_000 * MB,
             sources={
@@ -355,7 +366,10 @@ _PROFILES = [
         kinds=("sft",),
         check=bedrock.check,
         render=r.render_bedrock_conversation,
-        limits=FileLimits(sources={"limits": "S42: per-model quotas not retrieved (unconfirmed)"}),
+        limits=FileLimits(
+            jsonl=True,  # S42: JSONL files
+            sources={"limits": "S42: per-model quotas not retrieved (unconfirmed)"},
+        ),
         shape=_bedrock_shape,
         checks="schemaVersion, system blocks, user first, assistant last, alternation, at least two "
         "messages, one kind per content block, no extra keys (warning)",

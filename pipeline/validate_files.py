@@ -157,6 +157,8 @@ def _validate_one(path: Path, name: str, profile: Profile, report, counter, limi
 
     limits = profile.limits
     _check_bytes(path, limits, add)
+    if limits.jsonl:
+        _check_jsonl_file(path, name, add)
     file_rules = profile.file_rules() if profile.file_rules else None
     formats: collections.Counter = collections.Counter()
     records = 0
@@ -220,6 +222,33 @@ def _json_type(obj: Any) -> str:
     return {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
         type(obj), "number"
     )
+
+
+def _check_jsonl_file(path: Path, name: str, add) -> None:
+    """A provider that takes JSON Lines in UTF-8 only: a JSON document (an array, a pretty
+    object), CSV, Parquet, gzip or UTF-16/32 text is an error for the whole file, though its
+    records are read and checked all the same."""
+    (src,) = ingest.discover(path, name)
+    with open(path, "rb") as f:
+        head = f.read(4)
+    what = None
+    if src.compression:
+        what = "gzip-compressed: upload the uncompressed .jsonl file"
+    elif not ingest.is_json_lines(src):
+        kind = "a JSON document (an array or a pretty-printed object)"
+        kind = kind if src.format in ("json", "jsonl") else src.format.upper()
+        what = f"{kind}: convert it to JSON Lines, one JSON object per line (`ftprep run` "
+        what += "writes them)"
+    elif head.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")):
+        what = "UTF-16 or UTF-32 text: save it as UTF-8"
+    if what:
+        add(
+            0,
+            "",
+            "file.not_jsonl",
+            ERROR,
+            f"the provider takes JSON Lines in UTF-8; this file is {what}",
+        )
 
 
 def _check_bytes(path: Path, limits, add) -> None:

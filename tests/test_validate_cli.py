@@ -174,6 +174,37 @@ def test_file_level_findings_and_azure_bom(tmp_path: Path, monkeypatch: pytest.M
     assert "[file.bom.present]" in result.stdout
 
 
+def test_providers_that_take_json_lines_refuse_other_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    rows = [chat("Q?", "A.")] * 10
+    Path("array.json").write_text(json.dumps(rows))
+    Path("pretty.jsonl").write_text(json.dumps(rows, indent=2))
+    Path("wide.jsonl").write_bytes("".join(json.dumps(r) + "\n" for r in rows).encode("utf-16"))
+    document = (
+        "the provider takes JSON Lines in UTF-8; this file is a JSON document (an array or a "
+        "pretty-printed object): convert it to JSON Lines, one JSON object per line (`ftprep run` "
+        "writes them) [file.not_jsonl]\n"
+    )
+    for name, finding in [
+        ("array.json", document),
+        ("pretty.jsonl", document),
+        (
+            "wide.jsonl",
+            "the provider takes JSON Lines in UTF-8; this file is UTF-16 or UTF-32 text: save it "
+            "as UTF-8 [file.not_jsonl]\n",
+        ),
+    ]:
+        result = invoke("validate", name, "--profile", "openai-chat")
+        assert result.exit_code == 1
+        assert result.stdout == (
+            f"{name}: {finding}FAILED: 10 records in 1 file(s), 1 error(s), 0 warning(s) "
+            "[openai-chat]\n"
+        )
+        assert invoke("validate", name, "--profile", "trl-sft").exit_code == 0  # TRL reads JSON
+
+
 def test_bad_json_line_is_a_finding_not_a_traceback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
