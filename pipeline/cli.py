@@ -375,6 +375,12 @@ def leakage(train, validation, near_threshold, dedupe_key, fmt) -> None:
         report = find_leakage(train, validation, near_threshold, dedupe_key)
     except _usage_errors() as exc:
         raise UsageProblem(str(exc)) from None
+    for side in (report.train, report.validation):
+        if side.skipped and side.skipped == side.records:
+            raise UsageProblem(
+                f"{side.path}: none of its {side.skipped:,} record(s) could be read, so nothing "
+                "was compared; check the file (`ftprep validate` says what is wrong)"
+            )
     if fmt == "json":
         _echo_json(report.as_dict())
     else:

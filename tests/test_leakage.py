@@ -121,3 +121,16 @@ def test_leakage_usage_errors_exit_2(tmp_path: Path) -> None:
         ["leakage", str(tmp_path / "t.jsonl"), str(tmp_path / "t.jsonl"), "--near-threshold", "0"],
     )
     assert threshold.exit_code == 2
+
+
+def test_leakage_with_a_side_it_could_not_read_at_all_is_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "t.jsonl").write_text("not json\n{broken\n")
+    (tmp_path / "v.jsonl").write_text(json.dumps(_chat("Why", C)) + "\n")
+    result = CliRunner().invoke(
+        cli, ["leakage", str(tmp_path / "t.jsonl"), str(tmp_path / "v.jsonl")]
+    )
+    assert result.exit_code == 2
+    assert result.output == (
+        f"Error: {tmp_path / 't.jsonl'}: none of its 2 record(s) could be read, so nothing was "
+        "compared; check the file (`ftprep validate` says what is wrong)\n"
+    )
