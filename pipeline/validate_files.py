@@ -130,8 +130,11 @@ def validate_files(
         info = model_info(model)
         counter, limit = Counter(info.encoding), info.max_tokens
     for path in paths:
+        if Path(path).is_dir():
+            raise ingest.InputError(f"{path}: a folder; validate checks files: name them")
         if not Path(path).is_file():
-            raise ingest.InputError(f"{path}: no such file")
+            what = "not a regular file" if Path(path).exists() else "no such file"
+            raise ingest.InputError(f"{path}: {what}")
     report = ValidationReport(profile.name, max_findings=max_errors)
     for path in paths:
         report.files.append(str(path))
@@ -337,8 +340,11 @@ def choose_profile(paths: list[Path]) -> tuple[Profile, list[tuple[str, int, int
     """
     sample: list[dict] = []
     for path in paths:
+        if Path(path).is_dir():
+            raise ingest.InputError(f"{path}: a folder; validate checks files: name them")
         if not Path(path).is_file():
-            raise ingest.InputError(f"{path}: no such file")
+            what = "not a regular file" if Path(path).exists() else "no such file"
+            raise ingest.InputError(f"{path}: {what}")
         for n, (_, obj) in enumerate(_records(Path(path), str(path))):
             if n >= AUTO_SAMPLE:
                 break
