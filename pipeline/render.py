@@ -29,6 +29,7 @@ def render_openai_chat(ex: dict[str, Any]) -> dict[str, Any]:
             "for preference pairs, or trl-kto for labelled completions",
         )
     if not ex["messages"]:
+        _no_messages(ex)
         raise Unrenderable(
             "profile.kind.unsupported",
             "a plain-text record has no chat messages: use --profile trl-sft, or map its "
@@ -60,8 +61,18 @@ def _require(ex: dict[str, Any], profile: str, *kinds: str) -> None:
         )
 
 
+def _no_messages(ex: dict[str, Any]) -> None:
+    """An Example whose message list is empty, with no text either: nothing to render."""
+    if ex.get("text") is None:
+        raise Unrenderable(
+            "profile.messages.empty",
+            "the record has no messages (an empty list): add the conversation or drop the record",
+        )
+
+
 def _require_messages(ex: dict[str, Any], profile: str) -> None:
     if not ex["messages"]:
+        _no_messages(ex)
         raise Unrenderable(
             "profile.kind.unsupported",
             f"a plain-text record has no chat messages, which {profile} needs: use --profile "
