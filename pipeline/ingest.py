@@ -624,6 +624,8 @@ def _json_hint(msg: str) -> str:
         return "each line must hold exactly one JSON object, with nothing after it"
     if "string key" in msg:
         return "object keys must be strings in double quotes"
+    if "infinity" in msg:
+        return "a number is too large for a double-precision float: write it as a string"
     return "each line must be one complete JSON object"
 
 
