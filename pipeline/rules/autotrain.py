@@ -41,7 +41,8 @@ def _chat(value: Any, key: str, last_assistant: bool) -> Iterator[Issue]:
     if not isinstance(value, list):
         return
     for i, m in enumerate(value):
-        if isinstance(m, dict) and "role" in m and m["role"] not in ROLES:
+        # a role that is not a string (a list, an object, a number) is the schema's to report
+        if isinstance(m, dict) and isinstance(m.get("role"), str) and m["role"] not in ROLES:
             yield (
                 pointer(key, i, "role"),
                 "autotrain.role.unknown",
@@ -49,7 +50,8 @@ def _chat(value: Any, key: str, last_assistant: bool) -> Iterator[Issue]:
                 f"role {m['role']!r} is not one of {', '.join(ROLES)}",
             )
     if last_assistant and value and isinstance(value[-1], dict):
-        if value[-1].get("role") != "assistant":
+        role = value[-1].get("role")
+        if isinstance(role, str) and role != "assistant":
             yield (
                 pointer(key, len(value) - 1, "role"),
                 "autotrain.dpo.last_role",

@@ -18,12 +18,16 @@ def check(obj: dict) -> Iterator[Issue]:
         return
     previous = None
     roles = []
+    last = 0  # the index of the last message object
     for i, m in enumerate(messages):
         if not isinstance(m, dict):
             continue
+        last = i
         role = m.get("role")
+        if not isinstance(role, str):
+            role = None  # a list, object, number or null: the schema reports it; skip it here
         roles.append(role)
-        if "role" in m and role not in ROLES:
+        if role is not None and role not in ROLES:
             yield (
                 pointer("messages", i, "role"),
                 "azureml.role.unknown",
@@ -67,9 +71,9 @@ def check(obj: dict) -> Iterator[Issue]:
             ERROR,
             "the example has no assistant message: add the reply the model should learn",
         )
-    elif roles[-1] != "assistant":
+    elif roles[-1] is not None and roles[-1] != "assistant":
         yield (
-            pointer("messages", len(roles) - 1, "role"),
+            pointer("messages", last, "role"),
             "azureml.role.last",
             WARNING,
             "the last message is not from the assistant, so it is not trained on",

@@ -40,7 +40,11 @@ def check(obj: dict) -> Iterator[Issue]:
     messages = obj.get("messages")
     if not isinstance(messages, list):
         return
-    roles = [m.get("role") if isinstance(m, dict) else None for m in messages]
+    # a role that is not a string (a list, an object, a number) is the schema's to report: None
+    roles = [
+        m.get("role") if isinstance(m, dict) and isinstance(m.get("role"), str) else None
+        for m in messages
+    ]
     if len(messages) < 2:
         yield (
             pointer("messages"),
@@ -51,7 +55,9 @@ def check(obj: dict) -> Iterator[Issue]:
     for i, (m, role) in enumerate(zip(messages, roles, strict=True)):
         if not isinstance(m, dict):
             continue
-        if role not in ("user", "assistant"):
+        if role is None:
+            pass  # the schema reports a missing or non-string role
+        elif role not in ("user", "assistant"):
             yield (
                 pointer("messages", i, "role"),
                 "bedrock.role.unknown",

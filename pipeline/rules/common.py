@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import binascii
 import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -44,22 +45,66 @@ def images_of(content: Any) -> list[tuple[int, dict]]:
     ]
 
 
+def special_token_issues(
+    text: str, where: str, rule: str, what: str = "content", severity: str = ERROR, note: str = ""
+) -> Iterator[Issue]:
+    """One issue per special token in ``text`` (the caller tests ``"<|" in text`` first)."""
+    for token in SPECIAL_TOKENS:
+        if token in text:
+            yield (
+                where,
+                rule,
+                severity,
+                f"{what} contains the special token {token}, which the provider rejects"
+                f"{note}: remove it or break it up (e.g. '<| endoftext |>')",
+            )
+
+
+_CALL_FIELD = {"name": "the function name", "arguments": "the arguments string"}
+
+
+def message_texts(m: dict) -> Iterator[tuple[tuple, str, str]]:
+    """The strings of a message besides its content text that are tokenized with it, as
+    ``(path in the message, what, text)``: its name, its refusal (field or content part), and the
+    names and arguments of its tool calls and legacy function call. Values of another type are the
+    schema's to report and are skipped."""
+    name = m.get("name")
+    if isinstance(name, str):
+        yield ("name",), "name", name
+    refusal = m.get("refusal")
+    if isinstance(refusal, str):
+        yield ("refusal",), "refusal", refusal
+    content = m.get("content")
+    if isinstance(content, list):
+        for j, part in enumerate(content):
+            if isinstance(part, dict) and isinstance(part.get("refusal"), str):
+                yield ("content", j, "refusal"), "refusal", part["refusal"]
+    calls = m.get("tool_calls")
+    if isinstance(calls, list):
+        for j, call in enumerate(calls):
+            fn = call.get("function") if isinstance(call, dict) else None
+            if isinstance(fn, dict):
+                for key in ("name", "arguments"):
+                    if isinstance(fn.get(key), str):
+                        yield ("tool_calls", j, "function", key), _CALL_FIELD[key], fn[key]
+    fn = m.get("function_call")
+    if isinstance(fn, dict):
+        for key in ("name", "arguments"):
+            if isinstance(fn.get(key), str):
+                yield ("function_call", key), _CALL_FIELD[key], fn[key]
+
+
 def check_special_tokens(messages: list, prefix: tuple, rule: str) -> Iterator[Issue]:
+    """Special tokens in each message's content text, name, refusal and call names/arguments."""
     for i, m in enumerate(messages):
         if not isinstance(m, dict):
             continue
         text = text_of(m.get("content"))
-        if "<|" not in text:
-            continue
-        for token in SPECIAL_TOKENS:
-            if token in text:
-                yield (
-                    pointer(*prefix, i, "content"),
-                    rule,
-                    ERROR,
-                    f"content contains the special token {token}, which the provider rejects: "
-                    "remove it or break it up (e.g. '<| endoftext |>')",
-                )
+        if "<|" in text:
+            yield from special_token_issues(text, pointer(*prefix, i, "content"), rule)
+        for path, what, text in message_texts(m):
+            if "<|" in text:
+                yield from special_token_issues(text, pointer(*prefix, i, *path), rule, what)
 
 
 def check_function_name(name: Any, where: str, rule: str) -> Iterator[Issue]:
@@ -72,16 +117,58 @@ def check_function_name(name: Any, where: str, rule: str) -> Iterator[Issue]:
         )
 
 
-def check_tools(tools: Any, rule_prefix: str) -> Iterator[Issue]:
+def check_tools(tools: Any, rule_prefix: str, key: str = "tools") -> Iterator[Issue]:
+    """Tool definitions (``tools``: ``{type, function}``; legacy ``functions``: the function
+    objects themselves): valid function names (``tools`` only), and no special tokens in the
+    descriptions (a warning: the provider's rejection is confirmed for message text only, S33)."""
     if not isinstance(tools, list):
         return
     for i, tool in enumerate(tools):
-        fn = tool.get("function") if isinstance(tool, dict) else None
-        if isinstance(fn, dict):
+        if key == "tools":
+            fn = tool.get("function") if isinstance(tool, dict) else None
+            where: tuple = (key, i, "function")
+        else:
+            fn, where = tool, (key, i)
+        if not isinstance(fn, dict):
+            continue
+        if key == "tools":
             yield from check_function_name(
-                fn.get("name"),
-                pointer("tools", i, "function", "name"),
-                f"{rule_prefix}.function.name",
+                fn.get("name"), pointer(*where, "name"), f"{rule_prefix}.function.name"
+            )
+        description = fn.get("description")
+        if isinstance(description, str) and "<|" in description:
+            yield from special_token_issues(
+                description,
+                pointer(*where, "description"),
+                f"{rule_prefix}.tools.special_token",
+                "the tool description",
+                WARNING,
+                " in message text (S33); whether it also rejects it in tool definitions is "
+                "unconfirmed",
+            )
+
+
+def check_arguments(args: Any, where: str, rule: str) -> Iterator[Issue]:
+    """A call's ``arguments``: a string holding JSON, encoded once (non-strings: the schema's)."""
+    if not isinstance(args, str):
+        return
+    try:
+        parsed = orjson.loads(args)
+    except orjson.JSONDecodeError:
+        yield (
+            where,
+            rule,
+            ERROR,
+            'arguments must be a string holding valid JSON (e.g. \'{"city": "Oslo"}\')',
+        )
+    else:
+        if isinstance(parsed, str):
+            yield (
+                where,
+                rule,
+                WARNING,
+                "arguments is JSON encoded twice (a string holding a JSON string): "
+                "encode the arguments object once",
             )
 
 
@@ -101,26 +188,9 @@ def check_tool_calls(messages: list, prefix: tuple, rule_prefix: str) -> Iterato
                 yield from check_function_name(
                     fn.get("name"), where + "/name", f"{rule_prefix}.function.name"
                 )
-                args = fn.get("arguments")
-                if isinstance(args, str):
-                    try:
-                        parsed = orjson.loads(args)
-                    except orjson.JSONDecodeError:
-                        yield (
-                            where + "/arguments",
-                            f"{rule_prefix}.tool_call.arguments",
-                            ERROR,
-                            'arguments must be a string holding valid JSON (e.g. \'{"city": "Oslo"}\')',
-                        )
-                    else:
-                        if isinstance(parsed, str):
-                            yield (
-                                where + "/arguments",
-                                f"{rule_prefix}.tool_call.arguments",
-                                WARNING,
-                                "arguments is JSON encoded twice (a string holding a JSON string): "
-                                "encode the arguments object once",
-                            )
+                yield from check_arguments(
+                    fn.get("arguments"), where + "/arguments", f"{rule_prefix}.tool_call.arguments"
+                )
                 if isinstance(call, dict) and isinstance(call.get("id"), str):
                     open_calls[call["id"]] = i
         if m.get("role") == "tool":
@@ -133,6 +203,40 @@ def check_tool_calls(messages: list, prefix: tuple, rule_prefix: str) -> Iterato
                     f"tool message answers call id {call_id!r}, but no earlier assistant "
                     "message made a tool call with that id",
                 )
+
+
+def base64_issue(payload: str) -> tuple[str, str] | None:
+    """``(severity, message)`` when the payload of a ``data:...;base64,`` URL is empty or does not
+    decode as standard base64; None when it decodes. A payload that decodes only loosely (line
+    breaks, missing ``=`` padding, the URL-safe alphabet) is a warning: whether the provider's
+    decoder accepts it is unconfirmed."""
+    if not payload:
+        return (
+            ERROR,
+            "the image data URL has nothing after 'base64,': put the base64-encoded image there",
+        )
+    try:
+        binascii.a2b_base64(payload, strict_mode=True)
+        return None
+    except ValueError:  # binascii.Error, or a non-ASCII character
+        pass
+    loose = "".join(payload.split()).replace("-", "+").replace("_", "/")
+    loose += "=" * (-len(loose) % 4)
+    try:
+        if binascii.a2b_base64(loose, strict_mode=True):
+            return (
+                WARNING,
+                "the image data is not standard base64 (line breaks, missing '=' padding or the "
+                "URL-safe alphabet); whether the provider decodes it is unconfirmed: re-encode "
+                "it with standard base64",
+            )
+    except ValueError:
+        pass
+    return (
+        ERROR,
+        "the image data URL says base64 but its data does not decode as base64: re-encode the "
+        "image with standard base64",
+    )
 
 
 def count_images(messages: Iterable) -> int:

@@ -77,7 +77,7 @@ def _check_messages(messages: list, key: str) -> Iterator[Issue]:
         where = (key, i)
         role = m.get("role")
         if role not in ROLES:
-            if "role" in m:
+            if isinstance(role, str):  # other types (a list, an object): the schema reports them
                 yield (
                     pointer(*where, "role"),
                     "mistral.role.unknown",
@@ -134,17 +134,19 @@ def _check_messages(messages: list, key: str) -> Iterator[Issue]:
                     ERROR,
                     f"tool call id {cid!r} must be exactly 9 characters of a-z, A-Z, 0-9",
                 )
-    roles = [m.get("role") for m in messages if isinstance(m, dict)]
-    if len(roles) == 1 and roles[0] not in ("user", "system"):
+    # the message objects' indices and roles; a role that is not a string is the schema's: None
+    objects = [(i, m.get("role")) for i, m in enumerate(messages) if isinstance(m, dict)]
+    roles = [role if isinstance(role, str) else None for _, role in objects]
+    if len(roles) == 1 and roles[0] is not None and roles[0] not in ("user", "system"):
         yield (
-            pointer(key, 0, "role"),
+            pointer(key, objects[0][0], "role"),
             "mistral.role.first",
             ERROR,
             "a conversation must start with a user message or system message",
         )
-    if roles and roles[-1] != "assistant":
+    if roles and roles[-1] is not None and roles[-1] != "assistant":
         yield (
-            pointer(key, len(roles) - 1, "role"),
+            pointer(key, objects[-1][0], "role"),
             "mistral.role.last",
             ERROR,
             f"expected last role assistant for fine-tuning but got {roles[-1]!r}: "

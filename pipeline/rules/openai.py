@@ -12,17 +12,31 @@ from typing import Any
 from pipeline.findings import ERROR, WARNING, pointer
 from pipeline.rules.common import (
     IMAGE_DATA_URL,
-    SPECIAL_TOKENS,
     Issue,
+    base64_issue,
+    check_arguments,
     check_special_tokens,
     check_tool_calls,
     check_tools,
     count_images,
     images_of,
+    message_texts,
+    special_token_issues,
     text_of,
 )
 
 ROLES = ("system", "user", "assistant", "tool", "function")
+# The content part types each role takes in a fine-tuning example (S5 message schemas; S6: "Input
+# messages may contain text or image content only", so no input_audio or file parts). An image in
+# an assistant message is reported by the image rules, not as a part type.
+PART_TYPES = {
+    "system": ("text",),
+    "developer": ("text",),
+    "user": ("text", "image_url"),
+    "assistant": ("text", "refusal"),
+    "tool": ("text",),
+}
+ANY_PART_TYPE = ("text", "image_url", "refusal")
 
 
 def check_chat(obj: dict, max_images: int = 10, rule: str = "openai") -> Iterator[Issue]:
@@ -31,9 +45,12 @@ def check_chat(obj: dict, max_images: int = 10, rule: str = "openai") -> Iterato
         return
     yield from check_messages(messages, ("messages",), max_images, rule, require_assistant=True)
     yield from check_tools(obj.get("tools"), rule)
+    yield from check_tools(obj.get("functions"), rule, "functions")
 
 
-_PLAIN = frozenset(("system", "user", "assistant"))
+# A tuple, not a set: ``in`` compares, so a role that is a list or an object (the schema reports
+# it) cannot raise TypeError: unhashable here.
+_PLAIN = ("user", "assistant", "system")
 
 
 def check_messages(
@@ -49,21 +66,27 @@ def check_messages(
     trained = 0
     n_images = 0
     previous = None
-    roles = set()
+    has_user = has_assistant = False
     tooled = False
     for i, m in enumerate(messages):
         if not isinstance(m, dict):
             continue
         role = m.get("role")
-        roles.add(role)
         content = m.get("content")
         if len(m) == 2 and role in _PLAIN and isinstance(content, str) and content:
             if role == "assistant":
                 trained += 1
+                has_assistant = True
+            elif role == "user":
+                has_user = True
             if "<|" in content:
                 issues.extend(_special_tokens(content, prefix + (i, "content"), rule))
         else:
             where = prefix + (i,)
+            if not isinstance(role, str):
+                role = None  # a list, object, number or null: the schema reports it; skip it here
+            has_user = has_user or role == "user"
+            has_assistant = has_assistant or role == "assistant"
             tooled = tooled or "tool_calls" in m or role in ("tool", "function")
             if role == "developer":
                 issues.append(
@@ -75,7 +98,7 @@ def check_messages(
                         "use 'system' for supervised examples",
                     )
                 )
-            elif "role" in m and role not in ROLES:
+            elif role is not None and role not in ROLES:
                 issues.append(
                     (
                         pointer(*where, "role"),
@@ -86,14 +109,20 @@ def check_messages(
                 )
             issues.extend(_check_weight(m, where, rule))
             issues.extend(_check_content(m, role, where, rule))
+            if isinstance(content, list):
+                issues.extend(_check_parts(content, role, where, rule))
             images = images_of(content)
             n_images += len(images)
             issues.extend(_check_images(images, role, where, rule))
+            issues.extend(_check_calls(m, role, where, rule))
             if role == "assistant" and m.get("weight", 1) != 0:
                 trained += 1
             text = text_of(content)
             if "<|" in text:
                 issues.extend(_special_tokens(text, where + ("content",), rule))
+            for path, what, field in message_texts(m):
+                if "<|" in field:
+                    issues.extend(_special_tokens(field, where + path, rule, what))
         if role == previous and role in ("user", "assistant"):
             issues.append(
                 (
@@ -104,7 +133,7 @@ def check_messages(
                 )
             )
         previous = role
-    if require_assistant and "user" not in roles:
+    if require_assistant and not has_user:
         issues.append(
             (
                 pointer(*prefix),
@@ -113,7 +142,7 @@ def check_messages(
                 "the example has no user message: the model learns replies without a question",
             )
         )
-    if require_assistant and "assistant" not in roles:
+    if require_assistant and not has_assistant:
         issues.append(
             (
                 pointer(*prefix),
@@ -145,16 +174,8 @@ def check_messages(
     return issues
 
 
-def _special_tokens(text: str, where: tuple, rule: str) -> Iterator[Issue]:
-    for token in SPECIAL_TOKENS:
-        if token in text:
-            yield (
-                pointer(*where),
-                f"{rule}.content.special_token",
-                ERROR,
-                f"content contains the special token {token}, which the provider rejects: "
-                "remove it or break it up (e.g. '<| endoftext |>')",
-            )
+def _special_tokens(text: str, where: tuple, rule: str, what: str = "content") -> Iterator[Issue]:
+    return special_token_issues(text, pointer(*where), f"{rule}.content.special_token", what)
 
 
 def _check_weight(m: dict, where: tuple, rule: str) -> Iterator[Issue]:
@@ -197,6 +218,92 @@ def _check_content(m: dict, role: Any, where: tuple, rule: str) -> Iterator[Issu
         )
 
 
+def _check_parts(content: Any, role: str | None, where: tuple, rule: str) -> Iterator[Issue]:
+    """Each content part has a type this role takes, and the field that type reads."""
+    if not isinstance(content, list):
+        return
+    accepted = PART_TYPES.get(role, ANY_PART_TYPE)  # role: a string or None, never unhashable
+    for j, part in enumerate(content):
+        kind = part.get("type") if isinstance(part, dict) else None
+        if not isinstance(kind, str):
+            continue  # not an object, or no string type: the schema reports it
+        if kind == "image_url" and role == "assistant":
+            continue  # the image rules report an image in an assistant message
+        part_where = pointer(*where, "content", j)
+        if kind not in accepted:
+            whose = f"a {role} message" if role in PART_TYPES else "a message"
+            why = (
+                " (audio and file inputs are not supported for fine-tuning)"
+                if kind in ("input_audio", "file")
+                else ""
+            )
+            yield (
+                part_where + "/type",
+                f"{rule}.content.part_type",
+                ERROR,
+                f"content part type {kind!r} is not accepted in {whose}{why}: use "
+                f"{' or '.join(map(repr, accepted))} parts",
+            )
+        elif kind == "text" and "text" not in part:
+            yield (
+                part_where + "/text",
+                f"{rule}.content.part_missing",
+                ERROR,
+                "a text part needs its 'text' string: add the text or remove the part",
+            )
+        elif kind == "refusal" and not isinstance(part.get("refusal"), str):
+            yield (
+                part_where + "/refusal",
+                f"{rule}.content.part_missing",
+                ERROR,
+                "a refusal part needs its 'refusal' string: add the refusal text or remove the part",
+            )
+        elif kind == "image_url" and "image_url" not in part:
+            yield (
+                part_where + "/image_url",
+                f"{rule}.content.part_missing",
+                ERROR,
+                "an image_url part needs its 'image_url' object: add {\"url\": ...} or remove "
+                "the part",
+            )
+
+
+def _check_calls(m: dict, role: str | None, where: tuple, rule: str) -> Iterator[Issue]:
+    """A tool message names the call it answers; a legacy function call has JSON arguments; the
+    tool calls of one message have distinct ids."""
+    if role == "tool" and "tool_call_id" not in m:
+        yield (
+            pointer(*where, "tool_call_id"),
+            f"{rule}.tool.call_id_missing",
+            ERROR,
+            "a tool message needs the 'tool_call_id' of the call it answers: add it",
+        )
+    fn = m.get("function_call")
+    if isinstance(fn, dict):
+        yield from check_arguments(
+            fn.get("arguments"),
+            pointer(*where, "function_call", "arguments"),
+            f"{rule}.tool_call.arguments",
+        )
+    calls = m.get("tool_calls")
+    if isinstance(calls, list) and len(calls) > 1:
+        seen: set[str] = set()
+        for j, call in enumerate(calls):
+            cid = call.get("id") if isinstance(call, dict) else None
+            if not isinstance(cid, str):
+                continue  # the schema reports a missing or non-string id
+            if cid in seen:
+                yield (
+                    pointer(*where, "tool_calls", j, "id"),
+                    f"{rule}.tool_call.duplicate_id",
+                    WARNING,
+                    f"tool call id {cid!r} is used twice in this message, so the tool results "
+                    "cannot be told apart (whether the provider rejects the line is "
+                    "unconfirmed): give each call its own id",
+                )
+            seen.add(cid)
+
+
 def _check_images(images: list, role: Any, where: tuple, rule: str) -> Iterator[Issue]:
     for j, part in images:
         part_where = pointer(*where, "content", j)
@@ -212,13 +319,20 @@ def _check_images(images: list, role: Any, where: tuple, rule: str) -> Iterator[
             if isinstance(part.get("image_url"), dict)
             else None
         )
-        if isinstance(url, str) and url.startswith("data:") and not IMAGE_DATA_URL.match(url):
+        if not isinstance(url, str) or not url.startswith("data:"):
+            continue
+        match = IMAGE_DATA_URL.match(url)
+        if not match:
             yield (
                 part_where + "/image_url/url",
                 f"{rule}.images.format",
                 ERROR,
                 "images must be JPEG, PNG or WEBP (data:image/jpeg|png|webp;base64,...)",
             )
+            continue
+        problem = base64_issue(url[match.end() :])
+        if problem:
+            yield (part_where + "/image_url/url", f"{rule}.images.base64", *problem)
 
 
 def check_azure_chat(obj: dict) -> Iterator[Issue]:
@@ -292,6 +406,10 @@ def _check_output(out: list, key: str, rule: str) -> Iterator[Issue]:
                 ERROR,
                 "preference fine-tuning is text-only: remove the image",
             )
+        role = m.get("role")
+        role = role if isinstance(role, str) else None
+        yield from _check_parts(content, role, where, rule)
+        yield from _check_calls(m, role, where, rule)
     if rule == "azure" and not any(
         isinstance(m, dict) and m.get("role") == "assistant" for m in out
     ):
@@ -347,12 +465,7 @@ def check_completion(obj: dict, rule: str = "openai") -> Iterator[Issue]:
         )
     for key in ("prompt", "completion"):
         text = text_of(obj.get(key))
-        for token in SPECIAL_TOKENS if "<|" in text else ():
-            if token in text:
-                yield (
-                    pointer(key),
-                    f"{rule}.content.special_token",
-                    ERROR,
-                    f"{key} contains the special token {token}, which the provider rejects: "
-                    "remove it or break it up (e.g. '<| endoftext |>')",
-                )
+        if "<|" in text:
+            yield from special_token_issues(
+                text, pointer(key), f"{rule}.content.special_token", key
+            )

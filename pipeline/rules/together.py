@@ -70,14 +70,16 @@ def _check_conversation(messages: list, prefix: tuple, require_assistant: bool) 
             continue
         where = prefix + (i,)
         role = m.get("role")
-        if "role" in m and role not in ROLES:
+        if not isinstance(role, str):
+            role = None  # a list, object, number or null: the schema reports it; skip it here
+        if role is not None and role not in ROLES:
             yield (
                 pointer(*where, "role"),
                 "together.role.unknown",
                 ERROR,
                 f"invalid role {role!r}: possible roles are system, user, assistant",
             )
-        if i == 0 and role not in ("system", "user"):
+        if i == 0 and role is not None and role not in ("system", "user"):
             yield (
                 pointer(*where, "role"),
                 "together.role.first",
@@ -152,9 +154,9 @@ def _check_conversation(messages: list, prefix: tuple, require_assistant: bool) 
             ERROR,
             f"{images} images; the messages may contain at most {MAX_IMAGES}",
         )
-    if require_assistant and "assistant" not in {
-        m.get("role") for m in messages if isinstance(m, dict)
-    }:
+    if require_assistant and not any(
+        isinstance(m, dict) and m.get("role") == "assistant" for m in messages
+    ):
         yield (
             pointer(*prefix),
             "together.assistant.missing",
@@ -180,7 +182,8 @@ def _check_preference(obj: dict) -> Iterator[Issue]:
     for key in ("preferred_output", "non_preferred_output"):
         out = obj[key]
         if isinstance(out, list) and out and isinstance(out[0], dict):
-            if out[0].get("role") != "assistant":
+            role = out[0].get("role")
+            if isinstance(role, str) and role != "assistant":
                 yield (
                     pointer(key, 0, "role"),
                     "together.preference.output_role",

@@ -54,7 +54,8 @@ def _messages(value: Any, key: str) -> Iterator[Issue]:
     if not isinstance(value, list):
         return
     for i, m in enumerate(value):
-        if isinstance(m, dict) and "role" in m and m["role"] not in KNOWN_ROLES:
+        # a role that is not a string (a list, an object, a number) is the schema's to report
+        if isinstance(m, dict) and isinstance(m.get("role"), str) and m["role"] not in KNOWN_ROLES:
             yield (
                 pointer(key, i, "role"),
                 "trl.role.unknown",
@@ -75,7 +76,7 @@ def _messages(value: Any, key: str) -> Iterator[Issue]:
 def _prompt_last_role(prompt: Any) -> Iterator[Issue]:
     if isinstance(prompt, list) and prompt and isinstance(prompt[-1], dict):
         role = prompt[-1].get("role")
-        if role not in PROMPT_LAST_ROLES:
+        if isinstance(role, str) and role not in PROMPT_LAST_ROLES:
             yield (
                 pointer("prompt", len(prompt) - 1, "role"),
                 "trl.prompt.last_role",
@@ -175,6 +176,10 @@ def _check_pair(obj: dict) -> Iterator[Issue]:
 
 
 def _common_prefix(a: Any, b: Any) -> bool:
+    """Whether chosen and rejected start alike; True for other types than strings and lists (an
+    object, a number: the schema reports them, and they have no first item to compare)."""
+    if not isinstance(a, (str, list)) or not isinstance(b, (str, list)):
+        return True
     return bool(a) and bool(b) and type(a) is type(b) and a[0] == b[0]
 
 

@@ -88,12 +88,17 @@ def _check_contents(obj: dict) -> Iterator[Issue]:
     if not isinstance(contents, list):
         return
     roles = []
+    previous = None
+    last = 0  # the index of the last turn object (a non-object turn has no role to point at)
     for i, turn in enumerate(contents):
         if not isinstance(turn, dict):
             continue
+        last = i
         role = turn.get("role")
+        if not isinstance(role, str):
+            role = None  # a list, object, number or null: the schema reports it; skip it here
         roles.append(role)
-        if "role" in turn and role not in CONTENT_ROLES:
+        if role is not None and role not in CONTENT_ROLES:
             if role == "system":
                 yield (
                     pointer("contents", i, "role"),
@@ -104,13 +109,15 @@ def _check_contents(obj: dict) -> Iterator[Issue]:
             else:
                 yield from _role_issue(role, pointer("contents", i, "role"), CONTENT_ROLES)
         yield from _check_parts(turn.get("parts"), ("contents", i, "parts"))
-        if i and role == roles[-2] and role in CONTENT_ROLES:
+        # previous, not roles[-2]: after a leading turn that is not an object there is none
+        if role == previous and role in CONTENT_ROLES:
             yield (
                 pointer("contents", i, "role"),
                 "vertex.role.alternation",
                 WARNING,
                 f"two {role} turns in a row; the documented examples alternate user and model",
             )
+        previous = role
     if "model" not in roles:
         yield (
             pointer("contents"),
@@ -118,9 +125,9 @@ def _check_contents(obj: dict) -> Iterator[Issue]:
             ERROR,
             "the example has no model turn: add the response the model should learn",
         )
-    elif roles and roles[-1] != "model":
+    elif roles[-1] is not None and roles[-1] != "model":
         yield (
-            pointer("contents", len(roles) - 1, "role"),
+            pointer("contents", last, "role"),
             "vertex.role.last",
             WARNING,
             "the last turn is not from the model; the documented examples end with the model",
@@ -135,8 +142,10 @@ def _check_messages(messages: object) -> Iterator[Issue]:
         if not isinstance(m, dict):
             continue
         role = m.get("role")
+        if not isinstance(role, str):
+            role = None  # a list, object, number or null: the schema reports it; skip it here
         roles.append(role)
-        if "role" in m and role not in MESSAGE_ROLES:
+        if role is not None and role not in MESSAGE_ROLES:
             yield from _role_issue(role, pointer("messages", i, "role"), MESSAGE_ROLES)
         if role == "system" and i > 0:
             yield (
