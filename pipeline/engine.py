@@ -7,9 +7,10 @@ content, settings and code are unchanged is replayed from the stage cache instea
 comes from all its records: it is guessed from the first batch, and the workers count every
 record's shape; when the counts pick another shape (a file whose first records are not typical),
 the run is redone with that shape known, so the result is the same as deciding it first. The
-workers hand back each batch's Examples as Arrow rows; the main process dedupes exactly on ids,
-writes rejected and duplicate records as they come, and spills the rows (``write.Spill``, exact
-copies marked) to the staging folder. After the last input, near duplicates are clustered and the
+workers append each batch's Examples as Arrow rows to rows files of their own in the staging
+folder (the spill, ``write.Spill``) and hand back where they lie with what the main process needs:
+it dedupes exactly on ids, writes rejected and duplicate records as they come, and marks exact
+copies in the spill. After the last input, near duplicates are clustered and the
 write stage (``pipeline.write``) splits the spill into the artifacts, published atomically.
 Memory holds a few batches in flight and about 30 bytes per Example (the exact-dedupe keys, the
 near index's lengths and flags, the copy marks).
