@@ -134,8 +134,9 @@ _PROFILES = [
         limits=FileLimits(**_OPENAI_LIMITS),
         default_model="gpt-4o-mini-2024-07-18",
         shape=_chat_shape,
-        checks="roles, weight 0/1, an assistant message, tool calls and ids, JSON arguments, "
-        "function names, special tokens, 10 images (JPEG/PNG/WEBP, not in assistant messages)",
+        checks="roles, weight 0/1, an assistant message, content part types per role, tool calls "
+        "and ids, JSON arguments, function names, special tokens in any text, 10 images "
+        "(JPEG/PNG/WEBP, base64 that decodes, not in assistant messages); JSON Lines in UTF-8",
         models=_OPENAI_MODELS,
     ),
     Profile(
