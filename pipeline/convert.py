@@ -187,7 +187,9 @@ def choose_file_shape(counts: collections.Counter[str]) -> tuple[str | None, lis
     if other:
         notes.append("unrecognised records: " + ", ".join(f"{s} {n}" for s, n in other))
     if shape is None:
-        notes.append("no known shape; map the columns in [convert.mapping]")
+        notes.append(
+            "no records" if not other else "no known shape; map the columns in [convert.mapping]"
+        )
     return shape, notes
 
 
@@ -198,7 +200,18 @@ def _unknown_message(obj: dict) -> str:
     keys = list(obj)
     if not keys:
         return "empty object; no known shape"
-    seen = ", ".join(str(k) for k in keys)
+    seen = ", ".join(str(k)[:80] for k in keys[:20]) + (", ..." if len(keys) > 20 else "")
+    if len(keys) == 1 and isinstance(obj[keys[0]], list) and obj[keys[0]]:
+        return (
+            f"keys seen: {seen}; the records seem to be nested under {keys[0]!r}: put one record "
+            "per line (JSON Lines) or make the file one JSON array of the records"
+        )
+    for separator in (";", "|"):
+        if len(keys) == 1 and separator in str(keys[0]):
+            return (
+                f"keys seen: {seen}; the columns seem to be separated by '{separator}': save the "
+                "file with commas (CSV) or tabs (.tsv)"
+            )
     if len(keys) == 1:
         example = f'text = "{keys[0]}"'
     else:

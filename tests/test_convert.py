@@ -410,10 +410,23 @@ def test_mixed_file_notes():
         "alpaca",
         ["mixed shapes: alpaca 97, sharegpt 3", "unrecognised records: not_object 1, unknown 2"],
     )
-    assert choose_file_shape(collections.Counter({"unknown": 4}))[0] is None
-    assert choose_file_shape(collections.Counter()) == (
+    assert choose_file_shape(collections.Counter({"unknown": 4})) == (
         None,
-        ["no known shape; map the columns in [convert.mapping]"],
+        ["unrecognised records: unknown 4", "no known shape; map the columns in [convert.mapping]"],
+    )
+    assert choose_file_shape(collections.Counter()) == (None, ["no records"])
+
+
+def test_unknown_shapes_that_are_a_wrong_delimiter_or_a_wrapper_say_so():
+    semi = convert_record({"prompt;completion": "hi;there"}, "f.csv", 2, None, NO)
+    assert semi["message"] == (
+        "keys seen: prompt;completion; the columns seem to be separated by ';': save the file "
+        "with commas (CSV) or tabs (.tsv)"
+    )
+    wrapped = convert_record({"data": [{"messages": []}]}, "f.json", 1, None, NO)
+    assert wrapped["message"] == (
+        "keys seen: data; the records seem to be nested under 'data': put one record per line "
+        "(JSON Lines) or make the file one JSON array of the records"
     )
 
 
