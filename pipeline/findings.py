@@ -33,3 +33,15 @@ class Finding:
 def pointer(*parts: object) -> str:
     """An RFC 6901 JSON pointer from path parts: pointer("messages", 3, "weight") -> "/messages/3/weight"."""
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """A value from a user's record as it looks in JSON (true, null, "user"), cut to ``limit``
+    characters, for a message."""
+    import orjson
+
+    try:
+        text = orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-from pipeline.findings import ERROR, pointer
+from pipeline.findings import ERROR, pointer, shown
 from pipeline.profiles import Profile, load_schema
 from pipeline.records import plain_message
 from pipeline.rules.common import Issue
@@ -113,6 +113,10 @@ def schema_issues(profile: Profile, obj: Any) -> list[Issue]:
     for error in sorted(full.iter_errors(obj), key=lambda e: list(e.absolute_path)):
         path = list(error.absolute_path)
         message = error.message
+        if error.validator == "type":  # JSON's names, not Python's reprs (true, not True)
+            kinds = error.validator_value
+            kinds = " or ".join(kinds) if isinstance(kinds, list) else str(kinds)
+            message = f"{shown(error.instance)} is not of type {kinds}"
         if error.validator == "required" and isinstance(error.instance, dict):
             missing = [k for k in error.validator_value if k not in error.instance]
             path += missing[:1]

@@ -291,3 +291,22 @@ def test_pre_commit_hook() -> None:
     assert hooks[0]["entry"] == "ftprep validate"
     assert hooks[0]["language"] == "python"
     assert hooks[0]["files"] == r"\.jsonl$"
+
+
+def test_values_in_messages_are_shown_as_json_and_cut(tmp_path: Path) -> None:
+    from pipeline.findings import shown
+
+    assert [shown(v) for v in (True, None, "user", 2, [1])] == [
+        "true",
+        "null",
+        '"user"',
+        "2",
+        "[1]",
+    ]
+    assert shown("r" * 100) == '"' + "r" * 56 + "..."
+    line = {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}
+    line["messages"][1]["weight"] = True
+    write_jsonl(tmp_path / "t.jsonl", [line])
+    result = invoke("validate", str(tmp_path / "t.jsonl"), "--profile", "openai-chat")
+    assert f"{tmp_path / 't.jsonl'}:1: /messages/1/weight: true is not 0 or 1" in result.stdout
+    assert "/messages/1/weight: true is not of type integer [schema.type]" in result.stdout

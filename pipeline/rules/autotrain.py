@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from pipeline.findings import ERROR, WARNING, pointer
+from pipeline.findings import ERROR, WARNING, pointer, shown
 from pipeline.rules.common import Issue
 
 RESERVED = (
@@ -47,7 +47,7 @@ def _chat(value: Any, key: str, last_assistant: bool) -> Iterator[Issue]:
                 pointer(key, i, "role"),
                 "autotrain.role.unknown",
                 ERROR,
-                f"role {m['role']!r} is not one of {', '.join(ROLES)}",
+                f"role {shown(m['role'])} is not one of {', '.join(ROLES)}",
             )
     if last_assistant and value and isinstance(value[-1], dict):
         role = value[-1].get("role")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pipeline.findings import ERROR, WARNING, pointer
+from pipeline.findings import ERROR, WARNING, pointer, shown
 from pipeline.rules.common import Issue
 
 ROLES = ("system", "user", "assistant")
@@ -32,7 +32,7 @@ def check(obj: dict) -> Iterator[Issue]:
                 pointer("messages", i, "role"),
                 "azureml.role.unknown",
                 ERROR,
-                f"{role!r} is not a chat-completion role for Phi-3 fine-tuning: use system, user or assistant",
+                f"{shown(role)} is not a chat-completion role for Phi-3 fine-tuning: use system, user or assistant",
             )
         content = m.get("content")
         if isinstance(content, list):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pipeline.findings import ERROR, WARNING, pointer
+from pipeline.findings import ERROR, WARNING, pointer, shown
 from pipeline.rules.common import Issue
 
 SCHEMA_VERSION = "bedrock-conversation-2024"
@@ -27,7 +27,7 @@ def check(obj: dict) -> Iterator[Issue]:
             pointer("schemaVersion"),
             "bedrock.schema_version.unknown",
             WARNING,
-            f"schemaVersion {version!r} is not the documented {SCHEMA_VERSION!r}",
+            f"schemaVersion {shown(version)} is not the documented {SCHEMA_VERSION!r}",
         )
     for key in obj:
         if key not in KEYS:
@@ -62,7 +62,7 @@ def check(obj: dict) -> Iterator[Issue]:
                 pointer("messages", i, "role"),
                 "bedrock.role.unknown",
                 ERROR,
-                f"{role!r} is not a message role: use user or assistant"
+                f"{shown(role)} is not a message role: use user or assistant"
                 + ("; put the system prompt in the top-level 'system'" if role == "system" else ""),
             )
         elif i == 0 and role != "user":

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from pipeline.findings import ERROR, WARNING, pointer
+from pipeline.findings import ERROR, WARNING, pointer, shown
 
 Issue = tuple[str, str, str, str]  # pointer, rule, severity, message
 
@@ -258,7 +258,7 @@ def check_weight_01(m: dict, where: tuple, rule: str, any_role: bool = False) ->
             pointer(*where, "weight"),
             f"{rule}.weight.invalid",
             ERROR,
-            f"{weight!r} is not 0 or 1",
+            f"{shown(weight)} is not 0 or 1",
         )
     elif not any_role and m.get("role") != "assistant":
         yield (

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from pipeline.findings import ERROR, WARNING, pointer
+from pipeline.findings import ERROR, WARNING, pointer, shown
 from pipeline.rules.common import (
     Issue,
     check_function_name,
@@ -82,7 +82,7 @@ def _check_messages(messages: list, key: str) -> Iterator[Issue]:
                     pointer(*where, "role"),
                     "mistral.role.unknown",
                     ERROR,
-                    f"{role!r} is not a known role: use one of {', '.join(ROLES)}",
+                    f"{shown(role)} is not a known role: use one of {', '.join(ROLES)}",
                 )
             continue
         yield from _check_content(m, role, where)
@@ -101,7 +101,7 @@ def _check_messages(messages: list, key: str) -> Iterator[Issue]:
                 pointer(*where, "role"),
                 "mistral.role.order",
                 ERROR,
-                f"unexpected role {role!r} after role {previous!r}: after {previous} comes "
+                f"unexpected role {shown(role)} after role {previous!r}: after {previous} comes "
                 f"{' or '.join(NEXT[previous])}",
             )
         previous = role

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from pipeline.findings import ERROR, WARNING, pointer
+from pipeline.findings import ERROR, WARNING, pointer, shown
 from pipeline.rules.common import (
     IMAGE_DATA_URL,
     Issue,
@@ -104,7 +104,7 @@ def check_messages(
                         pointer(*where, "role"),
                         f"{rule}.role.unknown",
                         ERROR,
-                        f"{role!r} is not a known role: use one of {', '.join(ROLES)}",
+                        f"{shown(role)} is not a known role: use one of {', '.join(ROLES)}",
                     )
                 )
             issues.extend(_check_weight(m, where, rule))
@@ -194,7 +194,7 @@ def _check_weight(m: dict, where: tuple, rule: str) -> Iterator[Issue]:
             pointer(*where, "weight"),
             f"{rule}.weight.invalid",
             ERROR,
-            f"{weight!r} is not 0 or 1",
+            f"{shown(weight)} is not 0 or 1",
         )
 
 
@@ -241,7 +241,7 @@ def _check_parts(content: Any, role: str | None, where: tuple, rule: str) -> Ite
                 part_where + "/type",
                 f"{rule}.content.part_type",
                 ERROR,
-                f"content part type {kind!r} is not accepted in {whose}{why}: use "
+                f"content part type {shown(kind)} is not accepted in {whose}{why}: use "
                 f"{' or '.join(map(repr, accepted))} parts",
             )
         elif kind == "text" and "text" not in part:

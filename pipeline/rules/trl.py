@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from pipeline.findings import ERROR, WARNING, pointer
+from pipeline.findings import ERROR, WARNING, pointer, shown
 from pipeline.rules.common import FormatTracker, Issue
 
 KNOWN_ROLES = ("system", "user", "assistant", "tool", "developer")
@@ -60,7 +60,7 @@ def _messages(value: Any, key: str) -> Iterator[Issue]:
                 pointer(key, i, "role"),
                 "trl.role.unknown",
                 WARNING,
-                f"role {m['role']!r} is not one most chat templates know "
+                f"role {shown(m['role'])} is not one most chat templates know "
                 f"({', '.join(KNOWN_ROLES)}): check that your template renders it",
             )
         if isinstance(m, dict) and "from" in m and "role" not in m:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pipeline.findings import ERROR, WARNING, pointer
+from pipeline.findings import ERROR, WARNING, pointer, shown
 from pipeline.rules.common import FormatTracker, Issue
 
 DATA_FIELDS = ("text", "fileData", "inlineData", "functionCall", "functionResponse")
@@ -55,7 +55,7 @@ def _role_issue(role: object, where: str, allowed: tuple[str, ...]) -> Iterator[
         where,
         "vertex.role.unknown",
         ERROR,
-        f"{role!r} is not a valid role: use {' or '.join(allowed)}{hint}",
+        f"{shown(role)} is not a valid role: use {' or '.join(allowed)}{hint}",
     )
 
 
