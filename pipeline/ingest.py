@@ -922,7 +922,7 @@ def _read_csv(src: Source) -> Iterator[Item]:
         text = io.TextIOWrapper(
             raw, encoding=encoding or "utf-8-sig", errors="surrogateescape", newline=""
         )
-        reader = csv.reader(text, delimiter=delimiter)
+        reader = csv.reader(text, delimiter=delimiter, strict=True)
         header: list[str] | None = None
         done = 0  # physical lines read so far
         while True:
@@ -938,9 +938,15 @@ def _read_csv(src: Source) -> Iterator[Item]:
                 if reader.line_num <= done:
                     raise
                 done = reader.line_num
-                yield rejection(
-                    src.name, start, STAGE, "ingest.csv_row", f"row cannot be parsed ({err})"
-                )
+                message = f"row cannot be parsed ({err}): quote fields that contain the "
+                message += f"delimiter {delimiter!r}, a quote (doubled) or a line break"
+                if "unexpected end of data" in str(err):
+                    message = (
+                        f"a quoted field opened on this row is never closed, so lines {start} to "
+                        f"{done} (the end of the file) were read into it: close the quote, and "
+                        "double the quotes inside quoted fields"
+                    )
+                yield rejection(src.name, start, STAGE, "ingest.csv_row", message)
                 continue
             done = reader.line_num
             if not row:

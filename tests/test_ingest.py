@@ -418,6 +418,21 @@ def test_csv_matches_the_csv_module(tmp_path: Path) -> None:
     assert [line for line, _ in records] == list(range(2, 2 + 2 * 50, 2))
 
 
+def test_csv_quotes_that_break_rows_are_named(tmp_path: Path) -> None:
+    f = write(tmp_path / "a.csv", 'q,a\nq1,a1\n"x"y,a2\nq3,a3\n"q4 never closed,a4\nq5,a5\n')
+    records, rejected = read(f)
+    assert records == [(2, {"q": "q1", "a": "a1"}), (4, {"q": "q3", "a": "a3"})]
+    assert [(r["line"], r["rule"]) for r in rejected] == [
+        (3, "ingest.csv_row"),
+        (5, "ingest.csv_row"),
+    ]
+    assert rejected[0]["message"].startswith("row cannot be parsed (',' expected after '\"')")
+    assert rejected[1]["message"] == (
+        "a quoted field opened on this row is never closed, so lines 5 to 6 (the end of the "
+        "file) were read into it: close the quote, and double the quotes inside quoted fields"
+    )
+
+
 # --------------------------------------------------------------------------- Parquet and HF
 
 
