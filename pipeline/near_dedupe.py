@@ -525,14 +525,19 @@ class NearIndex:
             sigs = self.signatures()
             for b in range(BANDS):
                 column = np.fromfile(self._band_paths[b], dtype="<u8")[members]
-                order = np.argsort(column, kind="stable")
-                keys = column[order]
-                same = keys[1:] == keys[:-1]
+                order = np.argsort(column)  # a fast unstable sort finds the shared keys ...
+                same = column[order[1:]] == column[order[:-1]]
                 if not same.any():
                     continue
-                starts = np.flatnonzero(np.concatenate(([True], ~same)))
+                shared = np.zeros(len(order), dtype=bool)
+                shared[1:] |= same
+                shared[:-1] |= same
+                rows = order[shared]  # ... and their few rows go in (key, input) order
+                order = rows[np.lexsort((rows, column[rows]))]
+                keys = column[order]
+                starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
                 sizes = np.diff(np.append(starts, len(keys)))
-                for start, size in zip(starts[sizes > 1], sizes[sizes > 1], strict=True):
+                for start, size in zip(starts, sizes, strict=True):
                     bucket = members[order[start : start + size]]
                     self._verify_bucket(bucket, sigs, uf, threshold)
             sigs.close()
@@ -563,13 +568,15 @@ class NearIndex:
         ``PER_CLUSTER`` members of each, ``MAX_BUCKET_CHECKS`` Jaccard estimates in all."""
         groups: dict[int, list[int]] = {}  # root -> the first few members seen in this bucket
         for i in (int(x) for x in bucket):
-            sig_i = np.asarray(sigs[i])
+            sig_i = None  # read only when a comparison needs it (most pairs are joined already)
             checks = 0
             for root in list(groups):
                 if checks >= MAX_BUCKET_CHECKS:
                     break
                 if uf.find(root) == uf.find(i):
                     continue
+                if sig_i is None:
+                    sig_i = np.asarray(sigs[i])
                 for j in groups[root]:
                     checks += 1
                     if jaccard(sig_i, np.asarray(sigs[j])) >= threshold:
