@@ -65,11 +65,11 @@ def write_splits(
         try:
             start = 0
             for batch, kept in _spill_batches(spill.batches(), spill.copies):
-                splits, cluster_ids = _decide(
+                masks, cluster_ids = _decide(
                     batch, kept, start, plan, clusters, stats, duplicates, tokens
                 )
-                writer.submit(batch, *_spread(kept, batch.num_rows, splits, cluster_ids))
-                start += len(splits)
+                start += len(cluster_ids)
+                writer.submit(batch, *_spread(kept, batch.num_rows, masks, cluster_ids))
         finally:
             writer.finish()
     finally:
@@ -208,17 +208,21 @@ def _kept_columns(batch: Any, kept: Any, columns: list[str]) -> dict[str, list]:
     return {name: [values[r] for r in rows] for name, values in part.items()}
 
 
-def _spread(kept: Any, rows: int, *columns: list) -> list[list]:
-    """Per-kept-row lists widened to every row of the batch (None for an exact copy)."""
+def _spread(
+    kept: Any, rows: int, masks: dict[str, np.ndarray], cluster_ids: list[str]
+) -> tuple[dict[str, np.ndarray], list[str | None]]:
+    """Per-kept-row split masks and cluster ids widened to every row of the batch (an exact
+    copy is in no split and has no cluster id)."""
     if kept is None:
-        return list(columns)
-    wide = []
-    for values in columns:
-        full: list = [None] * rows
-        for r, v in zip(kept.tolist(), values, strict=True):
-            full[r] = v
-        wide.append(full)
-    return wide
+        return masks, cluster_ids
+    wide: dict[str, np.ndarray] = {}
+    for name, mask in masks.items():
+        wide[name] = np.zeros(rows, dtype=bool)
+        wide[name][kept] = mask
+    ids: list[str | None] = [None] * rows
+    for r, cluster in zip(kept.tolist(), cluster_ids, strict=True):
+        ids[r] = cluster
+    return wide, ids
 
 
 def _light_batches(
@@ -277,9 +281,9 @@ def _decide(
     stats: dict[str, SourceStats],
     duplicates: JsonlWriter,
     tokens: dict[str, dict[str, int]],
-) -> tuple[list[str | None], list[str]]:
-    """The split of each kept row of a spill batch (None for a dropped near copy) and its cluster
-    id; counts them per input and adds up the tokens per split."""
+) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Each split's mask over the kept rows of a spill batch (a dropped near copy is in none)
+    and each kept row's cluster id; counts them per input and adds up the tokens per split."""
     part = _kept_columns(batch, kept, ["id", "source", "line", "n_tokens", "n_trained_tokens"])
     ids, sources = part["id"], part["source"]
     stop = start + len(ids)
@@ -298,13 +302,14 @@ def _decide(
             setattr(stats[source], split, getattr(stats[source], split) + n)
     n_tokens = np.array(part["n_tokens"], dtype=float)  # None (no count) is nan
     n_trained = np.array(part["n_trained_tokens"], dtype=float)
+    masks = {}
     for split in SPLITS:
-        mask = np.fromiter((s == split for s in splits), dtype=bool, count=len(splits))
+        mask = masks[split] = np.fromiter((s == split for s in splits), bool, len(splits))
         t = tokens[split]
         t["examples"] += int(mask.sum())
         t["tokens"] += int(np.nansum(n_tokens[mask]))
         t["trained_tokens"] += int(np.nansum(n_trained[mask]))
-    return splits, cluster_ids
+    return masks, cluster_ids
 
 
 class _BatchWriter:
@@ -326,13 +331,10 @@ class _BatchWriter:
         ]
         self._pending: collections.deque = collections.deque()
 
-    def submit(self, batch, split_of_row: list, cluster_of_row: list) -> None:
+    def submit(self, batch, masks: dict[str, np.ndarray], cluster_of_row: list) -> None:
+        """A spill batch, with each split's mask over its rows and each row's cluster id."""
         while len(self._pending) >= 2 * self.AHEAD:
             self._pending.popleft().result()
-        masks = {
-            name: np.fromiter((sp == name for sp in split_of_row), bool, len(split_of_row))
-            for name in SPLITS
-        }
         lines, rows = self._pools
         self._pending.append(lines.submit(self._write_lines, batch, masks))
         self._pending.append(rows.submit(self._write_rows, batch, masks, cluster_of_row))
