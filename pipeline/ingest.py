@@ -358,13 +358,22 @@ def _read_jsonl(src: Source) -> Iterator[Item]:
     yield from _jsonl_lines(src, encoding)
 
 
-def is_json_lines(src: Source) -> bool:
-    """Whether a source is read as JSON Lines (not as a JSON document, whatever its name says,
-    nor CSV, Parquet or a dataset folder)."""
-    if src.format != "jsonl":
-        return False
+def not_json_lines(src: Source) -> str | None:
+    """What keeps a source from being UTF-8 JSON Lines, the form most providers take, with what
+    to do; None when it is (or cannot be read: its rejection says why)."""
+    if src.compression:
+        return "gzip-compressed: upload the uncompressed .jsonl file"
+    convert = "convert it to JSON Lines, one JSON object per line (`ftprep run` writes them)"
+    if src.format not in ("json", "jsonl"):
+        return f"{src.format.upper()}: {convert}"
     head = _read_head(src)
-    return isinstance(head, tuple) and not _json_document(*head)
+    if isinstance(head, dict):
+        return None
+    if src.format == "json" or _json_document(*head):
+        return f"a JSON document (an array or a pretty-printed object): {convert}"
+    if head[0] is not None:
+        return "UTF-16 or UTF-32 text: save it as UTF-8"
+    return None
 
 
 def _json_document(encoding: str | None, head: bytes) -> bool:

@@ -232,18 +232,7 @@ def _check_jsonl_file(path: Path, name: str, add) -> None:
     object), CSV, Parquet, gzip or UTF-16/32 text is an error for the whole file, though its
     records are read and checked all the same."""
     (src,) = ingest.discover(path, name)
-    with open(path, "rb") as f:
-        head = f.read(4)
-    what = None
-    if src.compression:
-        what = "gzip-compressed: upload the uncompressed .jsonl file"
-    elif not ingest.is_json_lines(src):
-        kind = "a JSON document (an array or a pretty-printed object)"
-        kind = kind if src.format in ("json", "jsonl") else src.format.upper()
-        what = f"{kind}: convert it to JSON Lines, one JSON object per line (`ftprep run` "
-        what += "writes them)"
-    elif head.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")):
-        what = "UTF-16 or UTF-32 text: save it as UTF-8"
+    what = ingest.not_json_lines(src)
     if what:
         add(
             0,
