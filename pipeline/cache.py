@@ -3,12 +3,11 @@
 A cache entry holds what ingest -> convert -> validate -> count -> featurise produced for one
 input: its shape, batch by batch the outcomes the engine consumes, and the rows files the workers
 wrote (hard links to the run's own, or copies across devices; an entry whose files are missing or
-cut short is a miss). Its key is
-the xxh3-128 hash of the input's bytes, the input's name, the settings those stages read (profile, model
-and tokenizer, limits, length policy, mappings, system prompt, dedupe key) and the code version
-(a hash of ftprep's own modules and schemas). Editing a file, a template, a schema or the code
-gives a new key, so stale results are never served; changing only what the global stages read
-(seed, split, near threshold) reuses every entry.
+cut short is a miss). Its key is the xxh3-128 hash of the input's bytes, the input's name, the
+settings those stages read (profile, model and tokenizer, limits, length policy, mappings, system
+prompt, dedupe key) and the code version (a hash of ftprep's own modules and schemas). Editing
+a file, a template, a schema or the code gives a new key, so stale results are never served;
+changing only what the global stages read (seed, split, near threshold) reuses every entry.
 
 A whole run whose key (every input key plus the global settings) matches the manifest already in
 the output folder, with every output file's sha256 intact, is not redone at all.
@@ -99,7 +98,7 @@ class StageCache:
         self.misses = 0
 
     def key(self, name: str, content: str) -> str:
-        """The entry key of an input, from its name and ``content_hash``."""
+        """The entry key of an input, from its name and ``content_key``."""
         return fingerprint({"settings": self.settings_key, "name": name, "content": content})
 
     def load(self, key: str) -> tuple[tuple, Iterator[Any], Path] | None:

@@ -301,7 +301,8 @@ def check_out(out: Path, inputs: list[Path]) -> None:
             )
     if out.is_dir():
         names = [p.name for p in out.iterdir()]
-        foreign = sorted(n for n in names if n not in OUT_CONTENTS or "manifest.json" not in names)
+        previous_run = "manifest.json" in names  # else every file in it is the user's
+        foreign = sorted(n for n in names if not previous_run or n not in OUT_CONTENTS)
         if foreign:
             shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
             raise ingest.InputError(
