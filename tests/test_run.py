@@ -132,6 +132,25 @@ def test_parallel_run_matches_inline_run(tmp_path: Path) -> None:
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
 
 
+def test_batch_size_leaves_no_trace_in_the_artifacts(tmp_path: Path) -> None:
+    """Parquet row groups are written from contiguous columns, so the bytes do not depend on how
+    the rows came in batches (nor, by the same token, on the engine). The texts are long enough
+    to outgrow Parquet's dictionary page, whose fallback point otherwise moved with the batches."""
+    from pipeline.engine import RunConfig, run
+
+    chats = many_chats(2600)
+    for c in chats:
+        c["messages"][1]["content"] *= 4
+    lines = [json.dumps(c) for c in chats]
+    lines[5:5] = ["{broken"] * 3  # batches of uneven sizes
+    data = tmp_path / "in.jsonl"
+    data.write_text("\n".join(lines) + "\n")
+    for size in (7, 256):
+        run(RunConfig(inputs=[data], out=tmp_path / str(size), batch_size=size, use_cache=False))
+    for name in ARTIFACTS[:-1]:
+        assert (tmp_path / "7" / name).read_bytes() == (tmp_path / "256" / name).read_bytes(), name
+
+
 def split_ids(out: Path) -> dict[str, str]:
     import pyarrow.parquet as pq
 
