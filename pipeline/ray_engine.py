@@ -9,9 +9,10 @@ the shapes of all its records, counted by the actors; a wrong guess runs the sta
 shape known, as the embedded engine does. Exact dedupe is a Ray aggregation: group the kept records
 by their dedupe key and take the minimum ``seq`` and the count, so the driver only learns the keys
 that have copies and which copy comes first. The driver then streams the processed records in input
-order, writes rejected and duplicate records, spills the kept Examples and hands the spill to the
-embedded engine's split and writers (``SplitPlan``, near-duplicate clusters, JSONL + Parquet), so
-both engines give byte-identical artifacts; the manifest adds ``"engine": "ray"``.
+order, writes rejected and duplicate records, spills the kept Examples' Arrow rows as the actors
+made them (as the embedded engine's workers do: the driver never rebuilds an Example) and hands
+the spill to the embedded engine's split and writers (``SplitPlan``, near-duplicate clusters,
+JSONL + Parquet), so both engines give byte-identical artifacts; the manifest adds ``"engine": "ray"``.
 
 Nothing is dropped here that the embedded engine would keep: every record is counted per input
 file and the conservation check runs before the manifest is written. Ray is imported only here
@@ -32,14 +33,13 @@ from dataclasses import replace
 from typing import Any
 
 from pipeline import convert, engine, ingest, workers
-from pipeline.artifacts import ExampleBatch, publish, staging_dir
+from pipeline.artifacts import example_schema, publish, staging_dir
 from pipeline.engine import RunConfig, RunResult, SourceStats
 from pipeline.manifest import write_manifest
 
 READER_CPUS = 0.25  # a reader mostly waits on the stages after it
 STAGE_CPUS = 0.75  # so the actor pool and the readers fit on the same cores
 SEQ_BITS = 40  # seq = source index << SEQ_BITS | position in the source
-SEQ_MASK = (1 << SEQ_BITS) - 1
 # Blocks of a few MB: a reader's output is cut into blocks of this size, so the batches of one
 # large file spread over every actor (Ray's default, 128 MB, would give one actor a whole file).
 BLOCK_BYTES = 4 << 20
@@ -90,12 +90,15 @@ def _runs(table: Any) -> Iterator[tuple[str, int, int]]:
 
 
 class ProcessStage:
-    """Pass 1, one actor per partition: ``workers.process_batch`` over each source run.
+    """Pass 1, one actor per partition: ``workers.process_batch`` over each source run, handed on
+    as ``workers.arrow_rows`` gives it (the Examples as Arrow rows, as the embedded engine's
+    workers write them), so the driver never unpickles or rebuilds an Example.
 
-    Out: ``seq``, ``status`` (kept | rejected), ``key`` (the dedupe key of a kept Example),
-    ``record`` (the Example or rejection, pickled), and on the first row of each run of one
-    input's records ``warnings`` (their warning counts) and ``shapes`` (their records' shapes),
-    pickled."""
+    Out, one row per record: ``seq``, ``status`` (kept | rejected), ``key`` (the dedupe key of a
+    kept Example), ``outcome`` (the rejection, or the Example's light fields, pickled), on the
+    first row of each run of one input's records ``warnings`` and ``shapes`` (pickled counts),
+    then the Example's row (``example_schema(with_rendered=True)``; nulls for a rejection) and
+    its near-duplicate features (``near_*``; zeros for a rejection or with near dedupe off)."""
 
     def __init__(self, initargs: tuple, shapes: dict[str, str | None]):
         workers.init_worker(*initargs)
@@ -104,39 +107,117 @@ class ProcessStage:
     def __call__(self, table: Any) -> Any:
         import pyarrow as pa
 
-        out: dict[str, list] = {name: [] for name in PROCESSED_SCHEMA().names}
         seqs = table["seq"].to_pylist()
         items = table["item"].to_pylist()
+        parts = []
         for name, start, stop in _runs(table):
             batch = [pickle.loads(b) for b in items[start:stop]]
             results, warnings, shapes, features = workers.process_batch(
                 name, self.shapes.get(name), batch
             )
-            examples = [rec for rec in results if "stage" not in rec]
-            for j, rec in enumerate(examples if features is not None else []):
-                rec["near"] = features.row(j)
-            for i, rec in enumerate(results):
-                kept = "stage" not in rec
-                out["seq"].append(seqs[start + i])
-                out["status"].append("kept" if kept else "rejected")
-                out["key"].append((rec.get("dedupe_key") or rec["id"]) if kept else None)
-                out["record"].append(pickle.dumps(rec, protocol=5))
-                out["warnings"].append(pickle.dumps(warnings) if i == 0 and warnings else None)
-                out["shapes"].append(pickle.dumps(shapes) if i == 0 and shapes else None)
-        return pa.table(out, schema=PROCESSED_SCHEMA())
+            outcomes, rows, features = workers.arrow_rows(results, features)
+            parts.append(_processed(seqs[start:stop], outcomes, rows, features, warnings, shapes))
+        return pa.concat_tables(parts) if parts else PROCESSED_SCHEMA().empty_table()
+
+
+def _processed(
+    seqs: list[int],
+    outcomes: list[dict],
+    rows: Any,
+    features: Any,
+    warnings: collections.Counter,
+    shapes: collections.Counter,
+) -> Any:
+    """One source run's records as a table of ``PROCESSED_SCHEMA``."""
+    import numpy as np
+    import pyarrow as pa
+
+    from pipeline.near_dedupe import BANDS, NUM_PERM
+
+    n = len(outcomes)
+    kept = np.fromiter(("stage" not in rec for rec in outcomes), bool, n)
+    where = np.full(n, -1, dtype=np.int64)  # each record's row among the Examples, -1 for none
+    where[kept] = np.arange(int(kept.sum()))
+    examples = (
+        pa.Table.from_batches([rows])
+        if rows is not None
+        else example_schema(with_rendered=True).empty_table()
+    ).take(pa.array(where, mask=~kept))  # a null index gives a row of nulls
+    lengths = np.zeros(n, dtype=np.int64)
+    has = np.zeros(n, dtype=bool)
+    sigs = np.zeros((n, NUM_PERM), dtype="<u4")
+    bands = np.zeros((n, BANDS), dtype="<u8")
+    if features is not None:
+        lengths[kept], has[kept], sigs[kept], bands[kept] = (
+            features.lengths,
+            features.has,
+            features.sigs,
+            features.bands,
+        )
+    first = [pickle.dumps(warnings) if warnings else None, pickle.dumps(shapes) if shapes else None]
+    columns = {
+        "seq": pa.array(seqs, pa.int64()),
+        "status": pa.array(["kept" if k else "rejected" for k in kept.tolist()], pa.string()),
+        "key": pa.array(
+            [
+                (rec.get("dedupe_key") or rec["id"]) if "stage" not in rec else None
+                for rec in outcomes
+            ],
+            pa.string(),
+        ),  # fmt: skip
+        "outcome": pa.array([pickle.dumps(rec, protocol=5) for rec in outcomes], pa.binary()),
+        "warnings": pa.array(first[:1] + [None] * (n - 1), pa.binary()),
+        "shapes": pa.array(first[1:] + [None] * (n - 1), pa.binary()),
+        "near_length": pa.array(lengths),
+        "near_has": pa.array(has),
+        "near_sig": _fixed_binary(sigs),
+        "near_bands": _fixed_binary(bands),
+    }
+    for name in examples.column_names:
+        columns[name] = examples[name]
+    return pa.table(columns, schema=PROCESSED_SCHEMA())
+
+
+def _fixed_binary(matrix: Any) -> Any:
+    """An (n, k) numpy array as n fixed-size binary values (each row's bytes)."""
+    import pyarrow as pa
+
+    n, width = len(matrix), matrix.shape[1] * matrix.itemsize
+    data = pa.py_buffer(matrix.tobytes())
+    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), n, [None, data])
+
+
+def _matrix(column: Any, dtype: str, width: int) -> Any:
+    """``_fixed_binary``'s inverse for a column of a table (any chunking)."""
+    import numpy as np
+
+    array = column.combine_chunks() if hasattr(column, "combine_chunks") else column
+    if not len(array):
+        return np.zeros((0, width), dtype=dtype)
+    size = np.dtype(dtype).itemsize * width
+    data = array.buffers()[1]
+    flat = np.frombuffer(data, dtype=dtype, count=len(array) * width, offset=array.offset * size)
+    return flat.reshape(-1, width)
 
 
 def PROCESSED_SCHEMA():  # noqa: N802 - a constant built lazily (pyarrow is a heavy import)
     import pyarrow as pa
+
+    from pipeline.near_dedupe import BANDS, NUM_PERM
 
     return pa.schema(
         [
             ("seq", pa.int64()),
             ("status", pa.string()),
             ("key", pa.string()),
-            ("record", pa.binary()),
+            ("outcome", pa.binary()),
             ("warnings", pa.binary()),
             ("shapes", pa.binary()),
+            ("near_length", pa.int64()),
+            ("near_has", pa.bool_()),
+            ("near_sig", pa.binary(4 * NUM_PERM)),
+            ("near_bands", pa.binary(8 * BANDS)),
+            *example_schema(with_rendered=True),
         ]
     )
 
@@ -249,7 +330,8 @@ def first_copies(ray: Any, processed: Any, partitions: int) -> dict[str, int]:
     except ImportError:  # Ray before 2.5x: string expressions
         is_kept, has_copies = "status == 'kept'", "copies > 1"
     groups = (
-        processed.filter(expr=is_kept)
+        processed.select_columns(["status", "key", "seq"])  # before the filter: rows are heavy
+        .filter(expr=is_kept)
         .select_columns(["key", "seq"])
         .groupby("key", num_partitions=partitions)
         .aggregate(Min("seq", alias_name="first"), Count(alias_name="copies"))
@@ -337,69 +419,99 @@ def _confirm_shapes(
     return None if any(st.shape != shapes[st.name] for st in stats) else stats
 
 
-def _in_order(processed: Any) -> Iterator[tuple[int, str | None, bytes, bytes | None]]:
-    """(seq, key, record, warnings) of every processed record, checked to be in input order."""
+def _in_order(processed: Any) -> Iterator[Any]:
+    """The processed tables, checked to hold the records in input order."""
+    import numpy as np
+
     last = -1
     for table in processed.iter_batches(batch_format="pyarrow", batch_size=None):
-        columns = table.to_pydict()
-        for row in zip(
-            columns["seq"], columns["key"], columns["record"], columns["warnings"], strict=True
-        ):
-            if row[0] <= last:
-                raise RuntimeError("internal error: Ray returned records out of input order")
-            last = row[0]
-            yield row
+        seqs = table["seq"].to_numpy()
+        if len(seqs) and (seqs[0] <= last or np.any(np.diff(seqs) <= 0)):
+            raise RuntimeError("internal error: Ray returned records out of input order")
+        last = int(seqs[-1]) if len(seqs) else last
+        yield table
+
+
+def _take(
+    tally: engine.Tally,
+    st: SourceStats,
+    rec: dict,
+    seq: int,
+    first: int | None,
+    key: str | None,
+    kept_first: dict[str, tuple],
+) -> bool:
+    """One record's outcome into the tally; True when it is an Example to keep (``first``: the
+    seq of its key's first copy, when the key has copies)."""
+    if "stage" in rec:
+        tally.reject(st, rec)
+        return False
+    if first is not None:
+        if first != seq:
+            if key not in kept_first:
+                raise RuntimeError("internal error: a copy came before its first")
+            tally.duplicate(st, rec, kept_first[key])
+            return False
+        kept_first[key] = (
+            (rec["source"], rec["line"], rec["id"])
+            if rec.get("dedupe_key")
+            else (rec["source"], rec["line"])
+        )
+    tally.keep(rec)
+    return True
+
+
+def _features(table: Any, near: Any) -> Any:
+    """The near-duplicate features of a processed table's rows (None with near dedupe off)."""
+    from pipeline.near_dedupe import BANDS, NUM_PERM, BatchFeatures
+
+    if near.mode == "off":
+        return None
+    return BatchFeatures(
+        table["near_length"].to_numpy(),
+        table["near_has"].to_numpy(),
+        _matrix(table["near_sig"], "<u4", NUM_PERM),
+        _matrix(table["near_bands"], "<u8", BANDS),
+    )
 
 
 def _write(config, profile, info, near, stats, processed, firsts, staging, progress) -> RunResult:
-    """The driver's part: records in input order -> rejected, duplicates, spill; then the
-    embedded engine's split and writers; then the manifest."""
+    """The driver's part: records in input order -> rejected, duplicates, spill (the kept rows as
+    Arrow hands them over, never one Example at a time); then the embedded engine's split and
+    writers; then the manifest."""
+    import pyarrow as pa
 
     by_name = {st.name: st for st in stats}
     tally = engine.Tally(config, staging)
     tally.stats = stats
     kept_first: dict[str, tuple] = {}  # only keys that have copies
     advance = getattr(progress, "advance", None)
+    names = example_schema(with_rendered=True).names
     if progress:
         progress("ray: writing rejected and duplicate records")
     try:
         with tally.spill as spill:
-            kept = ExampleBatch(with_rendered=True)
-            chunk = None
-            for seq, key, blob, warn in _in_order(processed):
-                # one spill batch per reader batch, as the embedded engine writes (same row groups)
-                here = (seq >> SEQ_BITS, (seq & SEQ_MASK) // config.batch_size)
-                if here != chunk:
-                    if len(kept):
-                        spill.write(kept.to_arrow())
-                    if advance and chunk is not None:
-                        advance(config.batch_size)
-                    kept, chunk = ExampleBatch(with_rendered=True), here
-                if warn is not None:
-                    tally.warnings.update(pickle.loads(warn))
-                rec = pickle.loads(blob)
-                st = by_name[rec["source"]]
-                st.records += 1
-                if "stage" in rec:
-                    tally.reject(st, rec)
-                    continue
-                first = firsts.get(key)
-                if first is not None:
-                    if first != seq:
-                        if key not in kept_first:
-                            raise RuntimeError("internal error: a copy came before its first")
-                        tally.duplicate(st, rec, kept_first[key])
-                        continue
-                    kept_first[key] = (
-                        (rec["source"], rec["line"], rec["id"])
-                        if rec.get("dedupe_key")
-                        else (rec["source"], rec["line"])
-                    )
-                tally.keep(rec)
-                tally.near_index.add(rec.get("near"))
-                kept.add(rec)
-            if len(kept):
-                spill.write(kept.to_arrow())
+            for table in _in_order(processed):
+                for blob in table["warnings"].drop_null().to_pylist():
+                    tally.warnings.update(pickle.loads(blob))
+                keep = []
+                columns = zip(
+                    table["seq"].to_pylist(),
+                    table["key"].to_pylist(),
+                    table["outcome"].to_pylist(),
+                    strict=True,
+                )
+                for seq, key, blob in columns:
+                    rec = pickle.loads(blob)
+                    st = by_name[rec["source"]]
+                    st.records += 1
+                    keep.append(_take(tally, st, rec, seq, firsts.get(key), key, kept_first))
+                if any(keep):
+                    part = table.filter(pa.array(keep))
+                    spill.write(part.select(names).combine_chunks().to_batches()[0])
+                    tally.near_index.add_batch(_features(part, near), part.num_rows)
+                if advance:
+                    advance(table.num_rows)
         clusters, tokens = tally.split_and_write(
             config, near, bom=profile.limits.bom == "expect", progress=progress
         )

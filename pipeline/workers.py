@@ -212,6 +212,22 @@ def process_batch_arrow(
     rows file (``rows_prefix`` + pid) and their feature arrays, so the main process only decides
     and writes."""
     results, warnings, shapes, features = process_batch(source, file_shape, batch)
+    outcomes, rows, features = arrow_rows(results, features)
+    ref = light = None
+    if rows is not None:
+        ref = append_rows(Path(f"{rows_prefix}-{os.getpid()}.arrow"), rows.serialize())
+        light = rows.select(Spill.LIGHT).serialize()
+    return BatchResult(outcomes, ref, light, features, warnings, shapes)
+
+
+def arrow_rows(
+    results: list[dict], features: BatchFeatures | None
+) -> tuple[list[dict], Any, BatchFeatures | None]:
+    """``process_batch``'s results as either engine hands them on: the outcomes in input order
+    (a rejection whole; an Example only what exact dedupe and the tally read), the Examples' rows
+    as one Arrow RecordBatch (``example_schema(with_rendered=True)``; None when there are none)
+    and their features, row i for the i-th Example outcome. An Example whose values cannot be
+    encoded becomes a rejection (internal.error)."""
     rows = ExampleBatch(with_rendered=True)
     outcomes = []
     taken = []  # the Examples (by position among them) that became rows
@@ -227,12 +243,7 @@ def process_batch_arrow(
         outcomes.append(rec if "stage" in rec else {k: rec[k] for k in _LIGHT_KEYS if k in rec})
     if features is not None and len(taken) < position:
         features = features.take(taken)
-    ref = light = None
-    if len(rows):
-        table = rows.to_arrow()
-        ref = append_rows(Path(f"{rows_prefix}-{os.getpid()}.arrow"), table.serialize())
-        light = table.select(Spill.LIGHT).serialize()
-    return BatchResult(outcomes, ref, light, features, warnings, shapes)
+    return outcomes, rows.to_arrow() if len(rows) else None, features
 
 
 def finish_example(
