@@ -173,13 +173,6 @@ def shingles(words: list[str]) -> list[str]:
 
 
 @dataclass
-class Features:
-    length: int  # characters of the normalised text (for --keep longest)
-    signature: bytes | None  # NUM_PERM little-endian uint32, None under MIN_WORDS words
-    bands: bytes | None  # BANDS little-endian uint64
-
-
-@dataclass
 class BatchFeatures:
     """The features of a batch of texts, row i for text i."""
 
@@ -199,15 +192,6 @@ class BatchFeatures:
 
     def take(self, rows: np.ndarray | list[int]) -> BatchFeatures:
         return BatchFeatures(self.lengths[rows], self.has[rows], self.sigs[rows], self.bands[rows])
-
-    def row(self, i: int) -> Features:
-        if not self.has[i]:
-            return Features(int(self.lengths[i]), None, None)
-        return Features(
-            int(self.lengths[i]),
-            self.sigs[i].astype("<u4").tobytes(),
-            self.bands[i].astype("<u8").tobytes(),
-        )
 
 
 # Shingle hashing, vectorised over a batch: the normalised texts of a batch are joined by spaces
@@ -457,23 +441,6 @@ class NearIndex:
 
     def __len__(self) -> int:
         return len(self.has)
-
-    def add(self, features: Features | None) -> int:
-        """Remember one Example; returns its index."""
-        index = len(self.has)
-        if features is None or features.signature is None:
-            self._band_rows += self._zero_keys
-            self._sigs.write(self._zero_sig)
-            self.has.append(0)
-            self.lengths.append(min(features.length if features else 0, 2**32 - 1))
-        else:
-            self._band_rows += features.bands
-            self._sigs.write(features.signature)
-            self.has.append(1)
-            self.lengths.append(min(features.length, 2**32 - 1))
-        if len(self._band_rows) >= FLUSH_EVERY * BANDS * 8:
-            self._flush_bands()
-        return index
 
     def add_batch(self, features: BatchFeatures | None, n: int) -> None:
         """Remember n Examples at once: ``features`` of each, or none (near dedupe off)."""

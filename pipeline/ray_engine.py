@@ -12,7 +12,8 @@ that have copies and which copy comes first. The driver then streams the process
 order, writes rejected and duplicate records, spills the kept Examples' Arrow rows as the actors
 made them (as the embedded engine's workers do: the driver never rebuilds an Example) and hands
 the spill to the embedded engine's split and writers (``SplitPlan``, near-duplicate clusters,
-JSONL + Parquet), so both engines give byte-identical artifacts; the manifest adds ``"engine": "ray"``.
+JSONL + Parquet), so both engines give byte-identical artifacts; the manifest adds
+``"engine": "ray"``.
 
 Nothing is dropped here that the embedded engine would keep: every record is counted per input
 file and the conservation check runs before the manifest is written. Ray is imported only here
@@ -167,7 +168,7 @@ def _processed(
                 for rec in outcomes
             ],
             pa.string(),
-        ),  # fmt: skip
+        ),
         "outcome": pa.array([pickle.dumps(rec, protocol=5) for rec in outcomes], pa.binary()),
         "warnings": pa.array(first[:1] + [None] * (n - 1), pa.binary()),
         "shapes": pa.array(first[1:] + [None] * (n - 1), pa.binary()),
@@ -191,10 +192,10 @@ def _fixed_binary(matrix: Any) -> Any:
 
 
 def _matrix(column: Any, dtype: str, width: int) -> Any:
-    """``_fixed_binary``'s inverse for a column of a table (any chunking)."""
+    """``_fixed_binary``'s inverse for a table's column (a ChunkedArray)."""
     import numpy as np
 
-    array = column.combine_chunks() if hasattr(column, "combine_chunks") else column
+    array = column.combine_chunks()
     if not len(array):
         return np.zeros((0, width), dtype=dtype)
     size = np.dtype(dtype).itemsize * width

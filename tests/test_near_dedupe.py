@@ -74,9 +74,7 @@ def _true_jaccard(a: dict, b: dict) -> float:
 
 def _decide(examples: list[dict], tmp_path: Path, threshold: float = 0.8, keep: str = "first"):
     index = nd.NearIndex(tmp_path)
-    features = nd.featurise_examples(examples)
-    for i in range(len(examples)):
-        index.add(features.row(i))
+    index.add_batch(nd.featurise_examples(examples), len(examples))
     try:
         return index.decide(threshold, keep)
     finally:
@@ -128,8 +126,8 @@ def test_keep_longest_and_first(tmp_path: Path) -> None:
 
 def test_short_texts_get_exact_dedupe_only(tmp_path: Path) -> None:
     short = {"kind": "sft", "messages": [{"role": "user", "content": "what is two plus two"}]}
-    feats = nd.featurise_examples([short]).row(0)
-    assert feats.signature is None and feats.bands is None
+    feats = nd.featurise_examples([short])
+    assert not feats.has[0] and not feats.sigs[0].any() and not feats.bands[0].any()
     decision = _decide([short, dict(short)], tmp_path)
     assert list(decision.rep) == [0, 1]
 
