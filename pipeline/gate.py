@@ -61,6 +61,8 @@ class RoleFacts:
     last_roles: tuple[str, ...]
     last_role_severity: str  # critical where the provider enforces it, warning where unconfirmed
     source: str
+    unconfirmed_roles: tuple[str, ...] = ()  # documented elsewhere only: a warning, as validate
+    unconfirmed_source: str = ""
 
 
 _OPENAI = RoleFacts(
@@ -68,6 +70,8 @@ _OPENAI = RoleFacts(
     ("assistant",),
     WARNING,
     "providers.md §9: OpenAI does not enforce the last role [U]",
+    ("developer",),
+    "providers.md §1: listed for reinforcement fine-tuning only, as validate warns",
 )
 ROLE_FACTS: dict[str, RoleFacts] = {
     "openai-chat": _OPENAI,
@@ -490,7 +494,7 @@ def derive_suite(
 
     facts = ROLE_FACTS.get(profile_name)
     if facts is not None:
-        alternatives = "|".join(re.escape(r) for r in facts.roles)
+        alternatives = "|".join(re.escape(r) for r in facts.roles + facts.unconfirmed_roles)
         specs.append(
             Spec(
                 "roles.known",
@@ -498,9 +502,23 @@ def derive_suite(
                 "ExpectColumnValuesToMatchRegex",
                 {"column": "roles", "regex": f"^(?:{alternatives})(?: (?:{alternatives}))*$"},
                 CRITICAL,
-                f"every message role is one of {', '.join(facts.roles)} ({profile_name})",
+                f"every message role is one of "
+                f"{', '.join(facts.roles + facts.unconfirmed_roles)} ({profile_name})",
             )
         )
+        if facts.unconfirmed_roles:
+            unconfirmed = "|".join(re.escape(r) for r in facts.unconfirmed_roles)
+            specs.append(
+                Spec(
+                    "roles.unconfirmed",
+                    "examples",
+                    "ExpectColumnValuesToNotMatchRegex",
+                    {"column": "roles", "regex": f"(?:^| )(?:{unconfirmed})(?: |$)"},
+                    WARNING,
+                    f"no message has role {' or '.join(facts.unconfirmed_roles)} "
+                    f"({facts.unconfirmed_source})",
+                )
+            )
         specs.append(
             Spec(
                 "roles.last",

@@ -102,6 +102,7 @@ def test_clean_run_passes(clean_result):
         "tokens.within_limit",
         "tokens.counted",
         "roles.known",
+        "roles.unconfirmed",
         "roles.last",
         "assistant.content_not_empty",
         "rejected.share",
@@ -237,6 +238,18 @@ def test_unknown_role_fails(clean_run, tmp_path):
     assert _check(result, "roles.known").failing_rows[0]["roles"] == "system usr assistant"
 
 
+def test_developer_role_is_a_warning_as_validate_says(clean_run, tmp_path):
+    run = _copy(clean_run, tmp_path)
+    rows = _rows(run / "train.parquet")
+    rows[4]["messages"][0]["role"] = "developer"
+    _write(run / "train.parquet", rows)
+    result = run_gate(run)
+    check = _check(result, "roles.unconfirmed")
+    assert not check.success and check.severity == WARNING
+    assert result.ok and [c.name for c in result.warned] == ["roles.unconfirmed"]
+    assert check.failing_rows[0]["roles"] == "developer user assistant"
+
+
 def test_duplicate_share_bounded_by_config(clean_run, tmp_path):
     run = _copy(clean_run, tmp_path)
     result = run_gate(run, {"max_duplicate_share": 0.01})
@@ -251,11 +264,11 @@ def test_cli_text_names_failures_and_exits_1(clean_run, tmp_path):
     result = CliRunner().invoke(cli, ["gate", str(run)])
     assert result.exit_code == 1, result.output
     lines = result.output.splitlines()
-    assert lines[-1].startswith("gate FAILED: 1 of 12 expectations failed (tokens.within_limit)")
+    assert lines[-1].startswith("gate FAILED: 1 of 13 expectations failed (tokens.within_limit)")
     fail = next(i for i, line in enumerate(lines) if line.startswith("FAIL"))
     assert "tokens.within_limit" in lines[fail] and "1 of 40 rows fail" in lines[fail]
     assert f"{rows[0]['source']}:{rows[0]['line']} [train] id {rows[0]['id']}" in lines[fail + 1]
-    assert sum(line.startswith("pass") for line in lines) == 11
+    assert sum(line.startswith("pass") for line in lines) == 12
 
 
 def test_cli_json_and_junit(clean_run):
@@ -267,8 +280,8 @@ def test_cli_json_and_junit(clean_run):
     result = CliRunner().invoke(cli, ["gate", str(clean_run), "--format", "junit"])
     assert result.exit_code == 0
     suite = ET.fromstring(result.output.split("\n", 1)[1])
-    assert suite.get("tests") == "12" and suite.get("failures") == "0"
-    assert len(suite.findall("testcase")) == 12
+    assert suite.get("tests") == "13" and suite.get("failures") == "0"
+    assert len(suite.findall("testcase")) == 13
 
 
 def test_cli_config_gate_table(clean_run, tmp_path):
