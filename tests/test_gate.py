@@ -228,22 +228,23 @@ def test_bad_last_role_is_a_warning_for_openai(clean_run, tmp_path):
     assert not strict.ok and _failed(strict) == {"roles.last"}
 
 
-def test_unknown_role_fails(clean_run, tmp_path):
+def _gate_with_role(clean_run, tmp_path, message: int, role: str):
+    """The gate's result on the clean run with one message of train row 4 given ``role``."""
     run = _copy(clean_run, tmp_path)
     rows = _rows(run / "train.parquet")
-    rows[4]["messages"][1]["role"] = "usr"
+    rows[4]["messages"][message]["role"] = role
     _write(run / "train.parquet", rows)
-    result = run_gate(run)
+    return run_gate(run)
+
+
+def test_unknown_role_fails(clean_run, tmp_path):
+    result = _gate_with_role(clean_run, tmp_path, 1, "usr")
     assert _failed(result) == {"roles.known"}
     assert _check(result, "roles.known").failing_rows[0]["roles"] == "system usr assistant"
 
 
 def test_developer_role_is_a_warning_as_validate_says(clean_run, tmp_path):
-    run = _copy(clean_run, tmp_path)
-    rows = _rows(run / "train.parquet")
-    rows[4]["messages"][0]["role"] = "developer"
-    _write(run / "train.parquet", rows)
-    result = run_gate(run)
+    result = _gate_with_role(clean_run, tmp_path, 0, "developer")
     check = _check(result, "roles.unconfirmed")
     assert not check.success and check.severity == WARNING
     assert result.ok and [c.name for c in result.warned] == ["roles.unconfirmed"]
