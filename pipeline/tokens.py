@@ -53,6 +53,8 @@ from typing import Any
 
 import orjson
 
+from pipeline.records import plain_message
+
 RANK_FILES = {
     "cl100k_base": (
         "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken",
@@ -371,10 +373,9 @@ class Counter:
         content = m.get("content")
         role = m.get("role")
         count = self.n if type(role) is str and role in REPEATING_ROLES else self.once
-        if len(m) == 2 and not padded and type(content) is str:  # role and content only
-            if type(role) is str and role != "function":
-                said = count(content)
-                return TOKENS_PER_MESSAGE + self.n(role) + said, said
+        if not padded and plain_message(m) and role != "function":
+            said = count(content)
+            return TOKENS_PER_MESSAGE + self.n(role) + said, said
         if padded and isinstance(content, str):
             content = content + "\n"
         said = self.content(content, count) + self.calls(m)

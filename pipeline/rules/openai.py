@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from pipeline.findings import ERROR, WARNING, pointer, shown
+from pipeline.records import plain_message
 from pipeline.rules.common import (
     IMAGE_DATA_URL,
     Issue,
@@ -73,7 +74,7 @@ def check_messages(
             continue
         role = m.get("role")
         content = m.get("content")
-        if len(m) == 2 and role in _PLAIN and isinstance(content, str) and content:
+        if plain_message(m) and role in _PLAIN and content:
             if role == "assistant":
                 trained += 1
                 has_assistant = True
