@@ -130,11 +130,7 @@ def validate_files(
         info = model_info(model)
         counter, limit = Counter(info.encoding), info.max_tokens
     for path in paths:
-        if Path(path).is_dir():
-            raise ingest.InputError(f"{path}: a folder; validate checks files: name them")
-        if not Path(path).is_file():
-            what = "not a regular file" if Path(path).exists() else "no such file"
-            raise ingest.InputError(f"{path}: {what}")
+        _require_file(path)
     report = ValidationReport(profile.name, max_findings=max_errors)
     for path in paths:
         report.files.append(str(path))
@@ -225,6 +221,15 @@ def _json_type(obj: Any) -> str:
     return {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
         type(obj), "number"
     )
+
+
+def _require_file(path: Path) -> None:
+    """A path validate can read: a regular file (a folder, a device or nothing is exit 2)."""
+    if Path(path).is_dir():
+        raise ingest.InputError(f"{path}: a folder; validate checks files: name them")
+    if not Path(path).is_file():
+        what = "not a regular file" if Path(path).exists() else "no such file"
+        raise ingest.InputError(f"{path}: {what}")
 
 
 def _check_jsonl_file(path: Path, name: str, add) -> None:
@@ -329,11 +334,7 @@ def choose_profile(paths: list[Path]) -> tuple[Profile, list[tuple[str, int, int
     """
     sample: list[dict] = []
     for path in paths:
-        if Path(path).is_dir():
-            raise ingest.InputError(f"{path}: a folder; validate checks files: name them")
-        if not Path(path).is_file():
-            what = "not a regular file" if Path(path).exists() else "no such file"
-            raise ingest.InputError(f"{path}: {what}")
+        _require_file(path)
         for n, (_, obj) in enumerate(_records(Path(path), str(path))):
             if n >= AUTO_SAMPLE:
                 break
