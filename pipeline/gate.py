@@ -494,7 +494,8 @@ def derive_suite(
 
     facts = ROLE_FACTS.get(profile_name)
     if facts is not None:
-        alternatives = "|".join(re.escape(r) for r in facts.roles + facts.unconfirmed_roles)
+        known = facts.roles + facts.unconfirmed_roles
+        alternatives = "|".join(re.escape(r) for r in known)
         specs.append(
             Spec(
                 "roles.known",
@@ -502,8 +503,7 @@ def derive_suite(
                 "ExpectColumnValuesToMatchRegex",
                 {"column": "roles", "regex": f"^(?:{alternatives})(?: (?:{alternatives}))*$"},
                 CRITICAL,
-                f"every message role is one of "
-                f"{', '.join(facts.roles + facts.unconfirmed_roles)} ({profile_name})",
+                f"every message role is one of {', '.join(known)} ({profile_name})",
             )
         )
         if facts.unconfirmed_roles:
