@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from pipeline.findings import ERROR, WARNING, pointer, shown
-from pipeline.rules.common import Issue
+from pipeline.rules.common import Issue, role_of
 
 ROLES = ("system", "user", "assistant")
 
@@ -23,9 +23,7 @@ def check(obj: dict) -> Iterator[Issue]:
         if not isinstance(m, dict):
             continue
         last = i
-        role = m.get("role")
-        if not isinstance(role, str):
-            role = None  # a list, object, number or null: the schema reports it; skip it here
+        role = role_of(m)
         roles.append(role)
         if role is not None and role not in ROLES:
             yield (

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from pipeline.findings import ERROR, WARNING, pointer, shown
-from pipeline.rules.common import Issue
+from pipeline.rules.common import Issue, role_of
 
 SCHEMA_VERSION = "bedrock-conversation-2024"
 KEYS = ("schemaVersion", "system", "messages")
@@ -40,11 +40,7 @@ def check(obj: dict) -> Iterator[Issue]:
     messages = obj.get("messages")
     if not isinstance(messages, list):
         return
-    # a role that is not a string (a list, an object, a number) is the schema's to report: None
-    roles = [
-        m.get("role") if isinstance(m, dict) and isinstance(m.get("role"), str) else None
-        for m in messages
-    ]
+    roles = [role_of(m) if isinstance(m, dict) else None for m in messages]
     if len(messages) < 2:
         yield (
             pointer("messages"),

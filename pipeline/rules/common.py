@@ -45,6 +45,13 @@ def images_of(content: Any) -> list[tuple[int, dict]]:
     ]
 
 
+def role_of(m: dict) -> str | None:
+    """A message's role when it is a string; None when it is missing or of another type (a list,
+    an object, a number, null): the schema reports those, and the rules skip them."""
+    role = m.get("role")
+    return role if isinstance(role, str) else None
+
+
 def special_token_issues(
     text: str, where: str, rule: str, what: str = "content", severity: str = ERROR, note: str = ""
 ) -> Iterator[Issue]:

@@ -16,6 +16,7 @@ from pipeline.rules.common import (
     check_function_name,
     check_tool_calls,
     check_weight_01,
+    role_of,
 )
 
 ROLES = ("system", "user", "assistant", "tool")
@@ -134,9 +135,9 @@ def _check_messages(messages: list, key: str) -> Iterator[Issue]:
                     ERROR,
                     f"tool call id {cid!r} must be exactly 9 characters of a-z, A-Z, 0-9",
                 )
-    # the message objects' indices and roles; a role that is not a string is the schema's: None
-    objects = [(i, m.get("role")) for i, m in enumerate(messages) if isinstance(m, dict)]
-    roles = [role if isinstance(role, str) else None for _, role in objects]
+    # the message objects' indices and roles
+    objects = [(i, role_of(m)) for i, m in enumerate(messages) if isinstance(m, dict)]
+    roles = [role for _, role in objects]
     if len(roles) == 1 and roles[0] is not None and roles[0] not in ("user", "system"):
         yield (
             pointer(key, objects[0][0], "role"),

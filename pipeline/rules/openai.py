@@ -22,6 +22,7 @@ from pipeline.rules.common import (
     count_images,
     images_of,
     message_texts,
+    role_of,
     special_token_issues,
     text_of,
 )
@@ -84,8 +85,7 @@ def check_messages(
                 issues.extend(_special_tokens(content, prefix + (i, "content"), rule))
         else:
             where = prefix + (i,)
-            if not isinstance(role, str):
-                role = None  # a list, object, number or null: the schema reports it; skip it here
+            role = role_of(m)
             has_user = has_user or role == "user"
             has_assistant = has_assistant or role == "assistant"
             tooled = tooled or "tool_calls" in m or role in ("tool", "function")
@@ -110,8 +110,7 @@ def check_messages(
                 )
             issues.extend(_check_weight(m, where, rule))
             issues.extend(_check_content(m, role, where, rule))
-            if isinstance(content, list):
-                issues.extend(_check_parts(content, role, where, rule))
+            issues.extend(_check_parts(content, role, where, rule))
             images = images_of(content)
             n_images += len(images)
             issues.extend(_check_images(images, role, where, rule))
@@ -407,8 +406,7 @@ def _check_output(out: list, key: str, rule: str) -> Iterator[Issue]:
                 ERROR,
                 "preference fine-tuning is text-only: remove the image",
             )
-        role = m.get("role")
-        role = role if isinstance(role, str) else None
+        role = role_of(m)
         yield from _check_parts(content, role, where, rule)
         yield from _check_calls(m, role, where, rule)
     if rule == "azure" and not any(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from pipeline.findings import ERROR, pointer
-from pipeline.rules.common import IMAGE_DATA_URL, FormatTracker, Issue, check_weight_01
+from pipeline.rules.common import IMAGE_DATA_URL, FormatTracker, Issue, check_weight_01, role_of
 
 FORMATS = {
     "general": ("text",),
@@ -69,9 +69,7 @@ def _check_conversation(messages: list, prefix: tuple, require_assistant: bool) 
         if not isinstance(m, dict):
             continue
         where = prefix + (i,)
-        role = m.get("role")
-        if not isinstance(role, str):
-            role = None  # a list, object, number or null: the schema reports it; skip it here
+        role = role_of(m)
         if role is not None and role not in ROLES:
             yield (
                 pointer(*where, "role"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from pipeline.findings import ERROR, WARNING, pointer, shown
-from pipeline.rules.common import FormatTracker, Issue
+from pipeline.rules.common import FormatTracker, Issue, role_of
 
 DATA_FIELDS = ("text", "fileData", "inlineData", "functionCall", "functionResponse")
 CONTENT_ROLES = ("user", "model")
@@ -94,9 +94,7 @@ def _check_contents(obj: dict) -> Iterator[Issue]:
         if not isinstance(turn, dict):
             continue
         last = i
-        role = turn.get("role")
-        if not isinstance(role, str):
-            role = None  # a list, object, number or null: the schema reports it; skip it here
+        role = role_of(turn)
         roles.append(role)
         if role is not None and role not in CONTENT_ROLES:
             if role == "system":
@@ -141,9 +139,7 @@ def _check_messages(messages: object) -> Iterator[Issue]:
     for i, m in enumerate(messages):
         if not isinstance(m, dict):
             continue
-        role = m.get("role")
-        if not isinstance(role, str):
-            role = None  # a list, object, number or null: the schema reports it; skip it here
+        role = role_of(m)
         roles.append(role)
         if role is not None and role not in MESSAGE_ROLES:
             yield from _role_issue(role, pointer("messages", i, "role"), MESSAGE_ROLES)
