@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from pipeline.findings import ERROR, WARNING, pointer, shown
-from pipeline.rules.common import Issue
+from pipeline.rules.common import Issue, role_of
 
 RESERVED = (
     "autotrain_text",
@@ -41,17 +41,17 @@ def _chat(value: Any, key: str, last_assistant: bool) -> Iterator[Issue]:
     if not isinstance(value, list):
         return
     for i, m in enumerate(value):
-        # a role that is not a string (a list, an object, a number) is the schema's to report
-        if isinstance(m, dict) and isinstance(m.get("role"), str) and m["role"] not in ROLES:
+        role = role_of(m) if isinstance(m, dict) else None
+        if role is not None and role not in ROLES:
             yield (
                 pointer(key, i, "role"),
                 "autotrain.role.unknown",
                 ERROR,
-                f"role {shown(m['role'])} is not one of {', '.join(ROLES)}",
+                f"role {shown(role)} is not one of {', '.join(ROLES)}",
             )
     if last_assistant and value and isinstance(value[-1], dict):
-        role = value[-1].get("role")
-        if isinstance(role, str) and role != "assistant":
+        role = role_of(value[-1])
+        if role is not None and role != "assistant":
             yield (
                 pointer(key, len(value) - 1, "role"),
                 "autotrain.dpo.last_role",

@@ -76,9 +76,9 @@ def _check_messages(messages: list, key: str) -> Iterator[Issue]:
         if not isinstance(m, dict):
             continue
         where = (key, i)
-        role = m.get("role")
+        role = role_of(m)
         if role not in ROLES:
-            if isinstance(role, str):  # other types (a list, an object): the schema reports them
+            if role is not None:
                 yield (
                     pointer(*where, "role"),
                     "mistral.role.unknown",

@@ -180,8 +180,8 @@ def _check_preference(obj: dict) -> Iterator[Issue]:
     for key in ("preferred_output", "non_preferred_output"):
         out = obj[key]
         if isinstance(out, list) and out and isinstance(out[0], dict):
-            role = out[0].get("role")
-            if isinstance(role, str) and role != "assistant":
+            role = role_of(out[0])
+            if role is not None and role != "assistant":
                 yield (
                     pointer(key, 0, "role"),
                     "together.preference.output_role",

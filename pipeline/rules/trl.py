@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from pipeline.findings import ERROR, WARNING, pointer, shown
-from pipeline.rules.common import FormatTracker, Issue
+from pipeline.rules.common import FormatTracker, Issue, role_of
 
 KNOWN_ROLES = ("system", "user", "assistant", "tool", "developer")
 PROMPT_LAST_ROLES = ("user", "tool", "assistant")
@@ -54,13 +54,13 @@ def _messages(value: Any, key: str) -> Iterator[Issue]:
     if not isinstance(value, list):
         return
     for i, m in enumerate(value):
-        # a role that is not a string (a list, an object, a number) is the schema's to report
-        if isinstance(m, dict) and isinstance(m.get("role"), str) and m["role"] not in KNOWN_ROLES:
+        role = role_of(m) if isinstance(m, dict) else None
+        if role is not None and role not in KNOWN_ROLES:
             yield (
                 pointer(key, i, "role"),
                 "trl.role.unknown",
                 WARNING,
-                f"role {shown(m['role'])} is not one most chat templates know "
+                f"role {shown(role)} is not one most chat templates know "
                 f"({', '.join(KNOWN_ROLES)}): check that your template renders it",
             )
         if isinstance(m, dict) and "from" in m and "role" not in m:
@@ -75,8 +75,8 @@ def _messages(value: Any, key: str) -> Iterator[Issue]:
 
 def _prompt_last_role(prompt: Any) -> Iterator[Issue]:
     if isinstance(prompt, list) and prompt and isinstance(prompt[-1], dict):
-        role = prompt[-1].get("role")
-        if isinstance(role, str) and role not in PROMPT_LAST_ROLES:
+        role = role_of(prompt[-1])
+        if role is not None and role not in PROMPT_LAST_ROLES:
             yield (
                 pointer("prompt", len(prompt) - 1, "role"),
                 "trl.prompt.last_role",
