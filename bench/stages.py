@@ -22,12 +22,11 @@ import orjson
 
 from pipeline import convert, ingest
 from pipeline.artifacts import ExampleBatch
-from pipeline.dedupe import example_ids
 from pipeline.engine import RunConfig, resolve
 from pipeline.ingest import batched
 from pipeline.near_dedupe import featurise_batch
 from pipeline.validate import validate_record
-from pipeline.workers import STATE, init_worker, worker_initargs
+from pipeline.workers import STATE, assign_ids, init_worker, worker_initargs
 
 STAGES = ("parse", "convert", "render", "validate", "count", "id", "features", "rows")
 
@@ -75,8 +74,7 @@ def measure(corpus: Path, examples: int, batch_size: int = 256) -> dict[str, flo
             spent["render"] += clock() - t
             kept.append(ex)
         t = clock()
-        for ex, id_ in zip(kept, example_ids(kept), strict=True):
-            ex["id"] = ex["cluster"] = id_
+        assign_ids(kept)
         spent["id"] += clock() - t
         t = clock()
         featurise_batch(kept, near)

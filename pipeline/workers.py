@@ -133,7 +133,7 @@ def process_batch(
             except Exception as exc:  # a bug must cost one record, not the run
                 ex = _internal_error(ex["source"], ex["line"], exc)
         results.append(ex)
-    results, _ = _batchwise(results, _assign_ids)
+    results, _ = _batchwise(results, assign_ids)
     features = None
     settings = STATE.get("near")
     if settings is not None:
@@ -143,7 +143,8 @@ def process_batch(
     return results, warnings, shapes, features
 
 
-def _assign_ids(examples: list[dict]) -> None:
+def assign_ids(examples: list[dict]) -> None:
+    """Each Example's id (and, until near dedupe says otherwise, its cluster) for a whole batch."""
     for ex, id_ in zip(examples, example_ids(examples), strict=True):
         ex["id"] = ex["cluster"] = id_
 
