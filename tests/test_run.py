@@ -151,6 +151,25 @@ def test_batch_size_leaves_no_trace_in_the_artifacts(tmp_path: Path) -> None:
         assert (tmp_path / "7" / name).read_bytes() == (tmp_path / "256" / name).read_bytes(), name
 
 
+def test_parquet_dictionary_encodes_repeated_values_only(tmp_path: Path) -> None:
+    """Roles and splits repeat: dictionary-encoded. Ids and message text are unique: plain, with
+    no dictionary built and abandoned."""
+    import pyarrow.parquet as pq
+
+    from pipeline.engine import RunConfig, run
+
+    data = write_jsonl(tmp_path / "in.jsonl", many_chats(50))
+    run(RunConfig(inputs=[data], out=tmp_path / "out", use_cache=False))
+    group = pq.ParquetFile(tmp_path / "out" / "train.parquet").metadata.row_group(0)
+    encodings = {
+        group.column(i).path_in_schema: group.column(i).encodings for i in range(group.num_columns)
+    }
+    for dictionary in ("messages.list.element.role", "split", "source"):
+        assert "RLE_DICTIONARY" in encodings[dictionary], dictionary
+    for plain in ("id", "messages.list.element.content", "text"):
+        assert "RLE_DICTIONARY" not in encodings[plain], plain
+
+
 def split_ids(out: Path) -> dict[str, str]:
     import pyarrow.parquet as pq
 
