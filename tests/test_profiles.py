@@ -4,6 +4,7 @@ the schema, and shuffle invariance."""
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 from pathlib import Path
@@ -264,3 +265,44 @@ def test_write_jsonl_helper_is_shared(tmp_path: Path) -> None:
     # the conftest helper writes what the validator reads
     path = write_jsonl(tmp_path / "x.jsonl", [{"text": "a"}])
     assert validate_files([path], get_profile("trl-sft")).records == 1
+
+
+@pytest.mark.parametrize(
+    ("profile", "rule", "severity"),
+    [
+        ("openai-chat", "openai.images.size", "warning"),
+        ("azure-openai-chat", "azure.images.size", "warning"),
+        ("together", "together.images.size", "error"),
+    ],
+)
+def test_an_image_over_10_mib_is_reported(
+    profile: str, rule: str, severity: str, tmp_path: Path
+) -> None:
+    """OpenAI and Azure skip such an image in training (a warning); Together's check fails."""
+    from pipeline.rules.common import IMAGE_MAX_BYTES
+
+    def line(image_bytes: int) -> dict:
+        data = b"\x89PNG" + bytes(image_bytes - 4)
+        url = "data:image/png;base64," + base64.b64encode(data).decode()
+        parts = [
+            {"type": "text", "text": "What is this?"},
+            {"type": "image_url", "image_url": {"url": url}},
+        ]
+        answer = [{"type": "text", "text": "A picture."}]
+        return {
+            "messages": [
+                {"role": "user", "content": parts},
+                {"role": "assistant", "content": answer},
+            ]
+        }
+
+    path = write_lines(
+        tmp_path / "images.jsonl", [line(IMAGE_MAX_BYTES), line(IMAGE_MAX_BYTES + 1)]
+    )
+    report = validate_files([path], get_profile(profile))
+    found = [
+        (f.line, f.rule, f.severity) for f in report.findings if not f.rule.startswith("file.")
+    ]
+    assert found == [(2, rule, severity)]
+    message = next(f.message for f in report.findings if f.rule == rule)
+    assert f"{IMAGE_MAX_BYTES + 1:,} bytes" in message

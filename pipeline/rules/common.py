@@ -22,6 +22,7 @@ SPECIAL_TOKENS = (
     "<|endofprompt|>",
 )
 IMAGE_DATA_URL = re.compile(r"^data:image/(jpeg|jpg|png|webp);base64,", re.IGNORECASE)
+IMAGE_MAX_BYTES = 10 * 1024 * 1024  # "Each image can be at most 10 MB" (OpenAI, Azure, Together)
 
 
 def text_of(content: Any) -> str:
@@ -243,6 +244,22 @@ def base64_issue(payload: str) -> tuple[str, str] | None:
         ERROR,
         "the image data URL says base64 but its data does not decode as base64: re-encode the "
         "image with standard base64",
+    )
+
+
+def decoded_size(payload: str) -> int:
+    """The bytes a standard base64 payload decodes to, without decoding it."""
+    return len(payload) * 3 // 4 - payload[-2:].count("=")
+
+
+def image_too_large(payload: str) -> str | None:
+    """A message when the image of a base64 payload is over ``IMAGE_MAX_BYTES``, else None."""
+    size = decoded_size(payload)
+    if size <= IMAGE_MAX_BYTES:
+        return None
+    return (
+        f"the image is {size:,} bytes, over the {IMAGE_MAX_BYTES:,} (10 MiB) an image may have: "
+        "resize or recompress it"
     )
 
 

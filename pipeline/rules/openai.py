@@ -20,6 +20,7 @@ from pipeline.rules.common import (
     check_tool_calls,
     check_tools,
     count_images,
+    image_too_large,
     images_of,
     message_texts,
     role_of,
@@ -330,9 +331,18 @@ def _check_images(images: list, role: Any, where: tuple, rule: str) -> Iterator[
                 "images must be JPEG, PNG or WEBP (data:image/jpeg|png|webp;base64,...)",
             )
             continue
-        problem = base64_issue(url[match.end() :])
+        payload = url[match.end() :]
+        problem = base64_issue(payload)
         if problem:
             yield (part_where + "/image_url/url", f"{rule}.images.base64", *problem)
+        elif too_large := image_too_large(payload):
+            # the service's skip reason "image too large" (S5)
+            yield (
+                part_where + "/image_url/url",
+                f"{rule}.images.size",
+                WARNING,
+                too_large + "; the upload passes but training skips the image",
+            )
 
 
 def check_azure_chat(obj: dict) -> Iterator[Issue]:

@@ -6,7 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from pipeline.findings import ERROR, pointer
-from pipeline.rules.common import IMAGE_DATA_URL, FormatTracker, Issue, check_weight_01, role_of
+from pipeline.rules.common import (
+    IMAGE_DATA_URL,
+    FormatTracker,
+    Issue,
+    check_weight_01,
+    image_too_large,
+    role_of,
+)
 
 FORMATS = {
     "general": ("text",),
@@ -123,13 +130,21 @@ def _check_conversation(messages: list, prefix: tuple, require_assistant: bool) 
                     if isinstance(part.get("image_url"), dict)
                     else None
                 )
-                if isinstance(url, str) and not IMAGE_DATA_URL.match(url):
+                match = IMAGE_DATA_URL.match(url) if isinstance(url, str) else None
+                if isinstance(url, str) and not match:
                     yield (
                         pointer(*where, "content", j, "image_url", "url"),
                         "together.images.format",
                         ERROR,
                         "the url must be a base64 JPEG, PNG or WEBP data URL "
                         "('data:image/<format>;base64,...'); web URLs are not accepted",
+                    )
+                elif match and (too_large := image_too_large(url[match.end() :])):
+                    yield (
+                        pointer(*where, "content", j, "image_url", "url"),
+                        "together.images.size",
+                        ERROR,
+                        too_large,
                     )
                 if m.get("weight", 0) not in (0, None):
                     yield (
