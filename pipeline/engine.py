@@ -255,14 +255,17 @@ class _LazyRunner:
             self._runner.close()
 
 
-def resolve(config: RunConfig) -> tuple[Profile, ModelInfo, list[ingest.Source]]:
-    """Check the profile, model and inputs before anything is written (errors here are exit 2)."""
+def resolve(config: RunConfig) -> tuple[Profile, ModelInfo, list[ingest.Source], list[str]]:
+    """Check the profile, model and inputs before anything is written (errors here are exit 2).
+    Returns the profile, the model, the input sources and the names of the files input folders
+    hold but no reader takes (by their extension), unless they are given as inputs too."""
     profile = get_profile(config.profile)
     load_schema(profile.name)
     info = _model_for(config, profile)
     sources: list[ingest.Source] = []
+    unknown: list[tuple[str, Path]] = []
     for path in config.inputs:
-        sources.extend(ingest.discover(path, str(path)))
+        sources.extend(ingest.discover(path, str(path), unknown))
     if not sources:
         raise ingest.InputError(
             "no input files found: name JSONL, JSON, CSV or Parquet files or folders"
@@ -274,9 +277,10 @@ def resolve(config: RunConfig) -> tuple[Profile, ModelInfo, list[ingest.Source]]
             also = f" (also as {first})" if first != src.name else ""
             raise ingest.InputError(f"input {src.name} is given twice{also}: give each once")
         seen[src.path.resolve()] = src.name
+    skipped = [name for name, path in unknown if path.resolve() not in seen]
     config.check()
     check_out(config.out, config.inputs)
-    return profile, info, sources
+    return profile, info, sources, skipped
 
 
 OUT_CONTENTS = frozenset((*ARTIFACTS, "quality"))  # what a run (and `ftprep gate`) writes there
@@ -338,7 +342,7 @@ def _model_for(config: RunConfig, profile: Profile) -> ModelInfo:
 
 
 def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> RunResult:
-    profile, info, sources = resolve(config)
+    profile, info, sources, skipped = resolve(config)
     workers = pool_size(sources, config.workers)
     near = config.near_settings()
     cache = _stage_cache(config, profile, info, near)
@@ -350,7 +354,7 @@ def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> Run
         from pipeline.cache import content_hash, content_key
 
         source_keys = [cache.key(src.name, content_key(src.path)) for src in sources]
-        run_key = _run_key(config, cache, source_keys)
+        run_key = _run_key(config, cache, source_keys, skipped)
         previous = _up_to_date(config.out, run_key) if config.use_cache else None
         if previous is not None:
             return RunResult(config.out, previous, up_to_date=True)
@@ -370,6 +374,7 @@ def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> Run
     finally:
         runner.close()
         hasher.shutdown(wait=False, cancel_futures=True)
+    manifest["skipped_files"] = skipped
     manifest["run_key"] = run_key
     write_manifest(staging, manifest)
     publish(staging, config.out)
@@ -666,12 +671,14 @@ def _stage_cache(config: RunConfig, profile: Profile, info: ModelInfo, near: Nea
     return StageCache(root, settings)
 
 
-def _run_key(config: RunConfig, cache: Any, source_keys: list[str]) -> str:
+def _run_key(config: RunConfig, cache: Any, source_keys: list[str], skipped: list[str]) -> str:
     from pipeline.cache import fingerprint
 
     public = config.public()
     public.pop("max_rejected_share")  # decides the exit code only
-    return fingerprint({"stages": cache.settings_key, "inputs": source_keys, "config": public})
+    return fingerprint(
+        {"stages": cache.settings_key, "inputs": source_keys, "skipped": skipped, "config": public}
+    )
 
 
 def _up_to_date(out: Path, run_key: str) -> dict[str, Any] | None:

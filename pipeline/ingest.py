@@ -91,9 +91,10 @@ class Source:
 # --------------------------------------------------------------------------- discover
 
 
-def discover(path: Path, name: str | None = None) -> list[Source]:
+def discover(path: Path, name: str | None = None, skipped: list[str] | None = None) -> list[Source]:
     """The sources under ``path``: the file itself, each split of a HF folder, or every supported
-    file in a plain folder (recursively, sorted by path, hidden and unknown files skipped)."""
+    file in a plain folder (recursively, sorted by path, hidden and unknown files skipped; the
+    name and path of each unknown one are added to ``skipped`` when given)."""
     path = Path(path)
     base = name if name is not None else _display_name(path)
     if not path.exists():
@@ -102,7 +103,7 @@ def discover(path: Path, name: str | None = None) -> list[Source]:
         hf = _hf_sources(path, base)
         if hf is not None:
             return hf
-        return _walk(path, base)
+        return _walk(path, base, skipped if skipped is not None else [])
     src = _file_source(path, base, explicit=True)
     assert src is not None
     return [src]
@@ -133,9 +134,10 @@ def _hf_sources(folder: Path, base: str) -> list[Source] | None:
     return None
 
 
-def _walk(folder: Path, base: str) -> list[Source]:
+def _walk(folder: Path, base: str, skipped: list[tuple[str, Path]]) -> list[Source]:
     prefix = "" if base in ("", ".") else base.rstrip("/") + "/"
     found: list[tuple[str, Source]] = []
+    unknown: list[tuple[str, Path]] = []
     for root, dirs, files in os.walk(folder):
         rel_root = Path(root).relative_to(folder)
         keep = []
@@ -156,7 +158,10 @@ def _walk(folder: Path, base: str) -> list[Source]:
             src = _file_source(Path(root) / f, f"{prefix}{rel}", explicit=False)
             if src is not None:
                 found.append((rel, src))
+            else:
+                unknown.append((f"{prefix}{rel}", Path(root) / f))
     found.sort(key=lambda pair: pair[0])
+    skipped.extend(sorted(unknown))
     return [src for _, src in found]
 
 

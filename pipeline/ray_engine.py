@@ -345,7 +345,7 @@ def first_copies(ray: Any, processed: Any, partitions: int) -> dict[str, int]:
 
 
 def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> RunResult:
-    profile, info, sources = engine.resolve(config)  # usage problems before Ray starts
+    profile, info, sources, skipped = engine.resolve(config)  # usage problems before Ray starts
     near = config.near_settings()
     ray = _import_ray()
     initargs = workers.worker_initargs(config, profile, info, near)
@@ -383,7 +383,7 @@ def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> Run
             firsts = first_copies(ray, processed, partitions)
             staging = staging_dir(config.out)
             result = _write(
-                config, profile, info, near, stats, processed, firsts, staging, progress
+                config, profile, info, near, stats, processed, firsts, staging, progress, skipped
             )
     finally:
         session.close()
@@ -479,10 +479,12 @@ def _features(table: Any, near: Any) -> Any:
     )
 
 
-def _write(config, profile, info, near, stats, processed, firsts, staging, progress) -> RunResult:
+def _write(
+    config, profile, info, near, stats, processed, firsts, staging, progress, skipped
+) -> RunResult:
     """The driver's part: records in input order -> rejected, duplicates, spill (the kept rows as
     Arrow hands them over, never one Example at a time); then the embedded engine's split and
-    writers; then the manifest."""
+    writers; then the manifest (``skipped``: the files input folders held but no reader took)."""
     import pyarrow as pa
 
     by_name = {st.name: st for st in stats}
@@ -524,6 +526,7 @@ def _write(config, profile, info, near, stats, processed, firsts, staging, progr
     manifest = tally.manifest(config, profile, info, near, clusters, tokens)
     import ray
 
+    manifest["skipped_files"] = skipped
     manifest["engine"] = "ray"
     manifest["versions"]["ray"] = ray.__version__
     write_manifest(staging, manifest)

@@ -44,6 +44,15 @@ def run_summary(manifest: dict[str, Any], out: str) -> str:
     for entry in manifest["inputs"]:
         for note in entry["shape_notes"]:
             lines.append(f"  note: {entry['path']}: {note}")
+    skipped = manifest.get("skipped_files") or []
+    if skipped:
+        shown = ", ".join(skipped[:5]) + (
+            f" and {_n(len(skipped) - 5)} more" if len(skipped) > 5 else ""
+        )
+        lines.append(
+            f"  note: skipped {_n(len(skipped))} file(s) in input folders whose extension is not "
+            f"JSONL, JSON, CSV or Parquet: {shown} (name a file to read it as it is)"
+        )
     tok = manifest["tokenizer"]
     limit = tok["max_tokens_per_example"]
     over = (

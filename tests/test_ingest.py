@@ -504,7 +504,12 @@ def test_folder_discovery_sorted_skipping_unknown_and_hidden(tmp_path: Path) -> 
         write(tmp_path / "in" / rel, gzip.compress(b"[]") if rel.endswith(".gz") else b"")
     write(tmp_path / "in" / ".git" / "d.jsonl", b"")
     write(tmp_path / "in" / "d.PARQUET", b"")
-    sources = discover(tmp_path / "in", name="in")
+    skipped: list[tuple[str, Path]] = []
+    sources = discover(tmp_path / "in", name="in", skipped=skipped)
+    assert skipped == [  # hidden files are not named
+        ("in/notes.md", tmp_path / "in" / "notes.md"),
+        ("in/x.txt", tmp_path / "in" / "x.txt"),
+    ]
     assert [s.name for s in sources] == [
         "in/a/y.json.gz",
         "in/a/z.csv",

@@ -523,3 +523,29 @@ def test_run_refuses_an_input_given_twice_and_settings_out_of_range(tmp_path: Pa
         "not 0; max_tokens must be a positive token count, not -3\n"
     )
     assert not (tmp_path / "o").exists()
+
+
+def test_files_a_folder_holds_but_no_reader_takes_are_named(tmp_path: Path) -> None:
+    folder = tmp_path / "raw"
+    folder.mkdir()
+    write_jsonl(folder / "chats.jsonl", many_chats(12))
+    write_jsonl(folder / "more.txt", many_chats(3, start=100))
+    (folder / ".DS_Store").write_bytes(b"\0")
+    code, out = run_cli("run", str(folder), "--out", str(tmp_path / "out"), "--no-cache")
+    assert code == 0
+    note = (
+        f"  note: skipped 1 file(s) in input folders whose extension is not JSONL, JSON, CSV or "
+        f"Parquet: {folder}/more.txt (name a file to read it as it is)"
+    )
+    assert note in out.splitlines()
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["skipped_files"] == [f"{folder}/more.txt"]
+    assert manifest["counts"]["records"] == 12
+    code, out = run_cli(
+        "run", str(folder), str(folder / "more.txt"), "--out", str(tmp_path / "out"), "--no-cache"
+    )
+    assert code == 0
+    assert "skipped" not in out  # given by name: read, so not skipped
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["counts"]["records"] == 15
+    assert manifest["skipped_files"] == []
