@@ -74,8 +74,9 @@ def largest_remainder(total: int, counts: dict[str, int]) -> dict[str, int]:
 
 
 class SplitPlan:
-    """Decides each cluster's split. Call ``count`` once per cluster, then ``start``, then
-    ``observe`` once per cluster in input order, then ``finish``; then ``split_of`` any time."""
+    """Decides each cluster's split. Call ``count`` once per cluster (or once with a number of
+    clusters), then ``start``, then ``observe`` once per cluster in input order, then ``finish``;
+    then ``split_of`` any time."""
 
     def __init__(
         self,
@@ -101,10 +102,10 @@ class SplitPlan:
         self._cutoff: int | None = None
 
     # -- pass 1
-    def count(self, stratum: str = "") -> None:
-        self.clusters += 1
+    def count(self, stratum: str = "", clusters: int = 1) -> None:
+        self.clusters += clusters
         key = stratum if self.stratified else ""
-        self.strata[key] = self.strata.get(key, 0) + 1
+        self.strata[key] = self.strata.get(key, 0) + clusters
 
     def start(self) -> None:
         if self.val_size is not None:

@@ -199,13 +199,16 @@ def _spill_batches(batches: Iterator[Any], copies: bytearray) -> Iterator[tuple[
         yield batch, (np.flatnonzero(marks == 0) if marks.any() else None)
 
 
-def _kept_columns(batch: Any, kept: Any, columns: list[str]) -> dict[str, list]:
-    """Some columns of a spill batch as lists, for the rows that are not exact copies."""
-    part = batch.select(columns).to_pydict()
-    if kept is None:
-        return part
-    rows = kept.tolist()
-    return {name: [values[r] for r in rows] for name, values in part.items()}
+def _kept_rows(batch: Any, kept: Any, columns: list[str]) -> Any:
+    """Some columns of a spill batch, for the rows that are not exact copies (still Arrow: the
+    callers turn into Python values only what they use)."""
+    part = batch.select(columns)
+    return part if kept is None else part.take(kept)
+
+
+def _values(part: Any, columns: list[str], rows: np.ndarray) -> dict[str, list]:
+    """Some columns of an Arrow batch as lists, for the given rows."""
+    return part.select(columns).take(rows).to_pydict()
 
 
 def _spread(
@@ -227,24 +230,27 @@ def _spread(
 
 def _light_batches(
     reader: Any, copies: bytearray, stratify_by: str | None
-) -> Iterator[tuple[int, int, dict]]:
-    """(start, stop, columns as lists) of each batch's kept rows, from the spill's light file:
-    ids, provenance, meta if needed."""
+) -> Iterator[tuple[int, int, Any]]:
+    """(start, stop, Arrow batch) of each batch's kept rows, from the spill's light file: ids,
+    provenance, meta if needed."""
     columns = ["id", "source", "line"] + (["meta"] if stratify_by else [])
     start = 0
     batches = (reader.get_batch(i) for i in range(reader.num_record_batches))
     for batch, kept in _spill_batches(batches, copies):
-        part = _kept_columns(batch, kept, columns)
-        stop = start + len(part["id"])
+        part = _kept_rows(batch, kept, columns)
+        stop = start + part.num_rows
         yield start, stop, part
         start = stop
 
 
-def _strata(part: dict, rows: np.ndarray, stratify_by: str | None) -> list[str]:
+def _strata(part: Any, rows: np.ndarray, stratify_by: str | None) -> list[str]:
     if not stratify_by:
         return [""] * len(rows)
-    keys = list(part)
-    return [stratum_of({k: part[k][r] for k in keys}, stratify_by) for r in rows]
+    values = _values(part, ["source", "meta"], rows)
+    return [
+        stratum_of({"source": source, "meta": meta}, stratify_by)
+        for source, meta in zip(values["source"], values["meta"], strict=True)
+    ]
 
 
 def _plan(
@@ -257,17 +263,25 @@ def _plan(
     """Remember the representatives' ids, count the clusters per stratum, then show the plan each
     cluster in input order (where its first surviving member is)."""
     for start, stop, part in _light_batches(reader, copies, stratify_by):
-        for i in clusters.wanted(start, stop):
-            r = int(i) - start
-            clusters.remember(int(i), part["id"][r], part["source"][r], part["line"][r])
-        for stratum in _strata(part, np.flatnonzero(clusters.leaders(start, stop)), stratify_by):
-            plan.count(stratum)
-    plan.start()
-    for start, stop, part in _light_batches(reader, copies, stratify_by):
+        wanted = clusters.wanted(start, stop)
+        if len(wanted):
+            got = _values(part, ["id", "source", "line"], wanted - start)
+            for i, id_, source, line in zip(
+                wanted.tolist(), got["id"], got["source"], got["line"], strict=True
+            ):
+                clusters.remember(i, id_, source, line)
         leaders = np.flatnonzero(clusters.leaders(start, stop))
-        cluster_ids = clusters.cluster_ids(start, part["id"])
+        if stratify_by:
+            for stratum in _strata(part, leaders, stratify_by):
+                plan.count(stratum)
+        elif len(leaders):
+            plan.count("", len(leaders))
+    plan.start()
+    for start, _, part in _light_batches(reader, copies, stratify_by):
+        leaders = np.flatnonzero(clusters.leaders(start, start + part.num_rows))
+        cluster_ids = clusters.cluster_ids(start, part.column("id").to_pylist())
         strata = _strata(part, leaders, stratify_by)
-        for r, stratum in zip(leaders, strata, strict=True):
+        for r, stratum in zip(leaders.tolist(), strata, strict=True):
             plan.observe(cluster_ids[r], stratum)
     plan.finish()
 
@@ -284,14 +298,14 @@ def _decide(
 ) -> tuple[dict[str, np.ndarray], list[str]]:
     """Each split's mask over the kept rows of a spill batch (a dropped near copy is in none)
     and each kept row's cluster id; counts them per input and adds up the tokens per split."""
-    part = _kept_columns(batch, kept, ["id", "source", "line", "n_tokens", "n_trained_tokens"])
-    ids, sources = part["id"], part["source"]
+    part = _kept_rows(batch, kept, ["id", "source", "line", "n_tokens", "n_trained_tokens"])
+    ids, sources = part.column("id").to_pylist(), part.column("source").to_pylist()
     stop = start + len(ids)
     cluster_ids = clusters.cluster_ids(start, ids)
     removed = clusters.removed(start, stop)
     splits: list[str | None] = [plan.split_of(c) for c in cluster_ids]
     if removed.any():
-        lines = part["line"]
+        lines = part.column("line").to_pylist()
         for r in np.flatnonzero(removed):
             splits[r] = None
             stats[sources[r]].duplicates += 1
@@ -300,8 +314,9 @@ def _decide(
     for (source, split), n in collections.Counter(zip(sources, splits, strict=True)).items():
         if split is not None:
             setattr(stats[source], split, getattr(stats[source], split) + n)
-    n_tokens = np.array(part["n_tokens"], dtype=float)  # None (no count) is nan
-    n_trained = np.array(part["n_trained_tokens"], dtype=float)
+    # a null (no count) is nan
+    n_tokens = part.column("n_tokens").to_numpy(zero_copy_only=False).astype(float)
+    n_trained = part.column("n_trained_tokens").to_numpy(zero_copy_only=False).astype(float)
     masks = {}
     for split in SPLITS:
         mask = masks[split] = np.fromiter((s == split for s in splits), bool, len(splits))
