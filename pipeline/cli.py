@@ -19,6 +19,16 @@ class UsageProblem(click.ClickException):
     exit_code = 2
 
 
+class _Path(click.Path):
+    """A path argument that refuses an empty string, which would otherwise mean the current
+    folder (an unset shell variable in ``ftprep run "$DATA"`` must not read everything here)."""
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and not value.strip():
+            self.fail("is empty: name a file or folder", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 def _usage_errors():
     from pipeline.config import ConfigError
     from pipeline.ingest import InputError
@@ -37,16 +47,14 @@ def cli() -> None:
 
 
 @cli.command()
-@click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("inputs", nargs=-1, type=_Path(path_type=Path))
 @click.option(
     "--config",
     "config_path",
-    type=click.Path(path_type=Path),
+    type=_Path(path_type=Path),
     help="TOML config (see ftprep.toml).",
 )
-@click.option(
-    "--out", type=click.Path(path_type=Path), help="Output folder [data/processed/<name>]."
-)
+@click.option("--out", type=_Path(path_type=Path), help="Output folder [data/processed/<name>].")
 @click.option("--profile", help="Target profile [openai-chat].")
 @click.option("--model", help="Target model, for tokens and limits [the profile's default].")
 @click.option(
@@ -81,7 +89,7 @@ def cli() -> None:
 @click.option("--max-tokens", type=click.IntRange(1), help="Token limit per example [the model's].")
 @click.option(
     "--tokenizer",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=_Path(path_type=Path, file_okay=False),
     help="Folder with tokenizer.json + tokenizer_config.json: count with an open model's "
     "tokenizer and chat template instead of tiktoken.",
 )
@@ -120,7 +128,7 @@ def cli() -> None:
 )
 @click.option(
     "--cache-dir",
-    type=click.Path(path_type=Path),
+    type=_Path(path_type=Path),
     help="Where per-input stage results are cached [$FTPREP_CACHE_DIR or ~/.cache/ftprep/stages].",
 )
 @click.option("--no-cache", is_flag=True, help="Recompute every stage; read and write no cache.")
@@ -251,7 +259,7 @@ def _default_name(inputs: list[Path]) -> str:
 
 
 @cli.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=_Path(path_type=Path))
 @click.option(
     "--profile",
     required=True,
@@ -298,13 +306,13 @@ def validate(files, profile, model, fmt, max_errors, strict) -> None:
 
 
 @cli.command()
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=_Path(path_type=Path))
 @click.option(
     "--model", help="OpenAI model id (snapshot, alias or ft: id) for tokenizer, limit, price."
 )
 @click.option(
     "--tokenizer",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=_Path(path_type=Path, file_okay=False),
     help="Open model: folder with tokenizer.json + tokenizer_config.json (chat template).",
 )
 @click.option(
@@ -346,8 +354,8 @@ def count(file, model, tokenizer, epochs, price, max_tokens, fmt) -> None:
 
 
 @cli.command()
-@click.argument("train", type=click.Path(path_type=Path))
-@click.argument("validation", type=click.Path(path_type=Path))
+@click.argument("train", type=_Path(path_type=Path))
+@click.argument("validation", type=_Path(path_type=Path))
 @click.option(
     "--near-threshold",
     type=click.FloatRange(0, 1, min_open=True),
@@ -402,11 +410,11 @@ def profiles() -> None:
 
 
 @cli.command()
-@click.argument("run_dir", metavar="DIR", type=click.Path(path_type=Path))
+@click.argument("run_dir", metavar="DIR", type=_Path(path_type=Path))
 @click.option(
     "--config",
     "config_path",
-    type=click.Path(path_type=Path),
+    type=_Path(path_type=Path),
     help="TOML config whose [gate] table sets the thresholds (see ftprep.toml).",
 )
 @click.option(

@@ -38,6 +38,14 @@ RUN_KEYS = {
 }
 
 
+def _relative_to(config: Path, key: str, value: Any) -> Path:
+    """A path setting, relative to the config file's folder; an empty one is refused (it would
+    mean that folder itself)."""
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{config}: run.{key} needs non-empty path strings, got {value!r}")
+    return config.parent / value
+
+
 def load_config(path: Path) -> dict[str, Any]:
     """The [run] settings with paths resolved, plus "mapping" and "roles" from [convert.*]."""
     try:
@@ -60,15 +68,13 @@ def load_config(path: Path) -> dict[str, Any]:
             )
         if not isinstance(value, expected) or isinstance(value, bool):
             raise ConfigError(f"{path}: run.{key} has the wrong type ({type(value).__name__})")
-    base = path.parent
     if "inputs" in run:
-        run["inputs"] = [base / p for p in run["inputs"]]
-    if "out" in run:
-        run["out"] = base / run["out"]
-    if "cache_dir" in run:
-        run["cache_dir"] = base / run["cache_dir"]
+        run["inputs"] = [_relative_to(path, "inputs", p) for p in run["inputs"]]
+    for key in ("out", "cache_dir", "tokenizer"):
+        if key in run:
+            run[key] = _relative_to(path, key, run[key])
     if "tokenizer" in run:
-        run["tokenizer"] = str(base / run["tokenizer"])
+        run["tokenizer"] = str(run["tokenizer"])
     convert = data.get("convert", {})
     for table in ("mapping", "roles"):
         values = convert.get(table, {})

@@ -251,6 +251,27 @@ def test_missing_input_is_exit_2_without_artifacts(tmp_path: Path) -> None:
     assert not out.exists()
 
 
+def test_an_empty_path_is_exit_2_not_the_current_folder(tmp_path: Path) -> None:
+    """An unset shell variable (``ftprep run "$DATA"``) must not read the whole current folder."""
+    out = tmp_path / "o"
+    code, output = run_cli("run", "", "--out", str(out))
+    assert code == 2
+    assert output.endswith(
+        "Error: Invalid value for '[INPUTS]...': is empty: name a file or folder\n"
+    )
+    assert not out.exists()
+    code, output = run_cli("validate", "")
+    assert code == 2
+    assert output.endswith("Error: Invalid value for 'FILES...': is empty: name a file or folder\n")
+    config = tmp_path / "ftprep.toml"
+    config.write_text('[run]\ninputs = [""]\n')
+    code, output = run_cli("run", "--config", str(config), "--out", str(out))
+    assert (code, output) == (
+        2,
+        f"Error: {config}: run.inputs needs non-empty path strings, got ''\n",
+    )
+
+
 def test_unknown_profile_is_exit_2_without_artifacts(tmp_path: Path) -> None:
     data = write_jsonl(tmp_path / "in.jsonl", many_chats(3))
     out = tmp_path / "o"
