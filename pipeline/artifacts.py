@@ -88,6 +88,7 @@ def _json_or_none(value: Any) -> str | None:
 
 
 _EMPTY_FIELDS = (None,) * 6
+_INT64 = (-(2**63), 2**63)
 
 
 def _message_values(m: Any) -> tuple:
@@ -98,7 +99,13 @@ def _message_values(m: Any) -> tuple:
         return (None, None, None, None, None, None, None, _json_or_none(m))
     role, content, name = m.get("role"), m.get("content"), m.get("name")
     weight = m.get("weight")
-    int_weight = weight if isinstance(weight, int) and not isinstance(weight, bool) else None
+    int_weight = (
+        weight
+        if isinstance(weight, int)
+        and not isinstance(weight, bool)
+        and _INT64[0] <= weight < _INT64[1]
+        else None
+    )  # any other weight is kept in ``extra``
     extra = {k: v for k, v in m.items() if k not in _MESSAGE_KEYS}
     if weight is not None and int_weight is None:
         extra["weight"] = weight

@@ -237,6 +237,17 @@ def _user_text(instruction: str, extra: str) -> str:
     return instruction + "\n\n" + extra if extra.strip() else instruction
 
 
+def _parallel(value: Any, pointer: str) -> bool | None:
+    """``parallel_tool_calls``: true, false or absent."""
+    if value is None or isinstance(value, bool):
+        return value
+    raise invalid(
+        pointer,
+        f"parallel_tool_calls must be true or false, not {type_name(value)}: "
+        "write true or false, or leave it out",
+    )
+
+
 # --- one converter per shape: (record, example, options) -> set of consumed keys --------------
 
 
@@ -249,7 +260,7 @@ def from_openai(obj: dict, ex: dict, options: ConvertOptions) -> set[str]:
             raise invalid(f"/messages/{i}", f"each message must be an object, not {type_name(m)}")
     ex["messages"] = _system(obj) + [dict(m) for m in messages]
     ex["tools"] = obj.get("tools")
-    ex["parallel_tool_calls"] = obj.get("parallel_tool_calls")
+    ex["parallel_tool_calls"] = _parallel(obj.get("parallel_tool_calls"), "/parallel_tool_calls")
     consumed = {"messages", "tools", "parallel_tool_calls", "system"}
     if "functions" in obj and "tools" not in obj:
         ex["tools"] = _tools(obj["functions"], "/functions")
@@ -409,8 +420,11 @@ def from_openai_dpo(obj: dict, ex: dict, options: ConvertOptions) -> set[str]:
     if "messages" not in given:
         raise Reject("convert.missing_field", "/input/messages", "input has no messages")
     ex["messages"] = _messages(given["messages"], "/input/messages", options, remap=False)
-    ex["tools"] = given.get("tools")
-    ex["parallel_tool_calls"] = given.get("parallel_tool_calls")
+    tools = given.get("tools")  # a list is kept as given (the rules check its items)
+    ex["tools"] = tools if isinstance(tools, list) else _tools(tools, "/input/tools")
+    ex["parallel_tool_calls"] = _parallel(
+        given.get("parallel_tool_calls"), "/input/parallel_tool_calls"
+    )
     extra = {
         k: v for k, v in given.items() if k not in ("messages", "tools", "parallel_tool_calls")
     }
