@@ -132,6 +132,7 @@ class Spill:
 
     LIGHT = ["id", "source", "line", "meta"]
     ROWS_PREFIX = "_rows-"
+    OPEN_FILES = 64  # rows files held open at once while reading (one per input and worker)
 
     def __init__(self, staging: Path):
         self.folder = staging
@@ -169,12 +170,15 @@ class Spill:
         import pyarrow as pa
 
         schema = example_schema(with_rendered=True)
-        files: dict[str, Any] = {}
+        files: collections.OrderedDict[str, Any] = collections.OrderedDict()
         try:
             for ref in self.refs:
                 f = files.get(ref.name)
                 if f is None:
+                    if len(files) >= self.OPEN_FILES:  # thousands of inputs: close the oldest
+                        files.popitem(last=False)[1].close()
                     f = files[ref.name] = open(self.folder / ref.name, "rb")
+                files.move_to_end(ref.name)
                 data = os.pread(f.fileno(), ref.size, ref.offset)
                 if len(data) != ref.size:
                     raise RuntimeError(f"internal error: spill file {ref.name} is cut short")
