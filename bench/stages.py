@@ -33,7 +33,7 @@ STAGES = ("parse", "convert", "render", "validate", "count", "id", "features", "
 
 def measure(corpus: Path, examples: int, batch_size: int = 256) -> dict[str, float]:
     config = RunConfig(inputs=[corpus], out=corpus.parent / "unused")
-    profile, info, sources = resolve(config)
+    profile, info, sources, _ = resolve(config)
     near = config.near_settings()
     init_worker(*worker_initargs(config, profile, info, near))
     counter, options = STATE["counter"], STATE["options"]

@@ -129,8 +129,8 @@ class RunConfig:
     def public(self) -> dict[str, Any]:
         """The settings recorded in the manifest (no machine-specific values)."""
         return {
-            "inputs": [str(p) for p in self.inputs],
-            "out": str(self.out),
+            "inputs": [ingest.printable(str(p)) for p in self.inputs],
+            "out": ingest.printable(str(self.out)),
             "profile": self.profile,
             "model": self.model,
             "val_ratio": self.val_ratio,

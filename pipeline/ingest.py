@@ -96,7 +96,7 @@ def discover(path: Path, name: str | None = None, skipped: list[str] | None = No
     file in a plain folder (recursively, sorted by path, hidden and unknown files skipped; the
     name and path of each unknown one are added to ``skipped`` when given)."""
     path = Path(path)
-    base = name if name is not None else _display_name(path)
+    base = printable(name if name is not None else _display_name(path))
     if not path.exists():
         raise InputError(f"{base}: no such file or folder; check the path")
     if path.is_dir():
@@ -104,9 +104,27 @@ def discover(path: Path, name: str | None = None, skipped: list[str] | None = No
         if hf is not None:
             return hf
         return _walk(path, base, skipped if skipped is not None else [])
+    _require_regular(path, base)
     src = _file_source(path, base, explicit=True)
     assert src is not None
     return [src]
+
+
+def _require_regular(path: Path, name: str) -> None:
+    """A device, pipe or socket could be read forever (``/dev/zero``): only files are inputs."""
+    if path.is_symlink() and not path.exists():
+        raise InputError(f"{name}: a broken link: point it at a file or remove it")
+    if not path.is_file():
+        raise InputError(
+            f"{name}: not a regular file (a device, pipe or socket is not read): save the data "
+            "to a file, or remove it from the folder"
+        )
+
+
+def printable(name: str) -> str:
+    """A file name as valid Unicode: bytes the file system name holds that are not UTF-8 are
+    written as ``\\xff`` escapes (every artifact and report is UTF-8)."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _display_name(path: Path) -> str:
@@ -128,6 +146,14 @@ def _hf_sources(folder: Path, base: str) -> list[Source] | None:
                 f"{base}/dataset_dict.json: cannot read the list of splits ({err}); "
                 "save the DatasetDict again with save_to_disk"
             ) from err
+        if not isinstance(splits, list) or not all(
+            isinstance(s, str) and s not in ("", ".", "..") and "/" not in s and "\\" not in s
+            for s in splits
+        ):
+            raise InputError(
+                f"{base}/dataset_dict.json: its splits must be a list of folder names inside "
+                f"{base}, got {str(splits)[:100]}; save the DatasetDict again with save_to_disk"
+            )
         return [Source(f"{base}/{s}", folder / s, "hf", None) for s in splits]
     if (folder / "state.json").is_file() and (folder / "dataset_info.json").is_file():
         return [Source(base, folder, "hf", None)]
@@ -144,7 +170,7 @@ def _walk(folder: Path, base: str, skipped: list[tuple[str, Path]]) -> list[Sour
         for d in sorted(dirs):
             if d.startswith("."):
                 continue
-            rel = (rel_root / d).as_posix()
+            rel = printable((rel_root / d).as_posix())
             hf = _hf_sources(Path(root) / d, f"{prefix}{rel}")
             if hf is None:
                 keep.append(d)
@@ -154,7 +180,8 @@ def _walk(folder: Path, base: str, skipped: list[tuple[str, Path]]) -> list[Sour
         for f in files:
             if f.startswith("."):
                 continue
-            rel = (rel_root / f).as_posix()
+            rel = printable((rel_root / f).as_posix())
+            _require_regular(Path(root) / f, f"{prefix}{rel}")
             src = _file_source(Path(root) / f, f"{prefix}{rel}", explicit=False)
             if src is not None:
                 found.append((rel, src))
@@ -200,7 +227,7 @@ def _head(path: Path, compression: str | None) -> bytes:
         while len(head) < HEAD_BYTES:
             try:
                 piece = f.read(min(1024, HEAD_BYTES - len(head)))
-            except (EOFError, zlib.error):
+            except (EOFError, zlib.error, OSError):  # OSError: gzip.BadGzipFile, trailing bytes
                 if not head:
                     raise
                 break
@@ -1063,6 +1090,9 @@ def _read_hf(src: Source) -> Iterator[Item]:
     try:
         state = json.loads((src.path / "state.json").read_text("utf-8"))
         files = [entry["filename"] for entry in state["_data_files"]]
+        for name in files:
+            if not isinstance(name, str) or "/" in name or "\\" in name or name in ("", ".", ".."):
+                raise ValueError(f"a data file name must be a file in the folder, not {name!r}")
     except (OSError, ValueError, KeyError, TypeError) as err:
         yield rejection(
             src.name,

@@ -133,8 +133,9 @@ def validate_files(
         _require_file(path)
     report = ValidationReport(profile.name, max_findings=max_errors)
     for path in paths:
-        report.files.append(str(path))
-        _validate_one(Path(path), str(path), profile, report, counter, limit)
+        name = ingest.printable(str(path))
+        report.files.append(name)
+        _validate_one(Path(path), name, profile, report, counter, limit)
     return report
 
 
