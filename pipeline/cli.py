@@ -275,7 +275,11 @@ def _default_name(inputs: list[Path]) -> str:
     help="text lines, one JSON object, GitHub workflow annotations or JUnit XML.",
 )
 @click.option(
-    "--max-errors", type=click.IntRange(1), help="Show at most N findings (all are counted)."
+    "--max-errors",
+    type=click.IntRange(1),
+    default=10_000,
+    show_default=True,
+    help="Show at most N findings, the first by file and line (all are counted; memory holds N).",
 )
 @click.option("--strict", is_flag=True, help="Warnings fail too (exit 1).")
 def validate(files, profile, model, fmt, max_errors, strict) -> None:

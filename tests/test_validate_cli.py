@@ -310,3 +310,16 @@ def test_values_in_messages_are_shown_as_json_and_cut(tmp_path: Path) -> None:
     result = invoke("validate", str(tmp_path / "t.jsonl"), "--profile", "openai-chat")
     assert f"{tmp_path / 't.jsonl'}:1: /messages/1/weight: true is not 0 or 1" in result.stdout
     assert "/messages/1/weight: true is not of type integer [schema.type]" in result.stdout
+
+
+def test_findings_shown_are_capped_by_default(tmp_path: Path) -> None:
+    """Memory holds the findings shown: 10,000 unless --max-errors says otherwise."""
+    path = tmp_path / "bad.jsonl"
+    path.write_text("x\n" * 10_003)
+    result = invoke("validate", str(path), "--profile", "openai-chat", "--format", "json")
+    report = json.loads(result.stdout)
+    assert len(report["findings"]) == 10_000
+    assert report["findings"][-1]["line"] == 10_000
+    assert report["summary"]["errors"] == 10_003
+    result = invoke("validate", str(path), "--profile", "openai-chat")
+    assert "... 3 more finding(s) not shown (--max-errors)" in result.stdout
