@@ -22,6 +22,7 @@ def chat(user: str, assistant: str, system: str | None = None) -> dict:
 
 
 def write_jsonl(path: Path, records: list) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
         "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8"
     )
