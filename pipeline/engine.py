@@ -22,6 +22,7 @@ import collections
 import itertools
 import math
 import os
+import shutil
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -410,6 +411,7 @@ def _process(
     tally = Tally(config, staging)
     index = ExactIndex(keep_ids=near.key == "prompt")
     entry = None
+    done = False
     try:
         with tally.spill:
             run_tag = os.urandom(4).hex()  # rows files of a redone pass never meet old ones
@@ -461,10 +463,13 @@ def _process(
         clusters, tokens = tally.split_and_write(
             config, near, bom=profile.limits.bom == "expect", progress=progress
         )
+        done = True
     finally:
         if entry is not None:
             entry.discard()
         tally.close()
+        if not done:  # an error or an interrupt: no half-written folder is left beside --out
+            shutil.rmtree(staging, ignore_errors=True)
     for st, digest in zip(tally.stats, digests, strict=True):
         st.sha256 = digest.result() if digest is not None else None
     manifest = tally.manifest(config, profile, info, near, clusters, tokens)

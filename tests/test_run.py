@@ -570,3 +570,19 @@ def test_files_a_folder_holds_but_no_reader_takes_are_named(tmp_path: Path) -> N
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["counts"]["records"] == 15
     assert manifest["skipped_files"] == []
+
+
+def test_a_failed_run_leaves_no_partial_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline import engine
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(engine.Tally, "split_and_write", fail)
+    data = write_jsonl(tmp_path / "in.jsonl", many_chats(12))
+    config = engine.RunConfig(inputs=[data], out=tmp_path / "out", workers=1, use_cache=False)
+    with pytest.raises(RuntimeError, match="disk full"):
+        engine.run(config)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
