@@ -292,7 +292,8 @@ def render_together(ex: dict[str, Any]) -> dict[str, Any]:
             "non_preferred_output": _plain(ex["rejected"], profile),
         }
     if not ex["messages"]:
-        return {"text": ex.get("text") or ""}
+        _no_messages(ex)
+        return {"text": ex["text"]}
     _no_tools(ex, profile, ex["messages"])
     return {"messages": _plain(ex["messages"], profile)}
 

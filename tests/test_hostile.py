@@ -158,3 +158,12 @@ def test_a_damaged_dataset_dict_is_a_usage_error(splits, tmp_path: Path) -> None
     code, output = invoke("run", str(folder), "--out", str(tmp_path / "out"))
     assert code == 2
     assert output.startswith(f"Error: {folder}/dataset_dict.json: its splits must be a list of")
+
+
+@pytest.mark.parametrize("profile", ["together", "openai-chat", "mistral"])
+def test_an_empty_conversation_is_rejected(profile: str, tmp_path: Path) -> None:
+    data = write_jsonl(tmp_path / "in.jsonl", many_chats(12) + [{"messages": []}])
+    code, output = invoke("run", str(data), "--out", str(tmp_path / "out"), "--profile", profile)
+    assert code == 0, output
+    assert_conserved(tmp_path / "out")
+    assert manifest(tmp_path / "out")["rejected_by_rule"] == {"profile.messages.empty": 1}
