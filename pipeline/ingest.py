@@ -91,7 +91,9 @@ class Source:
 # --------------------------------------------------------------------------- discover
 
 
-def discover(path: Path, name: str | None = None, skipped: list[str] | None = None) -> list[Source]:
+def discover(
+    path: Path, name: str | None = None, skipped: list[tuple[str, Path]] | None = None
+) -> list[Source]:
     """The sources under ``path``: the file itself, each split of a HF folder, or every supported
     file in a plain folder (recursively, sorted by path, hidden and unknown files skipped; the
     name and path of each unknown one are added to ``skipped`` when given)."""
