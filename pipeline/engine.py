@@ -467,9 +467,7 @@ def _process(
     finally:
         if entry is not None:
             entry.discard()
-        tally.close()
-        if not done:  # an error or an interrupt: no half-written folder is left beside --out
-            shutil.rmtree(staging, ignore_errors=True)
+        tally.close(failed=not done)
     for st, digest in zip(tally.stats, digests, strict=True):
         st.sha256 = digest.result() if digest is not None else None
     manifest = tally.manifest(config, profile, info, near, clusters, tokens)
@@ -596,12 +594,16 @@ class Tally:
         )
         return clusters, tokens
 
-    def close(self) -> None:
+    def close(self, failed: bool = False) -> None:
+        """Close the writers and remove the working files; ``failed`` (an error or an interrupt
+        stopped the run) removes the staging folder too, so none is left beside --out."""
         self.near_index.remove_files()
         self.spill.remove()
         for writer in (self.rejected, self.duplicates):
             writer.close()
             self.written[writer.path.name] = (writer.sha256, writer.records)
+        if failed:
+            shutil.rmtree(self.staging, ignore_errors=True)
 
     def manifest(
         self,

@@ -495,6 +495,7 @@ def _write(
     names = example_schema(with_rendered=True).names
     if progress:
         progress("ray: writing rejected and duplicate records")
+    done = False
     try:
         with tally.spill as spill:
             for table in _in_order(processed):
@@ -521,8 +522,9 @@ def _write(
         clusters, tokens = tally.split_and_write(
             config, near, bom=profile.limits.bom == "expect", progress=progress
         )
+        done = True
     finally:
-        tally.close()
+        tally.close(failed=not done)
     manifest = tally.manifest(config, profile, info, near, clusters, tokens)
     import ray
 
