@@ -188,3 +188,32 @@ def test_run_with_tokenizer_counts_and_rejects_rows_the_template_refuses(tmp_pat
     tok = ChatTokenizer(folder)
     expected = sum(_by_hand(tok, r["messages"])[0] for r in rows[:1] + rows[3:])
     assert manifest["tokens"]["total"] == expected
+
+
+def test_a_template_that_refuses_the_system_role_loads_and_rejects_only_those_rows(tmp_path):
+    """Gemma-style templates refuse a system message; one that fails on some other row (here a
+    division by zero) fails that row only."""
+    template = (
+        "{% for m in messages %}{% if m['role'] == 'system' %}"
+        "{{ raise_exception('System role not supported') }}{% endif %}"
+        "{% if m['content'] == 'boom' %}{{ 1 // 0 }}{% endif %}"
+        "<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    )
+    folder = make_tokenizer(tmp_path / "gemma_like", template)
+    rows = [
+        {"messages": [{"role": "user", "content": f"q{i}"}, CONVERSATION[2]]} for i in range(10)
+    ]
+    rows += [
+        {"messages": CONVERSATION[:3]},
+        {"messages": [CONVERSATION[1], {"role": "assistant", "content": "boom"}]},
+    ]
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = CliRunner().invoke(
+        cli, ["run", str(data), "--tokenizer", str(folder), "--out", str(tmp_path / "out")]
+    )
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["rejected_by_rule"] == {"count.template_error": 2}
+    result = CliRunner().invoke(cli, ["count", str(data), "--tokenizer", str(folder)])
+    assert result.exit_code == 0, result.output
