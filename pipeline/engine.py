@@ -460,9 +460,7 @@ def _process(
                     )
                     entry = None
         runner.close()
-        clusters, tokens = tally.split_and_write(
-            config, near, bom=profile.limits.bom == "expect", progress=progress
-        )
+        clusters, tokens = tally.split_and_write(config, near, profile, progress)
         done = True
     finally:
         if entry is not None:
@@ -542,6 +540,7 @@ class Tally:
         self.rejected = JsonlWriter(staging / "rejected.jsonl")
         self.duplicates = JsonlWriter(staging / "duplicates.jsonl")
         self.written: dict[str, tuple[str, int]] = {}  # JSONL artifact -> (sha256, lines)
+        self.file_findings: list[dict[str, Any]] = []  # the profile's whole-file rules on them
         self.spill = Spill(staging)  # the kept Examples' rows, for the write stage
 
     def add_source(self, src: ingest.Source) -> SourceStats:
@@ -571,7 +570,7 @@ class Tally:
             self.over_limit.append({"source": rec["source"], "line": rec["line"], **long})
 
     def split_and_write(
-        self, config: RunConfig, near: NearSettings, bom: bool, progress: Any
+        self, config: RunConfig, near: NearSettings, profile: Profile, progress: Any
     ) -> tuple[ClusterMap, dict[str, dict[str, int]]]:
         decision = None
         if near.mode != "off":
@@ -589,8 +588,10 @@ class Tally:
             clusters,
             self.duplicates,
             config.stratify_by,
-            bom=bom,
+            bom=profile.limits.bom == "expect",
             written=self.written,
+            file_rules=profile.file_rules,
+            file_findings=self.file_findings,
         )
         return clusters, tokens
 
@@ -638,6 +639,10 @@ class Tally:
         length["dropped"] = self.dropped_long[:1000]
         length["truncated"] = [o for o in over_limit if o["action"] == "truncated"][:1000]
         manifest["length"] = length
+        manifest["file_findings"] = {
+            "count": len(self.file_findings),
+            "first": self.file_findings[:100],
+        }
         if config.tokenizer:
             from pipeline.hf_tokens import fingerprint
 

@@ -519,9 +519,7 @@ def _write(
                     tally.near_index.add_batch(_features(part, near), part.num_rows)
                 if advance:
                     advance(table.num_rows)
-        clusters, tokens = tally.split_and_write(
-            config, near, bom=profile.limits.bom == "expect", progress=progress
-        )
+        clusters, tokens = tally.split_and_write(config, near, profile, progress)
         done = True
     finally:
         tally.close(failed=not done)

@@ -53,6 +53,16 @@ def run_summary(manifest: dict[str, Any], out: str) -> str:
             f"  note: skipped {_n(len(skipped))} file(s) in input folders whose extension is not "
             f"JSONL, JSON, CSV or Parquet: {shown} (name a file to read it as it is)"
         )
+    found = manifest.get("file_findings") or {"count": 0, "first": []}
+    if found["count"]:
+        lines.append(
+            f"  warning: the written files break {manifest['profile']}'s whole-file rules in "
+            f"{_n(found['count'])} place(s), so the provider would refuse them; prepare each "
+            "kind of record in a run of its own:"
+        )
+        lines += [
+            f"    {f['path']}:{f['line']}: {f['message']} [{f['rule']}]" for f in found["first"][:3]
+        ]
     tok = manifest["tokenizer"]
     limit = tok["max_tokens_per_example"]
     over = (

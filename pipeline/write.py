@@ -41,10 +41,14 @@ def write_splits(
     stratify_by: str | None = None,
     bom: bool = False,
     written: dict[str, tuple[str, int]] | None = None,
+    file_rules: Any = None,
+    file_findings: list[dict[str, Any]] | None = None,
 ) -> dict[str, dict[str, int]]:
     """Decide the split, then stream the spill into train/validation JSONL and Parquet, dropping
     near copies into duplicates.jsonl; return token totals per split. ``written`` receives the
-    sha256 and line count of each JSONL file. Rows the spill marks as exact copies (already in
+    sha256 and line count of each JSONL file. With ``file_rules`` (the profile's whole-file
+    checker, such as one format per file), each JSONL file's lines are checked as written and
+    what the checker finds goes to ``file_findings``. Rows the spill marks as exact copies (already in
     duplicates.jsonl) are skipped, and row numbers (the near index's, the clusters') count the
     other rows only.
 
@@ -61,7 +65,8 @@ def write_splits(
         # not memory-mapped: mapped pages would count as resident
         with pa.OSFile(str(spill.light_path), "rb") as light:
             _plan(pa.ipc.open_file(light), spill.copies, plan, clusters, stratify_by)
-        writer = _BatchWriter(schema, jsonl, parquet)
+        checkers = {s: file_rules() for s in SPLITS} if file_rules else {}
+        writer = _BatchWriter(schema, jsonl, parquet, checkers)
         try:
             start = 0
             for batch, kept in _spill_batches(spill.batches(), spill.copies):
@@ -78,6 +83,13 @@ def write_splits(
             parquet[s].close()
     if written is not None:
         written.update({f"{s}.jsonl": (jsonl[s].sha256, jsonl[s].records) for s in SPLITS})
+    if file_findings is not None:
+        for split, checker in checkers.items():
+            for line, (_, rule, severity, message) in checker.finish():
+                file_findings.append(
+                    {"path": f"{split}.jsonl", "line": line, "rule": rule, "severity": severity,
+                     "message": message}
+                )  # fmt: skip
     return tokens
 
 
@@ -339,11 +351,17 @@ class _BatchWriter:
 
     AHEAD = 2
 
-    def __init__(self, schema, jsonl: dict[str, JsonlWriter], parquet: dict[str, ParquetSink]):
+    def __init__(
+        self,
+        schema,
+        jsonl: dict[str, JsonlWriter],
+        parquet: dict[str, ParquetSink],
+        checkers: dict[str, Any],
+    ):
         from concurrent.futures import ThreadPoolExecutor
 
         self.schema = schema
-        self.jsonl, self.parquet = jsonl, parquet
+        self.jsonl, self.parquet, self.checkers = jsonl, parquet, checkers
         self._pools = [
             ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"ftprep-{what}")
             for what in ("jsonl", "rows")
@@ -367,10 +385,19 @@ class _BatchWriter:
                 pool.shutdown(wait=True, cancel_futures=True)
 
     def _write_lines(self, batch, masks: dict[str, np.ndarray]) -> None:
+        import orjson
+        import pyarrow as pa
+
         rendered = batch.column("rendered")
         for name, mask in masks.items():
             if mask.any():
+                before = self.jsonl[name].records
                 self.jsonl[name].write_lines(rendered, mask)
+                checker = self.checkers.get(name)
+                if checker is not None:  # the whole-file rules see the lines as written
+                    lines = rendered.filter(pa.array(mask)).to_pylist()
+                    for number, line in enumerate(lines, before + 1):
+                        checker.see(number, orjson.loads(line))
 
     def _write_rows(self, batch, masks: dict[str, np.ndarray], cluster_of_row: list) -> None:
         import pyarrow as pa

@@ -586,3 +586,33 @@ def test_a_failed_run_leaves_no_partial_folder(
     with pytest.raises(RuntimeError, match="disk full"):
         engine.run(config)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
+
+
+def test_written_files_are_checked_with_the_profiles_whole_file_rules(tmp_path: Path) -> None:
+    """Together takes one format per file: a run mixing chat and preference records says its
+    files would be refused, at the lines `ftprep validate` names."""
+    preference = {
+        "input": {"messages": [{"role": "user", "content": "Which boots?"}]},
+        "preferred_output": [{"role": "assistant", "content": "The leather ones."}],
+        "non_preferred_output": [{"role": "assistant", "content": "Any."}],
+    }
+    chats = write_jsonl(tmp_path / "chats.jsonl", many_chats(12))
+    prefs = write_jsonl(tmp_path / "prefs.jsonl", [preference])
+    out = tmp_path / "out"
+    code, output = run_cli(
+        "run", str(chats), str(prefs), "--out", str(out), "--profile", "together"
+    )
+    assert code == 0, output
+    found = manifest(out)["file_findings"]
+    assert found["count"] == 1
+    (finding,) = found["first"]
+    assert finding["rule"] == "together.format.mixed"
+    assert "  warning: the written files break together's whole-file rules in 1 place(s)" in output
+    split_file = out / finding["path"]
+    code, report = run_cli("validate", str(split_file), "--profile", "together")
+    assert f"{split_file}:{finding['line']}: {finding['message']} [together.format.mixed]" in report
+    code, output = run_cli(
+        "run", str(chats), "--out", str(tmp_path / "plain"), "--profile", "together"
+    )
+    assert manifest(tmp_path / "plain")["file_findings"] == {"count": 0, "first": []}
+    assert "whole-file rules" not in output
