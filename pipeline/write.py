@@ -48,9 +48,9 @@ def write_splits(
     near copies into duplicates.jsonl; return token totals per split. ``written`` receives the
     sha256 and line count of each JSONL file. With ``file_rules`` (the profile's whole-file
     checker, such as one format per file), each JSONL file's lines are checked as written and
-    what the checker finds goes to ``file_findings``. Rows the spill marks as exact copies (already in
-    duplicates.jsonl) are skipped, and row numbers (the near index's, the clusters') count the
-    other rows only.
+    what the checker finds goes to ``file_findings``. Rows the spill marks as exact copies
+    (already in duplicates.jsonl) are skipped, and row numbers (the near index's, the
+    clusters') count the other rows only.
 
     Two passes over the spill's light columns come first: the ids of near clusters'
     representatives and the clusters per stratum, then each cluster's split in input order. The
@@ -86,10 +86,10 @@ def write_splits(
     if file_findings is not None:
         for split, checker in checkers.items():
             for line, (_, rule, severity, message) in checker.finish():
+                where = {"path": f"{split}.jsonl", "line": line}
                 file_findings.append(
-                    {"path": f"{split}.jsonl", "line": line, "rule": rule, "severity": severity,
-                     "message": message}
-                )  # fmt: skip
+                    {**where, "rule": rule, "severity": severity, "message": message}
+                )
     return tokens
 
 
