@@ -433,7 +433,9 @@ def _jsonl_lines(src: Source, encoding: str | None) -> Iterator[Item]:
         if encoding is None:
             lines = iter(raw)
         else:
-            text = io.TextIOWrapper(raw, encoding=encoding, newline="\n")
+            # a lone surrogate passes through to its line (as bytes that are not UTF-8), which
+            # is then rejected alone, as a line of bad UTF-8 is
+            text = io.TextIOWrapper(raw, encoding=encoding, errors="surrogatepass", newline="\n")
             lines = (s.encode("utf-8", errors="surrogatepass") for s in text)
         try:
             for data in lines:

@@ -167,3 +167,19 @@ def test_an_empty_conversation_is_rejected(profile: str, tmp_path: Path) -> None
     assert code == 0, output
     assert_conserved(tmp_path / "out")
     assert manifest(tmp_path / "out")["rejected_by_rule"] == {"profile.messages.empty": 1}
+
+
+def test_a_bad_code_unit_in_utf16_rejects_its_line_only(tmp_path: Path) -> None:
+    lines = [json.dumps(c) for c in many_chats(12)]
+    lines[7] = lines[7].replace('"content": "', '"content": "\ud800', 1)
+    data = tmp_path / "in.jsonl"
+    data.write_bytes(("\n".join(lines) + "\n").encode("utf-16", "surrogatepass"))
+    code, output = invoke("run", str(data), "--out", str(tmp_path / "out"))
+    assert code == 0, output
+    assert_conserved(tmp_path / "out")
+    counts = manifest(tmp_path / "out")["counts"]
+    assert (counts["records"], counts["rejected"]) == (12, 1)
+    (rejected,) = [
+        json.loads(x) for x in (tmp_path / "out" / "rejected.jsonl").read_text().splitlines()
+    ]
+    assert (rejected["line"], rejected["rule"]) == (8, "ingest.invalid_utf8")
