@@ -41,7 +41,7 @@ def _chat(value: Any, key: str, last_assistant: bool) -> Iterator[Issue]:
     if not isinstance(value, list):
         return
     for i, m in enumerate(value):
-        role = role_of(m) if isinstance(m, dict) else None
+        role = role_of(m)
         if role is not None and role not in ROLES:
             yield (
                 pointer(key, i, "role"),
@@ -49,7 +49,7 @@ def _chat(value: Any, key: str, last_assistant: bool) -> Iterator[Issue]:
                 ERROR,
                 f"role {shown(role)} is not one of {', '.join(ROLES)}",
             )
-    if last_assistant and value and isinstance(value[-1], dict):
+    if last_assistant and value:
         role = role_of(value[-1])
         if role is not None and role != "assistant":
             yield (

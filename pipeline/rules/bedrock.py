@@ -40,7 +40,7 @@ def check(obj: dict) -> Iterator[Issue]:
     messages = obj.get("messages")
     if not isinstance(messages, list):
         return
-    roles = [role_of(m) if isinstance(m, dict) else None for m in messages]
+    roles = [role_of(m) for m in messages]
     if len(messages) < 2:
         yield (
             pointer("messages"),

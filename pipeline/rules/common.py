@@ -46,10 +46,11 @@ def images_of(content: Any) -> list[tuple[int, dict]]:
     ]
 
 
-def role_of(m: dict) -> str | None:
+def role_of(m: Any) -> str | None:
     """A message's role when it is a string; None when it is missing or of another type (a list,
-    an object, a number, null): the schema reports those, and the rules skip them."""
-    role = m.get("role")
+    an object, a number, null), or the message is not an object: the schema reports those, and
+    the rules skip them."""
+    role = m.get("role") if isinstance(m, dict) else None
     return role if isinstance(role, str) else None
 
 

@@ -194,7 +194,7 @@ def _check_preference(obj: dict) -> Iterator[Issue]:
             )
     for key in ("preferred_output", "non_preferred_output"):
         out = obj[key]
-        if isinstance(out, list) and out and isinstance(out[0], dict):
+        if isinstance(out, list) and out:
             role = role_of(out[0])
             if role is not None and role != "assistant":
                 yield (

@@ -54,7 +54,7 @@ def _messages(value: Any, key: str) -> Iterator[Issue]:
     if not isinstance(value, list):
         return
     for i, m in enumerate(value):
-        role = role_of(m) if isinstance(m, dict) else None
+        role = role_of(m)
         if role is not None and role not in KNOWN_ROLES:
             yield (
                 pointer(key, i, "role"),
@@ -74,7 +74,7 @@ def _messages(value: Any, key: str) -> Iterator[Issue]:
 
 
 def _prompt_last_role(prompt: Any) -> Iterator[Issue]:
-    if isinstance(prompt, list) and prompt and isinstance(prompt[-1], dict):
+    if isinstance(prompt, list) and prompt:
         role = role_of(prompt[-1])
         if role is not None and role not in PROMPT_LAST_ROLES:
             yield (
