@@ -106,13 +106,13 @@ def discover(
         if hf is not None:
             return hf
         return _walk(path, base, skipped if skipped is not None else [])
-    _require_regular(path, base)
+    require_regular(path, base)
     src = _file_source(path, base, explicit=True)
     assert src is not None
     return [src]
 
 
-def _require_regular(path: Path, name: str) -> None:
+def require_regular(path: Path, name: str) -> None:
     """A device, pipe or socket could be read forever (``/dev/zero``): only files are inputs."""
     if path.is_symlink() and not path.exists():
         raise InputError(f"{name}: a broken link: point it at a file or remove it")
@@ -121,6 +121,12 @@ def _require_regular(path: Path, name: str) -> None:
             f"{name}: not a regular file (a device, pipe or socket is not read): save the data "
             "to a file, or remove it from the folder"
         )
+
+
+def _inside(name: Any) -> bool:
+    """Whether a name a dataset folder's own JSON gives (a split, a data file) is an entry of
+    that folder, not a path out of it."""
+    return isinstance(name, str) and name not in ("", ".", "..") and not {"/", "\\"} & set(name)
 
 
 def printable(name: str) -> str:
@@ -148,10 +154,7 @@ def _hf_sources(folder: Path, base: str) -> list[Source] | None:
                 f"{base}/dataset_dict.json: cannot read the list of splits ({err}); "
                 "save the DatasetDict again with save_to_disk"
             ) from err
-        if not isinstance(splits, list) or not all(
-            isinstance(s, str) and s not in ("", ".", "..") and "/" not in s and "\\" not in s
-            for s in splits
-        ):
+        if not isinstance(splits, list) or not all(_inside(s) for s in splits):
             raise InputError(
                 f"{base}/dataset_dict.json: its splits must be a list of folder names inside "
                 f"{base}, got {str(splits)[:100]}; save the DatasetDict again with save_to_disk"
@@ -183,7 +186,7 @@ def _walk(folder: Path, base: str, skipped: list[tuple[str, Path]]) -> list[Sour
             if f.startswith("."):
                 continue
             rel = printable((rel_root / f).as_posix())
-            _require_regular(Path(root) / f, f"{prefix}{rel}")
+            require_regular(Path(root) / f, f"{prefix}{rel}")
             src = _file_source(Path(root) / f, f"{prefix}{rel}", explicit=False)
             if src is not None:
                 found.append((rel, src))
@@ -1095,7 +1098,7 @@ def _read_hf(src: Source) -> Iterator[Item]:
         state = json.loads((src.path / "state.json").read_text("utf-8"))
         files = [entry["filename"] for entry in state["_data_files"]]
         for name in files:
-            if not isinstance(name, str) or "/" in name or "\\" in name or name in ("", ".", ".."):
+            if not _inside(name):
                 raise ValueError(f"a data file name must be a file in the folder, not {name!r}")
     except (OSError, ValueError, KeyError, TypeError) as err:
         yield rejection(

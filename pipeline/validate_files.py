@@ -226,11 +226,12 @@ def _json_type(obj: Any) -> str:
 
 def _require_file(path: Path) -> None:
     """A path validate can read: a regular file (a folder, a device or nothing is exit 2)."""
-    if Path(path).is_dir():
-        raise ingest.InputError(f"{path}: a folder; validate checks files: name them")
-    if not Path(path).is_file():
-        what = "not a regular file" if Path(path).exists() else "no such file"
-        raise ingest.InputError(f"{path}: {what}")
+    path, name = Path(path), ingest.printable(str(path))
+    if path.is_dir():
+        raise ingest.InputError(f"{name}: a folder; validate checks files: name them")
+    if not path.exists() and not path.is_symlink():
+        raise ingest.InputError(f"{name}: no such file")
+    ingest.require_regular(path, name)
 
 
 def _check_jsonl_file(path: Path, name: str, add) -> None:
