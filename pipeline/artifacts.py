@@ -242,9 +242,10 @@ class JsonlWriter:
         self._put((value if isinstance(value, bytes) else dumps(value)) + b"\n")
         self.records += 1
 
-    def write_lines(self, lines, rows) -> None:
+    def write_lines(self, lines, rows) -> Any:
         """Whole lines (each ending in a newline) from an Arrow binary array: those where the
-        bool array ``rows`` is true, gathered by Arrow into one buffer and written at once."""
+        bool array ``rows`` is true, gathered by Arrow into one buffer and written at once.
+        Returns the lines written (an Arrow array)."""
         import numpy as np
         import pyarrow as pa
 
@@ -253,12 +254,13 @@ class JsonlWriter:
         part = lines if rows.all() else lines.filter(pa.array(rows))
         n = len(part)
         if not n:
-            return
+            return part
         offsets = np.frombuffer(part.buffers()[1], dtype=np.int32)[
             part.offset : part.offset + n + 1
         ]
         self._put(memoryview(part.buffers()[2])[int(offsets[0]) : int(offsets[-1])])
         self.records += n
+        return part
 
     def close(self) -> None:
         self._file.close()

@@ -386,17 +386,15 @@ class _BatchWriter:
 
     def _write_lines(self, batch, masks: dict[str, np.ndarray]) -> None:
         import orjson
-        import pyarrow as pa
 
         rendered = batch.column("rendered")
         for name, mask in masks.items():
             if mask.any():
                 before = self.jsonl[name].records
-                self.jsonl[name].write_lines(rendered, mask)
+                lines = self.jsonl[name].write_lines(rendered, mask)
                 checker = self.checkers.get(name)
                 if checker is not None:  # the whole-file rules see the lines as written
-                    lines = rendered.filter(pa.array(mask)).to_pylist()
-                    for number, line in enumerate(lines, before + 1):
+                    for number, line in enumerate(lines.to_pylist(), before + 1):
                         checker.see(number, orjson.loads(line))
 
     def _write_rows(self, batch, masks: dict[str, np.ndarray], cluster_of_row: list) -> None:
