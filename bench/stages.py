@@ -24,9 +24,8 @@ from pipeline import convert, ingest
 from pipeline.artifacts import ExampleBatch
 from pipeline.engine import RunConfig, resolve
 from pipeline.ingest import batched
-from pipeline.near_dedupe import featurise_batch
 from pipeline.validate import validate_record
-from pipeline.workers import STATE, assign_ids, init_worker, worker_initargs
+from pipeline.workers import STATE, assign_ids, init_worker, near_features, worker_initargs
 
 STAGES = ("parse", "convert", "render", "validate", "count", "id", "features", "rows")
 
@@ -77,7 +76,7 @@ def measure(corpus: Path, examples: int, batch_size: int = 256) -> dict[str, flo
         assign_ids(kept)
         spent["id"] += clock() - t
         t = clock()
-        featurise_batch(kept, near)
+        near_features(kept, near)
         spent["features"] += clock() - t
         t = clock()
         rows = ExampleBatch(with_rendered=True)

@@ -26,8 +26,10 @@ ARTIFACTS = (
     "validation.parquet",
     "rejected.jsonl",
     "duplicates.jsonl",
+    "conflicts.jsonl",
     "manifest.json",
 )
+OPTIONAL_ARTIFACTS = ("contaminated.jsonl",)  # written when asked (--decontaminate)
 _MESSAGE_KEYS = ("role", "content", "name", "tool_calls", "tool_call_id", "weight")
 
 

@@ -31,7 +31,7 @@ from typing import Any
 import orjson
 
 MAX_BYTES = int(os.environ.get("FTPREP_CACHE_MAX_BYTES", 5 * 2**30))
-FORMAT = 4
+FORMAT = 5
 
 
 def default_dir() -> Path:

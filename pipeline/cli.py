@@ -101,7 +101,8 @@ def cli() -> None:
 @click.option(
     "--near-threshold",
     type=click.FloatRange(0, 1, min_open=True),
-    help="Estimated Jaccard of word 5-grams at which two examples are near copies [0.8].",
+    help="Similarity (exact Jaccard of the prompt and of the response, boilerplate left out) at "
+    "which two examples are near copies [0.8].",
 )
 @click.option(
     "--keep",
@@ -112,6 +113,31 @@ def cli() -> None:
     "--dedupe-key",
     type=click.Choice(["full", "prompt"]),
     help="Dedupe on the whole example [full] or on the prompt alone.",
+)
+@click.option(
+    "--conflicts",
+    type=click.Choice(["keep", "first", "drop"]),
+    help="Examples that ask the same with another answer (conflicts.jsonl): keep all [default], "
+    "keep the first (the others to duplicates.jsonl) or drop all (rejected.jsonl).",
+)
+@click.option(
+    "--max-duplicate-share",
+    type=click.FloatRange(0, 1),
+    help="Exit 1 when more than this share of records is removed as duplicates.",
+)
+@click.option(
+    "--decontaminate",
+    "eval_sets",
+    multiple=True,
+    type=_Path(path_type=Path),
+    metavar="EVAL",
+    help="An eval or benchmark file (any shape ftprep reads; repeatable): training examples whose "
+    "prompt contains one of its items (a shared 13-word run) go to contaminated.jsonl.",
+)
+@click.option(
+    "--contaminated",
+    type=click.Choice(["report", "remove"]),
+    help="What becomes of them: report (kept) [default] or remove (rejected.jsonl).",
 )
 @click.option(
     "--stratify-by",
@@ -152,6 +178,10 @@ def run(
     near_threshold,
     keep,
     dedupe_key,
+    conflicts,
+    max_duplicate_share,
+    eval_sets,
+    contaminated,
     stratify_by,
     fmt,
     engine,
@@ -162,7 +192,8 @@ def run(
     """Run the pipeline: ingest, convert, validate, count, dedupe, split, write.
 
     Exit 0 when the run completes (rejected records are reported), 1 when
-    --max-rejected-share is exceeded (artifacts are still written), 2 for usage or I/O problems.
+    --max-rejected-share or --max-duplicate-share is exceeded (artifacts are still written), 2
+    for usage or I/O problems.
 
     Example:
 
@@ -191,6 +222,10 @@ def run(
             "near_threshold": near_threshold,
             "keep": keep,
             "dedupe_key": dedupe_key,
+            "conflicts": conflicts,
+            "max_duplicate_share": max_duplicate_share,
+            "decontaminate": [Path(p) for p in eval_sets] or None,
+            "contaminated": contaminated,
             "stratify_by": stratify_by,
             "length_policy": length_policy,
             "max_tokens": max_tokens,
@@ -229,6 +264,7 @@ def run(
         ):
             click.echo(text)
         click.echo(_cache_line(result))
+    failed = False
     limit = config.max_rejected_share
     if limit is not None and result.rejected_share > limit:
         click.echo(
@@ -236,6 +272,16 @@ def run(
             f"see {config.out / 'rejected.jsonl'}",
             err=True,
         )
+        failed = True
+    limit = config.max_duplicate_share
+    if limit is not None and result.duplicate_share > limit:
+        click.echo(
+            f"ftprep: {result.duplicate_share:.1%} of records were removed as duplicates, over "
+            f"--max-duplicate-share {limit:.1%}; see {config.out / 'duplicates.jsonl'}",
+            err=True,
+        )
+        failed = True
+    if failed:
         sys.exit(1)
 
 
@@ -359,36 +405,50 @@ def count(file, model, tokenizer, epochs, price, max_tokens, fmt) -> None:
 
 @cli.command()
 @click.argument("train", type=_Path(path_type=Path))
-@click.argument("validation", type=_Path(path_type=Path))
+@click.argument("validation", type=_Path(path_type=Path), required=False)
+@click.option(
+    "--against",
+    multiple=True,
+    type=_Path(path_type=Path),
+    metavar="EVAL",
+    help="An eval or benchmark file (repeatable): list the records whose prompt contains one of "
+    "its items (a shared 13-word run, or all of a shorter item).",
+)
 @click.option(
     "--near-threshold",
     type=click.FloatRange(0, 1, min_open=True),
     default=0.8,
     show_default=True,
-    help="Estimated Jaccard of word 5-grams at which two records are near copies.",
+    help="Similarity (exact Jaccard of the prompt and of the response, boilerplate left out) at "
+    "which two records are near copies.",
 )
 @click.option(
     "--dedupe-key", type=click.Choice(["full", "prompt"]), default="full", show_default=True
 )
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
-def leakage(train, validation, near_threshold, dedupe_key, fmt) -> None:
-    """Find exact and near duplicate pairs across a train and a validation file.
+def leakage(train, validation, against, near_threshold, dedupe_key, fmt) -> None:
+    """Find duplicates across a train and a validation file, and eval items in the training data.
 
-    Reads any shape ftprep reads. Prints each pair with both lines and the similarity. Exit 0
-    when there is none, 1 when there is any, 2 for usage or I/O problems.
+    Reads any shape ftprep reads. Prints each pair with both lines and the similarity, and each
+    record that contains an eval item (--against) with the item. Exit 0 when there is none, 1
+    when there is any, 2 for usage or I/O problems.
 
     Example:
 
-        ftprep leakage train.jsonl validation.jsonl --format json
+        ftprep leakage train.jsonl validation.jsonl --against gsm8k_test.jsonl --format json
     """
     from pipeline.leakage import find_leakage
 
+    if validation is None and not against:
+        raise UsageProblem("give a VALIDATION file to compare with, or --against EVAL, or both")
     try:
-        report = find_leakage(train, validation, near_threshold, dedupe_key)
+        report = find_leakage(
+            train, validation, near_threshold, dedupe_key, against=list(against) or None
+        )
     except _usage_errors() as exc:
         raise UsageProblem(str(exc)) from None
     for side in (report.train, report.validation):
-        if side.skipped and side.skipped == side.records:
+        if side is not None and side.skipped and side.skipped == side.records:
             raise UsageProblem(
                 f"{side.path}: none of its {side.skipped:,} record(s) could be read, so nothing "
                 "was compared; check the file (`ftprep validate` says what is wrong)"

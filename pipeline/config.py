@@ -30,6 +30,10 @@ RUN_KEYS = {
     "near_threshold": (int, float),
     "keep": str,
     "dedupe_key": str,
+    "conflicts": str,
+    "max_duplicate_share": (int, float),
+    "decontaminate": list,
+    "contaminated": str,
     "stratify_by": str,
     "length_policy": str,
     "max_tokens": int,
@@ -68,8 +72,9 @@ def load_config(path: Path) -> dict[str, Any]:
             )
         if not isinstance(value, expected) or isinstance(value, bool):
             raise ConfigError(f"{path}: run.{key} has the wrong type ({type(value).__name__})")
-    if "inputs" in run:
-        run["inputs"] = [_relative_to(path, "inputs", p) for p in run["inputs"]]
+    for key in ("inputs", "decontaminate"):
+        if key in run:
+            run[key] = [_relative_to(path, key, p) for p in run[key]]
     for key in ("out", "cache_dir", "tokenizer"):
         if key in run:
             run[key] = _relative_to(path, key, run[key])

@@ -116,6 +116,17 @@ def example_id(ex: dict[str, Any]) -> str:
     return example_ids([ex])[0]
 
 
+def prompt_messages(ex: dict[str, Any]) -> list:
+    """The prompt: for SFT the messages before the last assistant turn, else ``messages``."""
+    messages = ex.get("messages") or []
+    if ex.get("kind", "sft") != "sft":
+        return messages
+    for i in range(len(messages) - 1, -1, -1):
+        if isinstance(messages[i], dict) and messages[i].get("role") == "assistant":
+            return messages[:i]
+    return messages
+
+
 def prompt_key(ex: dict[str, Any], prompt: list) -> str:
     """The dedupe key of ``--dedupe-key prompt``: xxh3-128 of the normalised prompt messages."""
     content = {
@@ -250,3 +261,39 @@ def duplicate_record(ex: dict[str, Any], kept: tuple) -> dict[str, Any]:
         "kind": "exact",
         "similarity": 1.0,
     }
+
+
+def largest_clusters(path: Any, top: int = 3, capacity: int = 1024) -> list[dict[str, Any]]:
+    """The ``top`` representatives with the most removed copies in a duplicates.jsonl: found in
+    bounded memory (Misra-Gries over ``duplicate_of`` keeps every id with more than 1/capacity of
+    the lines), then counted exactly in a second pass."""
+    counts: dict[str, int] = {}
+    with open(path, "rb") as f:
+        for line in f:
+            key = orjson.loads(line)["duplicate_of"]
+            if key in counts or len(counts) < capacity:
+                counts[key] = counts.get(key, 0) + 1
+                continue
+            for k in list(counts):
+                counts[k] -= 1
+                if not counts[k]:
+                    del counts[k]
+    exact: dict[str, dict[str, Any]] = {}
+    with open(path, "rb") as f:
+        for line in f:
+            row = orjson.loads(line)
+            key = row["duplicate_of"]
+            if key not in counts:
+                continue
+            entry = exact.setdefault(
+                key,
+                {
+                    "duplicate_of": key,
+                    "source": row["duplicate_of_source"],
+                    "line": row["duplicate_of_line"],
+                    "copies": 0,
+                    "sample": {"source": row["source"], "line": row["line"], "kind": row["kind"]},
+                },
+            )
+            entry["copies"] += 1
+    return sorted(exact.values(), key=lambda e: (-e["copies"], e["source"], e["line"]))[:top]

@@ -31,11 +31,12 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import convert, ingest
-from pipeline.artifacts import ARTIFACTS, JsonlWriter, publish, staging_dir
+from pipeline.artifacts import ARTIFACTS, OPTIONAL_ARTIFACTS, JsonlWriter, publish, staging_dir
 from pipeline.dedupe import ExactIndex, duplicate_record
 from pipeline.manifest import build_manifest, write_manifest
 from pipeline.models import ModelInfo, model_info
-from pipeline.near_dedupe import ClusterMap, NearIndex, NearSettings
+from pipeline.near_clusters import ClusterMap
+from pipeline.near_dedupe import NearIndex, NearSettings
 from pipeline.near_dedupe import describe as describe_dedupe
 from pipeline.profiles import Profile, get_profile, load_schema
 from pipeline.split import SplitPlan
@@ -73,6 +74,10 @@ class RunConfig:
     near_threshold: float = 0.8
     keep: str = "first"
     dedupe_key: str = "full"
+    conflicts: str = "keep"
+    max_duplicate_share: float | None = None
+    decontaminate: list[Path] = field(default_factory=list)  # eval or benchmark files
+    contaminated: str = "report"  # what becomes of a training example that contains an eval item
     stratify_by: str | None = None
     cache_dir: Path | None = None  # None: $FTPREP_CACHE_DIR or ~/.cache/ftprep/stages
     use_cache: bool = True
@@ -96,6 +101,7 @@ class RunConfig:
             ("val_size", self.val_size, 0, math.inf, False, "a count of 0 or more"),
             ("seed", self.seed, -(2**63), 2**63, True, "an integer of 64 bits"),
             ("max_rejected_share", self.max_rejected_share, 0, 1, False, "a share in [0, 1]"),
+            ("max_duplicate_share", self.max_duplicate_share, 0, 1, False, "a share in [0, 1]"),
             ("workers", self.workers, 1, 1024, False, "1 to 1024 processes"),
             ("batch_size", self.batch_size, 1, 2**20, False, "1 to 1,048,576 records"),
             ("max_tokens", self.max_tokens, 1, 2**40, False, "a positive token count"),
@@ -110,6 +116,8 @@ class RunConfig:
             for name, value in (("val_size", self.val_size), ("seed", self.seed))
             if value is not None and not isinstance(value, int)
         ]
+        if self.contaminated not in ("report", "remove"):
+            problems.append(f"contaminated must be report or remove, not {self.contaminated!r}")
         if problems:
             raise ConfigError("; ".join(problems))
 
@@ -117,7 +125,9 @@ class RunConfig:
         """The dedupe settings, checked (a bad value is a usage problem, exit 2)."""
         from pipeline.config import ConfigError
 
-        near = NearSettings(self.near_dupes, self.near_threshold, self.keep, self.dedupe_key)
+        near = NearSettings(
+            self.near_dupes, self.near_threshold, self.keep, self.dedupe_key, self.conflicts
+        )
         if near.problems():
             raise ConfigError("; ".join(near.problems()))
         return near
@@ -141,6 +151,7 @@ class RunConfig:
             "mapping": dict(sorted(self.mapping.items())),
             "roles": dict(sorted(self.roles.items())),
             "max_rejected_share": self.max_rejected_share,
+            "max_duplicate_share": self.max_duplicate_share,
             "length_policy": self.length_policy,
             "max_tokens": self.max_tokens,
             "tokenizer": self.tokenizer,
@@ -148,6 +159,9 @@ class RunConfig:
             "near_threshold": self.near_threshold,
             "keep": self.keep,
             "dedupe_key": self.dedupe_key,
+            "conflicts": self.conflicts,
+            "decontaminate": [ingest.printable(str(p)) for p in self.decontaminate],
+            "contaminated": self.contaminated,
             "stratify_by": self.stratify_by,
         }
 
@@ -183,6 +197,11 @@ class RunResult:
         counts = self.manifest["counts"]
         return counts["rejected"] / counts["records"] if counts["records"] else 0.0
 
+    @property
+    def duplicate_share(self) -> float:
+        counts = self.manifest["counts"]
+        return counts["duplicates"] / counts["records"] if counts["records"] else 0.0
+
 
 class Runner:
     """Maps a function over batches in order, in a pool of worker processes (set up by
@@ -193,7 +212,15 @@ class Runner:
         if workers > 1:
             import multiprocessing
 
-            context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+            from pipeline.near_index import threads_started
+
+            # Forked workers share this process's imports; but a process whose Rust thread pool
+            # (rensa's) is running cannot be forked safely (a child would wait on threads it does
+            # not have), so after near dedupe ran here, workers start from a clean server.
+            fork = sys.platform == "linux" and not threads_started()
+            context = multiprocessing.get_context(
+                "fork" if fork else "forkserver" if sys.platform == "linux" else "spawn"
+            )
             if context.get_start_method() == "fork":
                 _share_imports()
             self.pool = ProcessPoolExecutor(
@@ -284,7 +311,9 @@ def resolve(config: RunConfig) -> tuple[Profile, ModelInfo, list[ingest.Source],
     return profile, info, sources, skipped
 
 
-OUT_CONTENTS = frozenset((*ARTIFACTS, "quality"))  # what a run (and `ftprep gate`) writes there
+OUT_CONTENTS = frozenset(
+    (*ARTIFACTS, *OPTIONAL_ARTIFACTS, "quality")
+)  # what a run (and `ftprep gate`) writes there
 
 
 def check_out(out: Path, inputs: list[Path]) -> None:
@@ -346,8 +375,9 @@ def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> Run
     profile, info, sources, skipped = resolve(config)
     workers = pool_size(sources, config.workers)
     near = config.near_settings()
+    evals = load_evals(config)
     cache = _stage_cache(config, profile, info, near)
-    runner = _LazyRunner(workers, worker_initargs(config, profile, info, near))
+    runner = _LazyRunner(workers, worker_initargs(config, profile, info, near, evals))
     hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ftprep-sha256")
     try:
         if workers > 1 and not (config.use_cache and (config.out / "manifest.json").exists()):
@@ -366,8 +396,8 @@ def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> Run
         while True:
             try:
                 staging, manifest = _process(
-                    config, profile, info, near, sources, digests, source_keys, cache, runner,
-                    known, progress,
+                    config, profile, info, near, evals, sources, digests, source_keys, cache,
+                    runner, known, progress,
                 )  # fmt: skip
                 break
             except _WrongShape as wrong:
@@ -395,6 +425,7 @@ def _process(
     profile: Profile,
     info: ModelInfo,
     near: NearSettings,
+    evals: Any,
     sources: list[ingest.Source],
     digests: list[Future | None],
     source_keys: list[str],
@@ -408,7 +439,7 @@ def _process(
     redone with that input's shape known; with the cache on, inputs already done come from it)."""
     advance = getattr(progress, "advance", None)
     staging = staging_dir(config.out)
-    tally = Tally(config, staging)
+    tally = Tally(config, staging, near, evals)
     index = ExactIndex(keep_ids=near.key == "prompt")
     entry = None
     done = False
@@ -459,6 +490,7 @@ def _process(
                         (st.shape, st.shape_notes), staging.glob(f"{rows_prefix.name}-*.arrow")
                     )
                     entry = None
+            tally.find_near_duplicates(near, runner.get().map, progress)
         runner.close()
         clusters, tokens = tally.split_and_write(config, near, profile, progress)
         done = True
@@ -483,6 +515,8 @@ def _take(result: BatchResult, st: SourceStats, tally: Tally, index: ExactIndex)
     copies = []
     for rec in result.outcomes:
         st.records += 1
+        if "contaminated" in rec:
+            tally.note_contamination(rec)
         if "stage" in rec:
             tally.reject(st, rec)
             continue
@@ -495,11 +529,8 @@ def _take(result: BatchResult, st: SourceStats, tally: Tally, index: ExactIndex)
     if not copies:
         return
     tally.spill.add(result.rows, result.light_batch(), copies)
-    features = result.near
-    if any(copies):
-        kept = np.flatnonzero(~np.array(copies))
-        features = features.take(kept) if features is not None else None
-    tally.near_index.add_batch(features, len(copies) - sum(copies))
+    kept = np.flatnonzero(~np.array(copies)) if any(copies) else None
+    tally.near_index.add(result.near, kept, len(copies) - sum(copies))
 
 
 def _relinked(results: Iterator[BatchResult], folder: Path, rows_prefix: Path) -> Iterator:
@@ -513,6 +544,8 @@ def _relinked(results: Iterator[BatchResult], folder: Path, rows_prefix: Path) -
     for result in results:
         if result.rows is not None:
             result.rows = result.rows.renamed(names[result.rows.name])
+        if result.near is not None:
+            result.near = result.near.renamed(names[result.near.name])
         yield result
 
 
@@ -522,7 +555,9 @@ class Tally:
     duplicate writers, the near-duplicate index and the split plan; then the split, the writing
     and the manifest."""
 
-    def __init__(self, config: RunConfig, staging: Path):
+    def __init__(
+        self, config: RunConfig, staging: Path, near: NearSettings, evals: Any = None
+    ) -> None:
         self.staging = staging
         self.stats: list[SourceStats] = []
         self.rejected_by_stage: collections.Counter = collections.Counter()
@@ -536,12 +571,33 @@ class Tally:
             config.val_size,
             stratified=bool(config.stratify_by),
         )
-        self.near_index = NearIndex(staging)
+        self.near_index = NearIndex(staging, near)
+        self.decision = None
         self.rejected = JsonlWriter(staging / "rejected.jsonl")
         self.duplicates = JsonlWriter(staging / "duplicates.jsonl")
+        self.conflicts = JsonlWriter(staging / "conflicts.jsonl")
+        self.evals = evals
+        self.contaminated = JsonlWriter(staging / "contaminated.jsonl") if evals else None
+        self.contamination = collections.Counter()  # matched, removed
         self.written: dict[str, tuple[str, int]] = {}  # JSONL artifact -> (sha256, lines)
         self.file_findings: list[dict[str, Any]] = []  # the profile's whole-file rules on them
         self.spill = Spill(staging)  # the kept Examples' rows, for the write stage
+
+    def note_contamination(self, rec: dict) -> None:
+        """A record whose prompt contains an eval item: one line of contaminated.jsonl per item."""
+        removed = "stage" in rec
+        self.contamination["matched"] += 1
+        self.contamination["removed"] += removed
+        for match in rec["contaminated"]:
+            self.contaminated.write(
+                {
+                    "source": rec["source"],
+                    "line": rec["line"],
+                    "id": rec.get("id"),
+                    "action": "removed" if removed else "kept",
+                    **match,
+                }
+            )
 
     def add_source(self, src: ingest.Source) -> SourceStats:
         st = SourceStats(src.name, src.path, src.format)
@@ -569,15 +625,20 @@ class Tally:
         if long:
             self.over_limit.append({"source": rec["source"], "line": rec["line"], **long})
 
+    def find_near_duplicates(self, near: NearSettings, mapper: Any, progress: Any) -> None:
+        """Near-duplicate clusters and conflict groups of the kept Examples (``mapper`` runs the
+        signature tasks: in the worker processes, or here)."""
+        if near.mode == "off":
+            return
+        if progress:
+            progress("finding near duplicates")
+        self.near_index.build(mapper)
+        self.decision = self.near_index.decide()
+
     def split_and_write(
         self, config: RunConfig, near: NearSettings, profile: Profile, progress: Any
     ) -> tuple[ClusterMap, dict[str, dict[str, int]]]:
-        decision = None
-        if near.mode != "off":
-            if progress:
-                progress("finding near duplicates")
-            decision = self.near_index.decide(near.threshold, near.keep)
-        clusters = ClusterMap(decision, near.mode)
+        clusters = ClusterMap(self.decision, near.mode, near.conflicts)
         if progress:
             progress("splitting and writing")
         tokens = write_splits(
@@ -586,7 +647,7 @@ class Tally:
             self.plan,
             {s.name: s for s in self.stats},
             clusters,
-            self.duplicates,
+            self,
             config.stratify_by,
             bom=profile.limits.bom == "expect",
             written=self.written,
@@ -600,7 +661,9 @@ class Tally:
         stopped the run) removes the staging folder too, so none is left beside --out."""
         self.near_index.remove_files()
         self.spill.remove()
-        for writer in (self.rejected, self.duplicates):
+        for writer in (self.rejected, self.duplicates, self.conflicts, self.contaminated):
+            if writer is None:
+                continue
             writer.close()
             self.written[writer.path.name] = (writer.sha256, writer.records)
         if failed:
@@ -652,14 +715,40 @@ class Tally:
                 "max_tokens_per_example": info.max_tokens,
                 "limit_source": info.source,
             }
-        manifest["dedupe"] = {**describe_dedupe(near), "near_duplicates": clusters.near}
+        if self.evals is not None:
+            manifest["contamination"] = {
+                **self.evals.describe(config.contaminated),
+                "matched": self.contamination["matched"],
+                "removed": self.contamination["removed"],
+            }
+        from pipeline.dedupe import largest_clusters
+
+        manifest["dedupe"] = {
+            **describe_dedupe(near),
+            "largest_clusters": largest_clusters(self.duplicates.path)
+            if self.duplicates.records
+            else [],
+            "near_duplicates": clusters.near,  # found; removed or, with --near-dupes flag, kept
+            "near_removed": clusters.near if near.mode == "remove" else 0,
+            "conflicts": clusters.conflicts,
+            "conflict_groups": clusters.conflict_groups,
+            "conflicts_removed": clusters.conflicts_removed,
+            "boilerplate_shingles": len(self.near_index.boilerplate),
+        }
         manifest["split"] = self.plan.describe()
         return manifest
 
 
+def load_evals(config: RunConfig) -> Any:
+    """The index of the eval sets ``--decontaminate`` names, or None (a missing one is exit 2)."""
+    from pipeline.contamination import load
+
+    return load(config.decontaminate, config.convert_options())
+
+
 def _stage_cache(config: RunConfig, profile: Profile, info: ModelInfo, near: NearSettings):
     """The per-input cache, keyed by everything the per-record stages read."""
-    from pipeline.cache import StageCache, default_dir
+    from pipeline.cache import StageCache, content_key, default_dir
 
     tokenizer = None
     if config.tokenizer:
@@ -677,6 +766,10 @@ def _stage_cache(config: RunConfig, profile: Profile, info: ModelInfo, near: Nea
         "system_prompt": config.system_prompt,
         "near_features": near.mode != "off",
         "dedupe_key": near.key,
+        "decontaminate": [
+            content_key(p) for p in config.decontaminate
+        ],  # the eval sets' content, not their names
+        "contaminated": config.contaminated,
         "batch_size": config.batch_size,
     }
     root = (config.cache_dir or default_dir()) if config.use_cache else None

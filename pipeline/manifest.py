@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from pipeline import __version__
-from pipeline.artifacts import ARTIFACTS, sha256_file
+from pipeline.artifacts import ARTIFACTS, OPTIONAL_ARTIFACTS, sha256_file
 from pipeline.tokens import RANK_FILES
 
 LIBRARIES = (
@@ -76,11 +76,19 @@ def build_manifest(
     validation = sum(s.validation for s in stats)
     stage_in = records
     stages = {}
-    for stage in ("ingest", "convert", "validate", "count"):
+    for stage in ("ingest", "convert", "validate", "count", "decontaminate"):
+        if stage == "decontaminate" and not config.decontaminate:
+            continue
         dropped = rejected_by_stage.get(stage, 0)
         stages[stage] = {"in": stage_in, "rejected": dropped, "out": stage_in - dropped}
         stage_in -= dropped
-    stages["dedupe"] = {"in": stage_in, "duplicates": duplicates, "out": stage_in - duplicates}
+    conflicts = rejected_by_stage.get("dedupe", 0)  # --conflicts drop
+    stages["dedupe"] = {
+        "in": stage_in,
+        "duplicates": duplicates,
+        "rejected": conflicts,
+        "out": stage_in - duplicates - conflicts,
+    }
     stages["split"] = {"in": train + validation, "train": train, "validation": validation}
     inputs = [
         {
@@ -98,7 +106,7 @@ def build_manifest(
         for s in stats
     ]
     outputs = []
-    for name in ARTIFACTS:
+    for name in (*ARTIFACTS, *OPTIONAL_ARTIFACTS):
         path = staging / name
         if name == "manifest.json" or not path.exists():
             continue

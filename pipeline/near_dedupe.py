@@ -1,55 +1,48 @@
-"""Near-duplicate detection: MinHash signatures, LSH band keys, union-find clusters.
+"""Near-duplicate detection, the main side: settings, the run's index, and the decision.
 
-Takes Examples (after exact dedupe) and yields, for each, the index of its cluster's
-representative and its estimated Jaccard similarity to it. The text of an Example is its
-conversation (message contents, then chosen/rejected/completion, then plain text), normalised:
-NFKC, lowercase, punctuation stripped, digits folded to 0, whitespace collapsed. Its shingles are
-word 5-grams; texts under ``MIN_WORDS`` words get no signature (exact dedupe only).
+Takes, in input order, the feature batches (``pipeline.near_features``) of the Examples that exact
+dedupe kept, and decides which of them are near copies of an earlier one and which ask the same
+as another with a different answer (conflicts).
 
-Each shingle is hashed to 64 bits (vectorised over a batch of texts with numpy); a signature is
-``NUM_PERM`` 32-bit MinHash values of those hashes from rensa's ``RMinHash`` (fixed seed, one call
-per batch); it is cut into ``BANDS`` bands of ``ROWS`` rows and each band is hashed to one 64-bit
-key. Two Examples are candidates when they share a band key and are kept as a pair when the
-signatures' estimated Jaccard (share of equal values) is at least the threshold. Pairs join
-clusters by union-find.
-
-Workers compute ``featurise_batch`` (the costly part). The main process holds ``NearIndex``:
-band keys and signatures are appended to files in the staging folder (128 + 512 bytes per Example
-on disk); memory holds 5 bytes per Example (text length, a has-signature flag) while records
-stream, and about 40 bytes per Example while clusters are decided (one band column at a time, its
-sort order, the union-find parents).
+Two Examples are near copies only when their prompts are near-identical, their responses are
+near-identical, and their context (system prompt, tools) is the same after normalisation; near-
+identical means an exact Jaccard similarity at or above the threshold, on sets from which the
+boilerplate of the run is left out (``pipeline.near_index``). MinHash band keys only propose
+candidates; an Example joins a cluster only when its similarity to the cluster's representative,
+computed exactly on the two sets, is at least the threshold, never through a chain of members
+(``pipeline.near_clusters``). Examples whose prompts are near-identical but whose responses are
+not are conflicts: they are grouped (the group is kept in one split) and reported.
 """
 
 from __future__ import annotations
 
-import itertools
-import os
-import re
-import unicodedata
-from array import array
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-NUM_PERM = 128
-BANDS = 16
-ROWS = 8
-SHINGLE = 5
-MIN_WORDS = 10
-SEED = 42
-BACKEND = "rensa.RMinHash.digest_matrix_from_flat_token_hashes"
-MAX_BUCKET_CHECKS = 64  # Jaccard estimates per Example per bucket, at most
-PER_CLUSTER = 8  # members of one cluster an Example is checked against in a bucket, at most
-
-_PUNCT = re.compile(r"[^\w\s]+")
-_DIGIT = re.compile(r"\d")
-_WS = re.compile(r"\s+")
+from pipeline.near_clusters import NearDecision, decide
+from pipeline.near_features import CHAR_GRAM, SHORT_CHARS, WORD_GRAM, list_values
+from pipeline.near_index import (
+    BACKEND,
+    FLOOR,
+    NUM_PERM,
+    SEED,
+    SHARE,
+    TASK_EXAMPLES,
+    BoilerplateCounter,
+    SetReader,
+    choose_bands,
+    read_features,
+    signature_task,
+)
 
 KEYS = ("full", "prompt")
 MODES = ("remove", "flag", "off")
 KEEPS = ("first", "longest")
+CONFLICTS = ("keep", "first", "drop")
 
 
 @dataclass(frozen=True)
@@ -60,572 +53,221 @@ class NearSettings:
     threshold: float = 0.8
     keep: str = "first"
     key: str = "full"
+    conflicts: str = "keep"
 
     def problems(self) -> list[str]:
         out = []
         if self.mode not in MODES:
             out.append(f"near_dupes must be one of {', '.join(MODES)}, not {self.mode!r}")
-        if not 0 < self.threshold <= 1:
-            out.append(f"near_threshold must be in (0, 1], not {self.threshold}")
+        if (
+            isinstance(self.threshold, bool)
+            or not isinstance(self.threshold, int | float)
+            or not 0 < self.threshold <= 1
+        ):
+            out.append(f"near_threshold must be in (0, 1], not {self.threshold!r}")
         if self.keep not in KEEPS:
             out.append(f"keep must be one of {', '.join(KEEPS)}, not {self.keep!r}")
         if self.key not in KEYS:
             out.append(f"dedupe_key must be one of {', '.join(KEYS)}, not {self.key!r}")
+        if self.conflicts not in CONFLICTS:
+            out.append(f"conflicts must be one of {', '.join(CONFLICTS)}, not {self.conflicts!r}")
         return out
 
 
 def describe(settings: NearSettings) -> dict[str, Any]:
-    """The manifest's ``dedupe`` entry: backend, version, seed and parameters."""
+    """The manifest's ``dedupe`` entry: method, backend, version, seed and parameters."""
     from importlib import metadata
 
+    bands, rows = choose_bands(settings.threshold)
     return {
         "exact": {"hash": "xxh3_128", "key": settings.key},
         "near": {
             "mode": settings.mode,
-            "backend": BACKEND,
-            "backend_version": metadata.version("rensa"),
-            "seed": SEED,
-            "num_perm": NUM_PERM,
-            "bands": BANDS,
-            "rows": ROWS,
-            "shingle": f"word {SHINGLE}-grams",
-            "shingle_hash": "64-bit: polynomial word hashes, polynomial over the 5 words, "
-            "splitmix64 finaliser",
-            "normalise": "NFKC, lowercase, punctuation stripped, digits folded, whitespace collapsed",
-            "min_words": MIN_WORDS,
-            "compared_bytes": CHUNK_BYTES,
             "threshold": settings.threshold,
             "keep": settings.keep,
+            "compared": "prompt" if settings.key == "prompt" else "prompt and response",
+            "similarity": "exact Jaccard of each side's shingle sets, against the cluster's "
+            "representative (the lower of the two sides)",
+            "context": "system prompt and tools must be equal after normalisation",
+            "normalise": "NFKC, lowercase, punctuation to spaces, whitespace collapsed",
+            "shingles": {
+                "long": f"word {WORD_GRAM}-grams",
+                "short": f"character {CHAR_GRAM}-grams (sides of at most {SHORT_CHARS} characters)",
+            },
+            "boilerplate": {
+                "counted_on": f"word {WORD_GRAM}-grams",
+                "min_examples": FLOOR,
+                "min_share": SHARE,
+            },
+            "candidates": {
+                "backend": BACKEND,
+                "backend_version": metadata.version("rensa"),
+                "seed": SEED,
+                "num_perm": NUM_PERM,
+                "bands": bands,
+                "rows": rows,
+            },
+            "conflicts": settings.conflicts if settings.key == "full" else "off",
         },
     }
 
 
-# ---------------------------------------------------------------- text and signatures
+Mapper = Callable[..., Iterable[Any]]
 
 
-def _ascii_table() -> dict[int, str]:
-    """The same per-character mapping as the regexes below, as a str.translate table for ASCII."""
-    table = {}
-    for code in range(128):
-        c = chr(code)
-        if _DIGIT.match(c):
-            table[code] = "0"
-        elif _PUNCT.match(c):
-            table[code] = " "
-    return table
-
-
-_ASCII = _ascii_table()
-
-
-def normalise_words(text: str) -> list[str]:
-    if text.isascii():  # the common case: one translate pass instead of three regex passes
-        return text.lower().translate(_ASCII).split()
-    text = unicodedata.normalize("NFKC", text).lower()
-    text = _DIGIT.sub("0", _PUNCT.sub(" ", text))
-    return _WS.sub(" ", text).split()
-
-
-def _content_text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # content parts
-        return " ".join(
-            p.get("text", "")
-            for p in content
-            if isinstance(p, dict) and isinstance(p.get("text"), str)
-        )
-    return ""
-
-
-def _messages_text(messages: Any) -> list[str]:
-    if not isinstance(messages, list):
-        return []
-    return [_content_text(m.get("content")) for m in messages if isinstance(m, dict)]
-
-
-def prompt_messages(ex: dict[str, Any]) -> list:
-    """The prompt: for SFT the messages before the last assistant turn, else ``messages``."""
-    messages = ex.get("messages") or []
-    if ex.get("kind", "sft") != "sft":
-        return messages
-    for i in range(len(messages) - 1, -1, -1):
-        if isinstance(messages[i], dict) and messages[i].get("role") == "assistant":
-            return messages[:i]
-    return messages
-
-
-def conversation_text(ex: dict[str, Any], key: str = "full") -> str:
-    """The text whose shingles are hashed: the whole conversation, or the prompt alone."""
-    if key == "prompt":
-        return " ".join(_messages_text(prompt_messages(ex)))
-    parts = _messages_text(ex.get("messages"))
-    for field in ("chosen", "rejected", "completion"):
-        parts.extend(_messages_text(ex.get(field)))
-    if isinstance(ex.get("text"), str):
-        parts.append(ex["text"])
-    return " ".join(parts)
-
-
-def shingles(words: list[str]) -> list[str]:
-    """The word 5-grams of a text, as strings: the definition ``featurise_texts`` hashes."""
-    return list(map(" ".join, zip(*(words[i:] for i in range(SHINGLE)), strict=False)))
-
-
-@dataclass
-class BatchFeatures:
-    """The features of a batch of texts, row i for text i."""
-
-    lengths: np.ndarray  # int64: characters of the normalised text
-    has: np.ndarray  # bool: at least MIN_WORDS words, so a signature
-    sigs: np.ndarray  # (n, NUM_PERM) uint32; zeros where ``has`` is False
-    bands: np.ndarray  # (n, BANDS) uint64; zeros where ``has`` is False
-
-    @staticmethod
-    def concat(parts: list[BatchFeatures]) -> BatchFeatures:
-        return BatchFeatures(
-            *(
-                np.concatenate([getattr(p, f) for p in parts])
-                for f in ("lengths", "has", "sigs", "bands")
-            )
-        )
-
-    def take(self, rows: np.ndarray | list[int]) -> BatchFeatures:
-        return BatchFeatures(self.lengths[rows], self.has[rows], self.sigs[rows], self.bands[rows])
-
-
-# Shingle hashing, vectorised over a batch: the normalised texts of a batch are joined by spaces
-# into one byte buffer; a word's hash is its polynomial hash (base _P, mod 2**64, from prefix sums
-# over the buffer) put through the splitmix64 finaliser; a 5-gram's hash is the polynomial of its
-# five word hashes (base _K), finalised the same way. The 64-bit shingle hashes of each text go to
-# rensa as one flat buffer, which computes the MinHash signatures of the whole batch in Rust.
-_P = np.uint64(0x100000001B3)
-_P_INV = np.uint64(pow(int(_P), -1, 2**64))
-_K = np.uint64(0x9E3779B97F4A7C15)
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-CHUNK_BYTES = 1 << 20  # normalised bytes hashed at once; a longer text is compared on its start
-_POWERS: tuple[np.ndarray, np.ndarray] | None = None
-
-
-def _mix(z: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser, elementwise (uint64 arithmetic wraps)."""
-    z = (z ^ (z >> np.uint64(30))) * _M1
-    z = (z ^ (z >> np.uint64(27))) * _M2
-    return z ^ (z >> np.uint64(31))
-
-
-def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """_P**(j+1) and _P_INV**(j+1) for j < n (tables of CHUNK_BYTES built once per process)."""
-    global _POWERS
-    if _POWERS is None or len(_POWERS[0]) < CHUNK_BYTES:
-        _POWERS = _power_tables(CHUNK_BYTES)
-    return _POWERS[0][:n], _POWERS[1][:n]
-
-
-def _power_tables(n: int) -> tuple[np.ndarray, np.ndarray]:
-    with np.errstate(over="ignore"):
-        return (
-            np.cumprod(np.full(n, _P, dtype=np.uint64)),
-            np.cumprod(np.full(n, _P_INV, dtype=np.uint64)),
-        )
-
-
-def _ascii_bytes_table() -> bytes:
-    """``normalise_words``'s mapping for ASCII as a bytes.translate table: letters lowercased,
-    digits to 0, underscore kept (a word character), everything else a space."""
-    table = bytearray(range(256))
-    for code in range(128):
-        c = chr(code)
-        if c.isdigit():
-            table[code] = ord("0")
-        elif c.isalnum() or c == "_":
-            table[code] = ord(c.lower())
-        else:
-            table[code] = ord(" ")
-    return bytes(table)
-
-
-_ASCII_BYTES = _ascii_bytes_table()
-
-
-def normalised_bytes(text: str) -> tuple[bytes, int | None]:
-    """The normalised text as bytes whose words are split by spaces (runs not yet collapsed), and
-    its length in characters when that differs from what the bytes tell (non-ASCII text)."""
-    if text.isascii():
-        return text.encode("ascii").translate(_ASCII_BYTES), None
-    joined = " ".join(normalise_words(text))
-    return joined.encode("utf-8"), len(joined)
-
-
-def featurise_texts(texts: list[str]) -> BatchFeatures:
-    """MinHash signatures and band keys of a batch of conversation texts."""
-    n = len(texts)
-    lengths = np.zeros(n, dtype=np.int64)
-    has = np.zeros(n, dtype=bool)
-    sigs = np.zeros((n, NUM_PERM), dtype=np.uint32)
-    parts: list[bytes] = []
-    size = start = 0
-    for i, text in enumerate(texts):
-        data, chars = normalised_bytes(text)
-        if len(data) + 2 > CHUNK_BYTES:  # compared on its first CHUNK_BYTES, cut at a space
-            chars = len(" ".join(data.decode("utf-8").split()))
-            cut = data[: CHUNK_BYTES - 2]
-            data = cut[: cut.rfind(b" ")] if b" " in cut else cut
-        if parts and size + len(data) + 2 > CHUNK_BYTES:  # the buffer: size + 1 bytes
-            _featurise_chunk(parts, slice(start, i), lengths, has, sigs)
-            parts, size, start = [], 0, i
-        parts.append(data)
-        size += len(data) + 1
-        if chars is not None:
-            lengths[i] = -chars - 1  # set after hashing: the character count, not bytes
-    if parts:
-        _featurise_chunk(parts, slice(start, n), lengths, has, sigs)
-    bands = np.zeros((n, BANDS), dtype=np.uint64)
-    if has.any():
-        bands[has] = band_keys(sigs[has])
-    return BatchFeatures(lengths, has, sigs, bands)
-
-
-def _featurise_chunk(
-    parts: list[bytes], rows: slice, lengths: np.ndarray, has: np.ndarray, sigs: np.ndarray
-) -> None:
-    import rensa
-
-    buf = np.frombuffer(b" " + b" ".join(parts) + b" ", dtype=np.uint8)
-    # Word edges alternate (the buffer starts and ends with a space): a word starts after each
-    # even edge and ends after each odd one.
-    in_word = buf != 32
-    edges = np.flatnonzero(in_word[1:] ^ in_word[:-1]) + 1  # nonzero of a bool array: fast
-    starts, ends = edges[0::2], edges[1::2]
-    power, inverse = _powers(len(buf))
-    prefix = np.empty(len(buf) + 1, dtype=np.uint64)
-    prefix[0] = 0
-    with np.errstate(over="ignore"):
-        np.cumsum(buf * power, out=prefix[1:])
-        words = _mix((prefix[ends] - prefix[starts]) * inverse[starts] + np.uint64(1))
-    offsets = np.cumsum([1] + [len(p) + 1 for p in parts])  # where each text starts (and ends)
-    first_words = np.searchsorted(starts, offsets)
-    counts = np.diff(first_words)  # words per text
-    owner = np.repeat(np.arange(len(parts)), counts)
-    word_chars = np.concatenate(([0], np.cumsum(ends - starts)))
-    chars = word_chars[first_words[1:]] - word_chars[first_words[:-1]]
-    here = lengths[rows]
-    lengths[rows] = np.where(here < 0, -here - 1, chars + np.maximum(counts - 1, 0))
-    enough = counts >= MIN_WORDS
-    has[rows] = enough
-    if not enough.any():
-        return
-    m = len(words) - SHINGLE + 1  # >= 1: some text has MIN_WORDS words
-    with np.errstate(over="ignore"):
-        acc = words[:m].copy()
-        for i in range(1, SHINGLE):
-            acc = acc * _K + words[i : i + m]
-        hashes = _mix(acc)
-    first_owner = owner[:m]
-    valid = (first_owner == owner[SHINGLE - 1 :]) & enough[first_owner]
-    per_text = np.bincount(first_owner[valid], minlength=len(parts))[enough]
-    row_offsets = np.concatenate(([0], np.cumsum(per_text))).astype(np.uint64)
-    matrix = rensa.RMinHash.digest_matrix_from_flat_token_hashes(
-        np.ascontiguousarray(hashes[valid]), row_offsets, NUM_PERM, SEED
-    )
-    flat = array("I", itertools.chain.from_iterable(matrix.to_rows()))  # no list of arrays
-    block = sigs[rows]
-    block[enough] = np.frombuffer(flat, dtype=np.uint32).reshape(-1, NUM_PERM)
-    sigs[rows] = block
-
-
-def band_keys(sigs: np.ndarray) -> np.ndarray:
-    """(n, BANDS) 64-bit keys of (n, NUM_PERM) signatures: each band's ROWS values hashed, with
-    the band number mixed in so keys never meet across bands."""
-    rows = sigs.reshape(len(sigs), BANDS, ROWS).astype(np.uint64)
-    with np.errstate(over="ignore"):
-        acc = np.arange(1, BANDS + 1, dtype=np.uint64) * _M1 + np.zeros((len(sigs), 1), np.uint64)
-        for r in range(ROWS):
-            acc = acc * _K + rows[:, :, r]
-        return _mix(acc)
-
-
-def featurise_examples(examples: list[dict[str, Any]], key: str = "full") -> BatchFeatures:
-    return featurise_texts([conversation_text(ex, key) for ex in examples])
-
-
-def jaccard(a: np.ndarray, b: np.ndarray) -> float:
-    """The estimated Jaccard similarity of two signatures: the share of equal values."""
-    return float(np.count_nonzero(a == b)) / len(a)
-
-
-# ---------------------------------------------------------------- main side
-
-
-class UnionFind:
-    """Parents in a numpy array; the root of a set is its smallest index."""
-
-    def __init__(self, n: int):
-        self.parent = np.arange(n, dtype=np.int64)
-
-    def find(self, i: int) -> int:
-        parent = self.parent
-        root = i
-        while parent[root] != root:
-            root = int(parent[root])
-        while parent[i] != root:
-            parent[i], i = root, int(parent[i])
-        return root
-
-    def union(self, a: int, b: int) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            lo, hi = (ra, rb) if ra < rb else (rb, ra)
-            self.parent[hi] = lo
-
-    def roots(self) -> np.ndarray:
-        parent = self.parent
-        while True:
-            grand = parent[parent]
-            if np.array_equal(grand, parent):
-                return parent
-            parent = grand
-
-
-@dataclass
-class NearDecision:
-    """Per Example (index in input order): its representative's index and similarity to it."""
-
-    rep: np.ndarray  # int64; rep[i] == i for a representative
-    similarity: np.ndarray  # float32; 1.0 for representatives
-    first: np.ndarray  # int64: the smallest index in the cluster (where the cluster first appears)
-
-    def clusters(self) -> int:
-        return int(np.count_nonzero(self.rep == np.arange(len(self.rep))))
-
-
-FLUSH_EVERY = 4096  # examples whose band keys are buffered before they are written
-
-
-class _Signatures:
-    """Signature i of the spilled file, read on demand."""
-
-    def __init__(self, path: Path):
-        self._file = open(path, "rb")
-        self._size = NUM_PERM * 4
-
-    def __getitem__(self, i: int) -> np.ndarray:
-        data = os.pread(self._file.fileno(), self._size, int(i) * self._size)
-        return np.frombuffer(data, dtype="<u4")
-
-    def close(self) -> None:
-        self._file.close()
+def in_process(fn: Callable, jobs: Iterable, *args: Any) -> Iterator[Any]:
+    """A mapper that runs each job here (small inputs, the Ray driver)."""
+    for job in jobs:
+        yield fn(*args, job)
 
 
 class NearIndex:
-    """Band keys and signatures of every kept Example, in input order, spilled to ``folder``.
+    """The kept Examples' features in input order, for one run, in the staging ``folder``.
 
-    Each band's keys go to a file of their own, so deciding reads one band column (8 bytes per
-    Example) at a time; signatures are read back one by one with ``pread``, only for candidate
-    pairs. Nothing is memory-mapped: mapped pages would count as resident memory."""
+    ``add`` takes each batch's features as the workers wrote them (a reference into a rows file of
+    the folder, and which of its rows exact dedupe kept) and counts their 5-grams for the
+    boilerplate; ``build`` computes every Example's sets, signatures and band keys (in the run's
+    worker processes when it has them); ``decide`` clusters. Memory holds the references, the
+    fixed-size sketch and about 20 bytes per Example after ``build``."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, settings: NearSettings):
         self.folder = folder
-        self._band_paths = [folder / f"_near_band{b:02d}.u64" for b in range(BANDS)]
-        self._sigs_path = folder / "_near_sigs.u32"
-        self._band_files = [open(p, "wb") for p in self._band_paths]
-        self._band_rows = (
-            bytearray()
-        )  # BANDS keys per Example, split into columns every FLUSH_EVERY
-        self._sigs = open(self._sigs_path, "wb")
-        self.lengths = array("I")
-        self.has = bytearray()
-        self._zero_keys = bytes(8 * BANDS)
-        self._zero_sig = bytes(NUM_PERM * 4)
+        self.settings = settings
+        self.counter = BoilerplateCounter()
+        self.parts: list[tuple[Any, np.ndarray | None, int]] = []  # (ref, kept rows, count)
+        self.examples = 0
+        self.boilerplate = np.zeros(0, dtype=np.uint32)
+        self._built: dict[str, Any] | None = None
+        self._files: list[Path] = []
 
     def __len__(self) -> int:
-        return len(self.has)
+        return self.examples
 
-    def add_batch(self, features: BatchFeatures | None, n: int) -> None:
-        """Remember n Examples at once: ``features`` of each, or none (near dedupe off)."""
-        if features is None:
-            self._band_rows += self._zero_keys * n
-            self._sigs.write(self._zero_sig * n)
-            self.has += bytes(n)
-            self.lengths.extend([0] * n)
-        else:
-            self._band_rows += features.bands.astype("<u8").tobytes()
-            self._sigs.write(features.sigs.astype("<u4").tobytes())
-            self.has += features.has.astype(np.uint8).tobytes()
-            self.lengths.extend(np.minimum(features.lengths, 2**32 - 1).tolist())
-        if len(self._band_rows) >= FLUSH_EVERY * BANDS * 8:
-            self._flush_bands()
+    def add(self, ref: Any, kept: np.ndarray | None, n: int) -> None:
+        """The features of n kept Examples: the batch ``ref`` points to (all its rows, or the rows
+        ``kept`` lists), or None when near dedupe is off."""
+        self.examples += n
+        if ref is None or not n:
+            return
+        self.parts.append((ref, kept, n))
+        batch = read_features(self.folder, ref)
+        sides = []
+        for side in ("p_words", "r_words"):
+            values, offsets = list_values(batch.column(side))
+            if kept is not None:
+                values, offsets = _gather(values, offsets, kept)
+            sides.append((values, offsets))
+        self.counter.add(sides)
 
-    def _flush_bands(self) -> None:
-        rows = np.frombuffer(bytes(self._band_rows), dtype="<u8").reshape(-1, BANDS)
-        for b, f in enumerate(self._band_files):
-            f.write(rows[:, b].tobytes())
-        self._band_rows.clear()
+    def build(self, mapper: Mapper = in_process) -> None:
+        """Sets, signatures and band keys of every Example added."""
+        self.boilerplate = self.counter.finish()
+        lsh = choose_bands(self.settings.threshold)
+        names, starts, offsets, lengths = [], [], [], []
+        has_dup, has_prompt = [], []
+        bands = {"dup": [], "prompt": []}
+        band_files = {
+            kind: [open(self.folder / f"_near_{kind}{b:02d}.u64", "wb") for b in range(lsh[0])]
+            for kind in bands
+        }
+        self._files = [Path(f.name) for files in band_files.values() for f in files]
+        at = 0
+        try:
+            for result in mapper(
+                signature_task, _jobs(self.parts), str(self.folder), self.boilerplate, lsh
+            ):
+                names.append(result.name)
+                self._files.append(self.folder / result.name)
+                starts.append(at)
+                offsets.append(result.offsets)
+                at += len(result.offsets) - 1
+                lengths.append(result.lengths)
+                has_dup.append(result.has_dup)
+                has_prompt.append(result.has_prompt)
+                for kind, keys in (("dup", result.bands_dup), ("prompt", result.bands_prompt)):
+                    for b, f in enumerate(band_files[kind]):
+                        f.write(np.ascontiguousarray(keys[:, b]).astype("<u8").tobytes())
+        finally:
+            for files in band_files.values():
+                for f in files:
+                    f.close()
+        if at != self.examples and self.parts:
+            raise RuntimeError(f"internal error: {at} of {self.examples} Examples got signatures")
 
-    def close(self) -> None:
-        if not self._sigs.closed:
-            self._flush_bands()
-        for f in (*self._band_files, self._sigs):
-            if not f.closed:
-                f.close()
+        def joined(parts: list[np.ndarray], dtype: Any) -> np.ndarray:
+            return np.concatenate(parts) if parts else np.zeros(0, dtype)
+
+        self._built = {
+            "names": names,
+            "starts": np.array(starts, dtype=np.int64),
+            "offsets": offsets,
+            "lengths": joined(lengths, np.int64),
+            "has_dup": joined(has_dup, bool),
+            "has_prompt": joined(has_prompt, bool),
+            "bands": {
+                kind: [self.folder / f"_near_{kind}{b:02d}.u64" for b in range(lsh[0])]
+                for kind in bands
+            },
+        }
+
+    def reader(self) -> SetReader:
+        """Each Example's sets, read back (``build`` first)."""
+        built = self._built
+        return SetReader(self.folder, built["names"], built["starts"], built["offsets"])
+
+    def candidates(self) -> tuple[np.ndarray, np.ndarray]:
+        """(row, bucket) of every Example that shares a duplicate band key with another."""
+        from pipeline.near_clusters import shared_buckets
+
+        if self._built is None:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        members = np.flatnonzero(self._built["has_dup"])
+        return shared_buckets(self._built["bands"]["dup"], members)
+
+    def decide(self) -> NearDecision:
+        """Clusters and conflict groups of the Examples (``build`` first)."""
+        n = self.examples
+        built = self._built
+        if built is None or not self.parts:
+            return NearDecision.singletons(n)
+        reader = self.reader()
+        try:
+            return decide(
+                n,
+                reader,
+                built["bands"],
+                built["has_dup"],
+                built["has_prompt"],
+                built["lengths"],
+                self.settings,
+            )
+        finally:
+            reader.close()
 
     def remove_files(self) -> None:
-        self.close()
-        for path in (*self._band_paths, self._sigs_path):
+        for path in self._files:
             path.unlink(missing_ok=True)
-
-    def signatures(self) -> _Signatures:
-        self.close()
-        return _Signatures(self._sigs_path)
-
-    def decide(self, threshold: float, keep: str = "first") -> NearDecision:
-        """Cluster the Examples: candidates share a band key, pairs need estimated J >= threshold."""
-        self.close()
-        n = len(self)
-        uf = UnionFind(n)
-        has = (
-            np.frombuffer(bytes(self.has), dtype=np.uint8).astype(bool) if n else np.zeros(0, bool)
-        )
-        members = np.flatnonzero(has)
-        if len(members) > 1:
-            sigs = self.signatures()
-            for b in range(BANDS):
-                column = np.fromfile(self._band_paths[b], dtype="<u8")[members]
-                order = np.argsort(column)  # a fast unstable sort finds the shared keys ...
-                same = column[order[1:]] == column[order[:-1]]
-                if not same.any():
-                    continue
-                shared = np.zeros(len(order), dtype=bool)
-                shared[1:] |= same
-                shared[:-1] |= same
-                rows = order[shared]  # ... and their few rows go in (key, input) order
-                order = rows[np.lexsort((rows, column[rows]))]
-                keys = column[order]
-                starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
-                sizes = np.diff(np.append(starts, len(keys)))
-                for start, size in zip(starts, sizes, strict=True):
-                    bucket = members[order[start : start + size]]
-                    self._verify_bucket(bucket, sigs, uf, threshold)
-            sigs.close()
-        roots = uf.roots().copy()
-        rep = roots.copy()
-        if keep == "longest" and n:
-            lengths = np.frombuffer(self.lengths.tobytes(), dtype=np.uint32).astype(np.int64)
-            # per root: the longest member, the earliest among equals
-            order = np.lexsort((np.arange(n), -lengths, roots))
-            heads = order[np.concatenate(([True], roots[order][1:] != roots[order][:-1]))]
-            best = np.empty(n, dtype=np.int64)
-            best[roots[heads]] = heads
-            rep = best[roots]
-        similarity = np.ones(n, dtype=np.float32)
-        others = np.flatnonzero(rep != np.arange(n))
-        if len(others):
-            sigs = self.signatures()
-            for i in others:
-                similarity[i] = jaccard(sigs[i], sigs[rep[i]])
-            sigs.close()
-        return NearDecision(rep=rep, similarity=similarity, first=roots)
-
-    @staticmethod
-    def _verify_bucket(
-        bucket: np.ndarray, sigs: np.ndarray, uf: UnionFind, threshold: float
-    ) -> None:
-        """Verify each member against earlier members of other clusters in the bucket: up to
-        ``PER_CLUSTER`` members of each, ``MAX_BUCKET_CHECKS`` Jaccard estimates in all."""
-        groups: dict[int, list[int]] = {}  # root -> the first few members seen in this bucket
-        for i in (int(x) for x in bucket):
-            sig_i = None  # read only when a comparison needs it (most pairs are joined already)
-            checks = 0
-            for root in list(groups):
-                if checks >= MAX_BUCKET_CHECKS:
-                    break
-                if uf.find(root) == uf.find(i):
-                    continue
-                if sig_i is None:
-                    sig_i = np.asarray(sigs[i])
-                for j in groups[root]:
-                    checks += 1
-                    if jaccard(sig_i, np.asarray(sigs[j])) >= threshold:
-                        uf.union(i, j)
-                        break
-            seen = groups.setdefault(uf.find(i), [])  # keys may go stale: compared by find
-            if len(seen) < PER_CLUSTER:
-                seen.append(i)
+        self._files = []
 
 
-def featurise_batch(examples: list[dict[str, Any]], settings: NearSettings) -> BatchFeatures | None:
-    """Worker side, per batch of Examples: add ``dedupe_key`` to each (with ``--dedupe-key
-    prompt``) and return their near-duplicate features (None when near dedupe is off)."""
-    if settings.key == "prompt":
-        from pipeline.dedupe import prompt_key
-
-        for ex in examples:
-            ex["dedupe_key"] = prompt_key(ex, prompt_messages(ex))
-    if settings.mode == "off":
-        return None
-    return featurise_examples(examples, settings.key)
+def _gather(values: np.ndarray, offsets: np.ndarray, rows: np.ndarray) -> tuple:
+    """The list rows ``rows`` of a flat (values, offsets) column, as a new flat column."""
+    starts, stops = offsets[rows], offsets[rows + 1]
+    sizes = stops - starts
+    new_offsets = np.concatenate(([0], np.cumsum(sizes)))
+    index = np.repeat(starts - new_offsets[:-1], sizes) + np.arange(new_offsets[-1])
+    return values[index], new_offsets
 
 
-class ClusterMap:
-    """Main side, after ``decide``: for the Examples at indexes [start, stop) (input order among
-    kept Examples), which are dropped, their cluster ids, and where each cluster's split is
-    decided. Methods take ranges, so the write stage works a spill batch at a time."""
-
-    def __init__(self, decision: NearDecision | None, mode: str):
-        self.remove = mode == "remove"
-        self.decision = decision
-        self._info: dict[int, tuple[str, str, int]] = {}
-        if decision is None:
-            self._wanted = np.zeros(0, dtype=np.int64)
-            self.near = 0
-        else:
-            others = np.flatnonzero(decision.rep != np.arange(len(decision.rep)))
-            self._wanted = np.unique(decision.rep[others])  # sorted
-            self.near = len(others)
-
-    def wanted(self, start: int, stop: int) -> np.ndarray:
-        """Indexes in the range that represent a cluster with other members (remember them)."""
-        w = self._wanted
-        return w[np.searchsorted(w, start) : np.searchsorted(w, stop)]
-
-    def remember(self, i: int, id_: str, source: str, line: int) -> None:
-        self._info[i] = (id_, source, line)
-
-    def _reps(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-        here = np.arange(start, stop)
-        return here, here if self.decision is None else self.decision.rep[start:stop]
-
-    def removed(self, start: int, stop: int) -> np.ndarray:
-        """bool per index: a near copy that is dropped."""
-        here, reps = self._reps(start, stop)
-        return (reps != here) if self.remove else np.zeros(stop - start, dtype=bool)
-
-    def leaders(self, start: int, stop: int) -> np.ndarray:
-        """bool per index: the row where its cluster's split is decided (first surviving member)."""
-        here, reps = self._reps(start, stop)
-        if self.decision is None or self.remove:
-            return reps == here
-        return self.decision.first[start:stop] == here
-
-    def cluster_ids(self, start: int, ids: list[str]) -> list[str]:
-        """The cluster id of each Example from ``start`` on, given their own ids."""
-        here, reps = self._reps(start, start + len(ids))
-        out = list(ids)
-        for k in np.flatnonzero(reps != here):
-            out[k] = self._info[int(reps[k])][0]
-        return out
-
-    def duplicate(self, i: int, row: dict[str, Any]) -> dict[str, Any]:
-        """One line of duplicates.jsonl for a near copy that is dropped."""
-        kept = self._info[int(self.decision.rep[i])]
-        return {
-            "source": row["source"],
-            "line": row["line"],
-            "id": row["id"],
-            "duplicate_of": kept[0],
-            "duplicate_of_source": kept[1],
-            "duplicate_of_line": kept[2],
-            "kind": "near",
-            "similarity": float(self.decision.similarity[i]),
-        }
+def _jobs(parts: list[tuple[Any, np.ndarray | None, int]]) -> Iterator[tuple]:
+    """The parts grouped into signature tasks of about TASK_EXAMPLES Examples, in order."""
+    job: list[tuple] = []
+    size = number = 0
+    for ref, kept, n in parts:
+        job.append((ref, kept))
+        size += n
+        if size >= TASK_EXAMPLES:
+            yield number, job
+            job, size, number = [], 0, number + 1
+    if job:
+        yield number, job

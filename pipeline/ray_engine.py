@@ -37,6 +37,9 @@ from pipeline import convert, engine, ingest, workers
 from pipeline.artifacts import example_schema, publish, staging_dir
 from pipeline.engine import RunConfig, RunResult, SourceStats
 from pipeline.manifest import write_manifest
+from pipeline.near_dedupe import in_process
+from pipeline.near_features import feature_schema
+from pipeline.write import append_rows
 
 READER_CPUS = 0.25  # a reader mostly waits on the stages after it
 STAGE_CPUS = 0.75  # so the actor pool and the readers fit on the same cores
@@ -136,28 +139,20 @@ def _processed(
     import numpy as np
     import pyarrow as pa
 
-    from pipeline.near_dedupe import BANDS, NUM_PERM
-
     n = len(outcomes)
     kept = np.fromiter(("stage" not in rec for rec in outcomes), bool, n)
     where = np.full(n, -1, dtype=np.int64)  # each record's row among the Examples, -1 for none
     where[kept] = np.arange(int(kept.sum()))
+    index = pa.array(where, mask=~kept)  # a null index gives a row of nulls
     examples = (
         pa.Table.from_batches([rows])
         if rows is not None
         else example_schema(with_rendered=True).empty_table()
-    ).take(pa.array(where, mask=~kept))  # a null index gives a row of nulls
-    lengths = np.zeros(n, dtype=np.int64)
-    has = np.zeros(n, dtype=bool)
-    sigs = np.zeros((n, NUM_PERM), dtype="<u4")
-    bands = np.zeros((n, BANDS), dtype="<u8")
+    ).take(index)
     if features is not None:
-        lengths[kept], has[kept], sigs[kept], bands[kept] = (
-            features.lengths,
-            features.has,
-            features.sigs,
-            features.bands,
-        )
+        near = pa.Table.from_batches([features]).take(index)
+    else:  # near dedupe off
+        near = pa.table({f.name: pa.nulls(n, f.type) for f in feature_schema()})
     first = [pickle.dumps(warnings) if warnings else None, pickle.dumps(shapes) if shapes else None]
     columns = {
         "seq": pa.array(seqs, pa.int64()),
@@ -172,42 +167,16 @@ def _processed(
         "outcome": pa.array([pickle.dumps(rec, protocol=5) for rec in outcomes], pa.binary()),
         "warnings": pa.array(first[:1] + [None] * (n - 1), pa.binary()),
         "shapes": pa.array(first[1:] + [None] * (n - 1), pa.binary()),
-        "near_length": pa.array(lengths),
-        "near_has": pa.array(has),
-        "near_sig": _fixed_binary(sigs),
-        "near_bands": _fixed_binary(bands),
     }
+    for name in near.column_names:
+        columns[f"near_{name}"] = near[name]
     for name in examples.column_names:
         columns[name] = examples[name]
     return pa.table(columns, schema=PROCESSED_SCHEMA())
 
 
-def _fixed_binary(matrix: Any) -> Any:
-    """An (n, k) numpy array as n fixed-size binary values (each row's bytes)."""
-    import pyarrow as pa
-
-    n, width = len(matrix), matrix.shape[1] * matrix.itemsize
-    data = pa.py_buffer(matrix.tobytes())
-    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), n, [None, data])
-
-
-def _matrix(column: Any, dtype: str, width: int) -> Any:
-    """``_fixed_binary``'s inverse for a table's column (a ChunkedArray)."""
-    import numpy as np
-
-    array = column.combine_chunks()
-    if not len(array):
-        return np.zeros((0, width), dtype=dtype)
-    size = np.dtype(dtype).itemsize * width
-    data = array.buffers()[1]
-    flat = np.frombuffer(data, dtype=dtype, count=len(array) * width, offset=array.offset * size)
-    return flat.reshape(-1, width)
-
-
 def PROCESSED_SCHEMA():  # noqa: N802 - a constant built lazily (pyarrow is a heavy import)
     import pyarrow as pa
-
-    from pipeline.near_dedupe import BANDS, NUM_PERM
 
     return pa.schema(
         [
@@ -217,10 +186,7 @@ def PROCESSED_SCHEMA():  # noqa: N802 - a constant built lazily (pyarrow is a he
             ("outcome", pa.binary()),
             ("warnings", pa.binary()),
             ("shapes", pa.binary()),
-            ("near_length", pa.int64()),
-            ("near_has", pa.bool_()),
-            ("near_sig", pa.binary(4 * NUM_PERM)),
-            ("near_bands", pa.binary(8 * BANDS)),
+            *(pa.field(f"near_{f.name}", f.type) for f in feature_schema()),
             *example_schema(with_rendered=True),
         ]
     )
@@ -348,7 +314,8 @@ def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> Run
     profile, info, sources, skipped = engine.resolve(config)  # usage problems before Ray starts
     near = config.near_settings()
     ray = _import_ray()
-    initargs = workers.worker_initargs(config, profile, info, near)
+    evals = engine.load_evals(config)
+    initargs = workers.worker_initargs(config, profile, info, near, evals)
     session = _Session(ray, config.workers)
     try:
         with _data_context():
@@ -383,8 +350,9 @@ def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> Run
             firsts = first_copies(ray, processed, partitions)
             staging = staging_dir(config.out)
             result = _write(
-                config, profile, info, near, stats, processed, firsts, staging, progress, skipped
-            )
+                config, profile, info, near, stats, processed, firsts, staging, progress, skipped,
+                evals,
+            )  # fmt: skip
     finally:
         session.close()
     return result
@@ -447,6 +415,8 @@ def _take(
 ) -> bool:
     """One record's outcome into the tally; True when it is an Example to keep (``first``: the
     seq of its key's first copy, when the key has copies)."""
+    if "contaminated" in rec:
+        tally.note_contamination(rec)
     if "stage" in rec:
         tally.reject(st, rec)
         return False
@@ -465,22 +435,17 @@ def _take(
     return True
 
 
-def _features(table: Any, near: Any) -> Any:
-    """The near-duplicate features of a processed table's rows (None with near dedupe off)."""
-    from pipeline.near_dedupe import BANDS, NUM_PERM, BatchFeatures
+def _features(table: Any) -> Any:
+    """The near-duplicate features of a processed table's rows, as a feature batch."""
+    import pyarrow as pa
 
-    if near.mode == "off":
-        return None
-    return BatchFeatures(
-        table["near_length"].to_numpy(),
-        table["near_has"].to_numpy(),
-        _matrix(table["near_sig"], "<u4", NUM_PERM),
-        _matrix(table["near_bands"], "<u8", BANDS),
-    )
+    names = [f"near_{f.name}" for f in feature_schema()]
+    part = table.select(names).rename_columns([f.name for f in feature_schema()])
+    return pa.Table.from_batches(part.to_batches(), schema=feature_schema()).combine_chunks()
 
 
 def _write(
-    config, profile, info, near, stats, processed, firsts, staging, progress, skipped
+    config, profile, info, near, stats, processed, firsts, staging, progress, skipped, evals
 ) -> RunResult:
     """The driver's part: records in input order -> rejected, duplicates, spill (the kept rows as
     Arrow hands them over, never one Example at a time); then the embedded engine's split and
@@ -488,7 +453,7 @@ def _write(
     import pyarrow as pa
 
     by_name = {st.name: st for st in stats}
-    tally = engine.Tally(config, staging)
+    tally = engine.Tally(config, staging, near, evals)
     tally.stats = stats
     kept_first: dict[str, tuple] = {}  # only keys that have copies
     advance = getattr(progress, "advance", None)
@@ -516,9 +481,14 @@ def _write(
                 if any(keep):
                     part = table.filter(pa.array(keep))
                     spill.write(part.select(names).combine_chunks().to_batches()[0])
-                    tally.near_index.add_batch(_features(part, near), part.num_rows)
+                    ref = None
+                    if near.mode != "off":
+                        features = _features(part).to_batches()[0]
+                        ref = append_rows(spill.rows_path("near-main.arrow"), features.serialize())
+                    tally.near_index.add(ref, None, part.num_rows)
                 if advance:
                     advance(table.num_rows)
+        tally.find_near_duplicates(near, in_process, progress)
         clusters, tokens = tally.split_and_write(config, near, profile, progress)
         done = True
     finally:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 KINDS = ("sft", "preference", "unpaired")
-STAGES = ("ingest", "convert", "validate", "count", "dedupe", "split", "write")
+STAGES = ("ingest", "convert", "validate", "count", "decontaminate", "dedupe", "split", "write")
 
 
 def new_example(source: str, line: int, kind: str = "sft") -> dict[str, Any]:

@@ -10,10 +10,57 @@ def _n(value: int) -> str:
 
 
 def _dedupe_kinds(manifest: dict[str, Any], duplicates: int) -> str:
-    near = manifest.get("dedupe", {}).get("near_duplicates")
-    if near is None:
+    dedupe = manifest.get("dedupe", {})
+    if dedupe.get("near_duplicates") is None:
         return ""
-    return f" ({_n(duplicates - near)} exact, {_n(near)} near)"
+    near = dedupe.get("near_removed", 0)
+    removed = dedupe.get("conflicts_removed", 0)
+    conflicts = f", {_n(removed)} conflicting" if removed else ""
+    flagged = dedupe["near_duplicates"] - near
+    kept = f"; {_n(flagged)} near copies kept, flagged" if flagged else ""
+    return f" ({_n(duplicates - near - removed)} exact, {_n(near)} near{conflicts}{kept})"
+
+
+LOSS_ALARM = 0.10  # a run that removes more than this share as duplicates says so on its own line
+
+
+def _dedupe_notes(manifest: dict[str, Any]) -> list[str]:
+    """The conflicts, contamination and duplicate-loss lines of the summary."""
+    lines = []
+    dedupe = manifest.get("dedupe", {})
+    conflicts = dedupe.get("conflicts", 0)
+    if conflicts:
+        fate = {"keep": "all kept", "first": "the first answer kept", "drop": "all rejected"}
+        mode = manifest["config"].get("conflicts", "keep")
+        lines.append(
+            f"  conflicts {_n(conflicts)} example(s) ask what an earlier one asks, with another "
+            f"answer ({_n(dedupe.get('conflict_groups', 0))} group(s); {fate[mode]}): see "
+            "conflicts.jsonl"
+        )
+    found = manifest.get("contamination")
+    if found:
+        action = (
+            "removed" if found["mode"] == "remove" else "kept (--contaminated remove drops them)"
+        )
+        lines.append(
+            f"  contamination {_n(found['matched'])} example(s) contain an item of the eval "
+            f"set(s): {action}; see contaminated.jsonl"
+        )
+    counts = manifest["counts"]
+    share = counts["duplicates"] / counts["records"] if counts["records"] else 0.0
+    if share > LOSS_ALARM:
+        biggest = "; ".join(
+            f"{_n(c['copies'])} cop{'y' if c['copies'] == 1 else 'ies'} of {c['source']}:"
+            f"{c['line']} (e.g. {c['sample']['source']}:{c['sample']['line']})"
+            for c in dedupe.get("largest_clusters", [])
+        )
+        lines.append(
+            f"  warning: {share:.1%} of the records ({_n(counts['duplicates'])} of "
+            f"{_n(counts['records'])}) were removed as duplicates; biggest clusters: {biggest}. "
+            "Check duplicates.jsonl; --near-threshold, --near-dupes flag or --max-duplicate-share "
+            "change or bound this"
+        )
+    return lines
 
 
 def run_summary(manifest: dict[str, Any], out: str) -> str:
@@ -22,7 +69,9 @@ def run_summary(manifest: dict[str, Any], out: str) -> str:
         f"ftprep run: {len(manifest['inputs'])} input(s), {_n(counts['records'])} records "
         f"-> {out} (profile {manifest['profile']}, model {manifest['model']})",
     ]
-    for stage in ("ingest", "convert", "validate", "count"):
+    for stage in ("ingest", "convert", "validate", "count", "decontaminate"):
+        if stage not in stages:
+            continue
         s = stages[stage]
         lines.append(
             f"  {stage:<9} {_n(s['in'])} in, {_n(s['out'])} out, {_n(s['rejected'])} rejected"
@@ -32,6 +81,9 @@ def run_summary(manifest: dict[str, Any], out: str) -> str:
         f"  {'dedupe':<9} {_n(d['in'])} in, {_n(d['out'])} out, {_n(d['duplicates'])} duplicates"
         + _dedupe_kinds(manifest, d["duplicates"])
     )
+    if d.get("rejected"):
+        lines[-1] += f", {_n(d['rejected'])} rejected (conflicts)"
+    lines += _dedupe_notes(manifest)
     lines.append(
         f"  {'split':<9} train {_n(counts['train'])}, validation {_n(counts['validation'])}"
     )

@@ -22,10 +22,11 @@ import orjson
 
 from pipeline import convert, ingest
 from pipeline.artifacts import ExampleBatch
-from pipeline.dedupe import example_ids
+from pipeline.dedupe import example_ids, prompt_key, prompt_messages
 from pipeline.length import RULE, apply_length_policy
 from pipeline.models import ModelInfo
-from pipeline.near_dedupe import BatchFeatures, NearSettings, featurise_batch
+from pipeline.near_dedupe import NearSettings
+from pipeline.near_features import featurise_batch
 from pipeline.profiles import Profile, get_profile
 from pipeline.records import rejection
 from pipeline.render import Unrenderable
@@ -47,6 +48,8 @@ def init_worker(
     length_policy: str = "flag",
     tokenizer: str | None = None,
     near: NearSettings | None = None,
+    evals: Any = None,
+    contaminated: str = "report",
 ) -> None:
     from pipeline.tokens import Counter
 
@@ -63,13 +66,16 @@ def init_worker(
         limit=limit,
         length_policy=length_policy,
         near=near,
+        evals=evals,
+        contaminated=contaminated,
     )
 
 
 def worker_initargs(
-    config: RunConfig, profile: Profile, info: ModelInfo, near: NearSettings
+    config: RunConfig, profile: Profile, info: ModelInfo, near: NearSettings, evals: Any = None
 ) -> tuple:
-    """The arguments of ``init_worker`` for a run: what every worker needs to know."""
+    """The arguments of ``init_worker`` for a run: what every worker needs to know (``evals``:
+    the eval sets' index, with ``--decontaminate``)."""
     return (
         profile.name,
         info.encoding,
@@ -78,6 +84,8 @@ def worker_initargs(
         config.length_policy,
         config.tokenizer,
         near,
+        evals,
+        config.contaminated,
     )
 
 
@@ -116,16 +124,17 @@ def convert_items(
 
 def process_batch(
     source: str, file_shape: str | None, batch: ingest.Batch
-) -> tuple[list, collections.Counter, collections.Counter, BatchFeatures | None]:
+) -> tuple[list, collections.Counter, collections.Counter, Any]:
     """Ingest, convert, validate, count and featurise one batch; results keep input order. Also
     returns the warnings by rule, the count of each record shape (what ``count_shapes`` would
-    count) and the near-duplicate features of the Examples among the results, in order."""
+    count) and the near-duplicate features of the Examples among the results, in order (an
+    Arrow record batch, ``near_features.feature_schema``; None when near dedupe is off)."""
     profile: Profile = STATE["profile"]
     counter = STATE["counter"]
     counter.new_batch()
     warnings: collections.Counter = collections.Counter()
     shapes: collections.Counter = collections.Counter()
-    results = []
+    results, raws = [], []
     for obj, ex in convert_items(source, file_shape, batch, shapes):
         if "stage" not in ex:
             try:
@@ -133,14 +142,63 @@ def process_batch(
             except Exception as exc:  # a bug must cost one record, not the run
                 ex = _internal_error(ex["source"], ex["line"], exc)
         results.append(ex)
+        raws.append(obj)
     results, _ = _batchwise(results, assign_ids)
+    if STATE.get("evals") is not None:
+        results = decontaminate(results, raws, STATE["evals"], STATE["contaminated"])
     features = None
     settings = STATE.get("near")
     if settings is not None:
-        results, parts = _batchwise(results, lambda examples: featurise_batch(examples, settings))
+        results, parts = _batchwise(results, lambda examples: near_features(examples, settings))
         if settings.mode != "off" and parts:
-            features = parts[0] if len(parts) == 1 else BatchFeatures.concat(parts)
+            features = parts[0] if len(parts) == 1 else _concat_batches(parts)
     return results, warnings, shapes, features
+
+
+def decontaminate(results: list, raws: list, evals: Any, mode: str) -> list:
+    """Mark each Example whose prompt contains an eval item (``contaminated``: the matches), or,
+    with mode remove, reject it."""
+    from pipeline.contamination import RULE, prompt_texts
+
+    positions = [k for k, rec in enumerate(results) if "stage" not in rec]
+    matches = evals.match(prompt_texts([results[k] for k in positions]))
+    for k, found in zip(positions, matches, strict=True):
+        if not found:
+            continue
+        ex = results[k]
+        if mode != "remove":
+            ex["contaminated"] = found
+            continue
+        first = found[0]
+        results[k] = rejection(
+            ex["source"],
+            ex["line"],
+            "decontaminate",
+            RULE,
+            f'the prompt contains "{first["ngram"]}" from the eval item {first["eval_source"]}:'
+            f"{first['eval_line']}, so a model trained on it would have seen that test item; "
+            "removed as --contaminated remove asks (see contaminated.jsonl)",
+            raw=raws[k],
+        )
+        results[k].update(id=ex["id"], contaminated=found)
+    return results
+
+
+def near_features(examples: list[dict], settings: NearSettings) -> Any:
+    """Each Example's ``dedupe_key`` (with ``--dedupe-key prompt``) and the batch's
+    near-duplicate features (None when near dedupe is off)."""
+    if settings.key == "prompt":
+        for ex in examples:
+            ex["dedupe_key"] = prompt_key(ex, prompt_messages(ex))
+    if settings.mode == "off":
+        return None
+    return featurise_batch(examples, prompt_only=settings.key == "prompt")
+
+
+def _concat_batches(parts: list) -> Any:
+    import pyarrow as pa
+
+    return pa.Table.from_batches(parts).combine_chunks().to_batches()[0]
 
 
 def assign_ids(examples: list[dict]) -> None:
@@ -179,7 +237,7 @@ def _internal_error(source: str, line: int, exc: Exception) -> dict:
     )
 
 
-_LIGHT_KEYS = ("id", "dedupe_key", "source", "line", "n_tokens", "over_limit", "stage")
+_LIGHT_KEYS = ("id", "dedupe_key", "source", "line", "n_tokens", "over_limit", "contaminated")
 
 
 @dataclass
@@ -187,13 +245,14 @@ class BatchResult:
     """One processed batch as the main process takes it: every record's outcome in input order
     (a rejection whole; for an Example only what exact dedupe and the tally read), where the
     worker put the Examples' rows (a ``RowsRef`` into a rows file of the spill; row i for the
-    i-th Example outcome) and their light columns (an Arrow IPC message, cheap to pickle), their
-    near-duplicate features (row i likewise), the warnings by rule and the records' shapes."""
+    i-th Example outcome) and their light columns (an Arrow IPC message, cheap to pickle), where
+    it put their near-duplicate features (a ``RowsRef`` likewise, row i for the i-th Example;
+    None with near dedupe off), the warnings by rule and the records' shapes."""
 
     outcomes: list[dict]
     rows: RowsRef | None
     light: Any  # pyarrow.Buffer | None
-    near: BatchFeatures | None
+    near: RowsRef | None
     warnings: collections.Counter
     shapes: collections.Counter
 
@@ -214,16 +273,18 @@ def process_batch_arrow(
     and writes."""
     results, warnings, shapes, features = process_batch(source, file_shape, batch)
     outcomes, rows, features = arrow_rows(results, features)
-    ref = light = None
+    ref = light = near = None
     if rows is not None:
         ref = append_rows(Path(f"{rows_prefix}-{os.getpid()}.arrow"), rows.serialize())
         light = rows.select(Spill.LIGHT).serialize()
-    return BatchResult(outcomes, ref, light, features, warnings, shapes)
+        if features is not None:
+            near = append_rows(
+                Path(f"{rows_prefix}-near-{os.getpid()}.arrow"), features.serialize()
+            )
+    return BatchResult(outcomes, ref, light, near, warnings, shapes)
 
 
-def arrow_rows(
-    results: list[dict], features: BatchFeatures | None
-) -> tuple[list[dict], Any, BatchFeatures | None]:
+def arrow_rows(results: list[dict], features: Any) -> tuple[list[dict], Any, Any]:
     """``process_batch``'s results as either engine hands them on: the outcomes in input order
     (a rejection whole; an Example only what exact dedupe and the tally read), the Examples' rows
     as one Arrow RecordBatch (``example_schema(with_rendered=True)``; None when there are none)
@@ -243,7 +304,9 @@ def arrow_rows(
             position += 1
         outcomes.append(rec if "stage" in rec else {k: rec[k] for k in _LIGHT_KEYS if k in rec})
     if features is not None and len(taken) < position:
-        features = features.take(taken)
+        import pyarrow as pa
+
+        features = features.take(pa.array(taken, pa.int64()))
     return outcomes, rows.to_arrow() if len(rows) else None, features
 
 

@@ -2,8 +2,9 @@
 
 Takes the spill of Examples (Arrow, in input order; exact copies marked to be skipped), the
 near-duplicate clusters and the split plan; writes train/validation JSONL (the rendered lines) and
-Parquet (canonical rows with their cluster and split), and drops near copies into
-duplicates.jsonl. Each spill batch is read and its splits decided here, a batch at a time; one
+Parquet (canonical rows with their cluster and split), drops near copies into duplicates.jsonl,
+lists conflicts (the same prompt, another answer) in conflicts.jsonl, and drops them as
+``--conflicts`` says. Each spill batch is read and its splits decided here, a batch at a time; one
 background thread writes its JSONL lines straight from the batch's buffers, another filters its
 Parquet rows, and each Parquet file encodes its row groups in a thread of its own. Memory holds a
 few batches and the row-group buffers.
@@ -22,11 +23,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pipeline.artifacts import JsonlWriter, ParquetSink, example_schema
-from pipeline.near_dedupe import ClusterMap
+from pipeline.near_clusters import DUPLICATE, REJECT, ClusterMap, response_text
+from pipeline.records import rejection
 from pipeline.split import SplitPlan, stratum_of
 
 if TYPE_CHECKING:
-    from pipeline.engine import SourceStats
+    from pipeline.engine import SourceStats, Tally
 
 SPLITS = ("train", "validation")
 
@@ -37,7 +39,7 @@ def write_splits(
     plan: SplitPlan,
     stats: dict[str, SourceStats],
     clusters: ClusterMap,
-    duplicates: JsonlWriter,
+    sinks: Tally,
     stratify_by: str | None = None,
     bom: bool = False,
     written: dict[str, tuple[str, int]] | None = None,
@@ -45,7 +47,8 @@ def write_splits(
     file_findings: list[dict[str, Any]] | None = None,
 ) -> dict[str, dict[str, int]]:
     """Decide the split, then stream the spill into train/validation JSONL and Parquet, dropping
-    near copies into duplicates.jsonl; return token totals per split. ``written`` receives the
+    near copies into duplicates.jsonl (``sinks``: the run's tally, with its duplicates, conflicts
+    and rejected writers); return token totals per split. ``written`` receives the
     sha256 and line count of each JSONL file. With ``file_rules`` (the profile's whole-file
     checker, such as one format per file), each JSONL file's lines are checked as written and
     what the checker finds goes to ``file_findings``. Rows the spill marks as exact copies
@@ -71,7 +74,7 @@ def write_splits(
             start = 0
             for batch, kept in _spill_batches(spill.batches(), spill.copies):
                 masks, cluster_ids = _decide(
-                    batch, kept, start, plan, clusters, stats, duplicates, tokens
+                    batch, kept, start, plan, clusters, stats, sinks, tokens
                 )
                 start += len(cluster_ids)
                 writer.submit(batch, *_spread(kept, batch.num_rows, masks, cluster_ids))
@@ -309,24 +312,31 @@ def _decide(
     plan: SplitPlan,
     clusters: ClusterMap,
     stats: dict[str, SourceStats],
-    duplicates: JsonlWriter,
+    sinks: Tally,
     tokens: dict[str, dict[str, int]],
 ) -> tuple[dict[str, np.ndarray], list[str]]:
-    """Each split's mask over the kept rows of a spill batch (a dropped near copy is in none)
-    and each kept row's cluster id; counts them per input and adds up the tokens per split."""
+    """Each split's mask over the kept rows of a spill batch (a dropped near copy or conflict is
+    in none) and each kept row's cluster id; counts them per input, adds up the tokens per split,
+    and writes what the near-duplicate decision drops or reports."""
     part = _kept_rows(batch, kept, ["id", "source", "line", "n_tokens", "n_trained_tokens"])
     ids, sources = part.column("id").to_pylist(), part.column("source").to_pylist()
     stop = start + len(ids)
     cluster_ids = clusters.cluster_ids(start, ids)
-    removed = clusters.removed(start, stop)
+    fates = clusters.fates(start, stop)
     splits: list[str | None] = [plan.split_of(c) for c in cluster_ids]
-    if removed.any():
+    _report_conflicts(batch, kept, start, stop, clusters, ids, sources, sinks)
+    if fates.any():
         lines = part.column("line").to_pylist()
-        for r in np.flatnonzero(removed):
+        dropped = np.flatnonzero(fates)
+        rendered = _kept_rows(batch, kept, ["rendered"]).column("rendered")
+        for r in dropped.tolist():
             splits[r] = None
-            stats[sources[r]].duplicates += 1
             row = {"source": sources[r], "line": lines[r], "id": ids[r]}
-            duplicates.write(clusters.duplicate(start + int(r), row))
+            if fates[r] == DUPLICATE:
+                stats[sources[r]].duplicates += 1
+                sinks.duplicates.write(clusters.duplicate(start + r, row))
+            elif fates[r] == REJECT:
+                sinks.reject(stats[sources[r]], _conflict_rejection(row, rendered[r].as_py()))
     for (source, split), n in collections.Counter(zip(sources, splits, strict=True)).items():
         if split is not None:
             setattr(stats[source], split, getattr(stats[source], split) + n)
@@ -341,6 +351,42 @@ def _decide(
         t["tokens"] += int(np.nansum(n_tokens[mask]))
         t["trained_tokens"] += int(np.nansum(n_trained[mask]))
     return masks, cluster_ids
+
+
+_ANSWER_COLUMNS = ["kind", "messages", "chosen", "completion", "label", "text"]
+
+
+def _report_conflicts(batch, kept, start, stop, clusters, ids, sources, sinks) -> None:
+    """Remember the answers of the rows that head a conflict group, and write a line of
+    conflicts.jsonl for each row that asks what an earlier one asks."""
+    heads = clusters.heads_of_conflicts(start, stop) - start
+    members = np.flatnonzero(clusters.in_conflict(start, stop))
+    if not len(heads) and not len(members):
+        return
+    wanted = np.union1d(heads, members)
+    rows = _kept_rows(batch, kept, _ANSWER_COLUMNS).take(wanted).to_pylist()
+    answers = dict(zip(wanted.tolist(), map(response_text, rows), strict=True))
+    for r in heads.tolist():
+        clusters.remember_response(start + r, answers[r])
+    if len(members):
+        lines = _kept_rows(batch, kept, ["line"]).column("line").to_pylist()
+        for r in members.tolist():
+            row = {"source": sources[r], "line": lines[r], "id": ids[r]}
+            sinks.conflicts.write(clusters.conflict(start + r, row, answers[r]))
+
+
+def _conflict_rejection(row: dict[str, Any], rendered: bytes) -> dict[str, Any]:
+    import orjson
+
+    return rejection(
+        row["source"],
+        row["line"],
+        "dedupe",
+        "dedupe.conflict",
+        "another example asks the same (its prompt is near-identical) with a different answer; "
+        "--conflicts drop removes both: see conflicts.jsonl, or use --conflicts keep|first",
+        raw=orjson.loads(rendered),
+    )
 
 
 class _BatchWriter:

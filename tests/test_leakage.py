@@ -60,13 +60,13 @@ def test_leakage_text_output_and_exit_1(tmp_path: Path, monkeypatch) -> None:
     assert result.exit_code == 1, result.output
     lines = result.output.splitlines()
     assert lines[0] == "validation.json:2: exact copy of train.jsonl:1 [leakage.exact]"
-    # 113 of 128 MinHash values agree (ftprep shingle hashes, rensa 0.5, seed 42)
+    # the same prompt; the answers share 82 of their 93 distinct word 5-grams
     assert (
-        lines[1] == "validation.json:3: near copy of train.jsonl:2, similarity 0.883 [leakage.near]"
+        lines[1] == "validation.json:3: near copy of train.jsonl:2, similarity 0.882 [leakage.near]"
     )
     assert lines[2] == (
-        "FAILED: 2 pair(s) across 3 train and 3 validation records: 1 exact, 1 near "
-        "(estimated Jaccard >= 0.8)"
+        "FAILED: 2 pair(s): 1 exact, 1 near (similarity >= 0.8) across 3 train and 3 "
+        "validation records"
     )
     assert len(lines) == 3
 
@@ -77,7 +77,7 @@ def test_leakage_json_output(tmp_path: Path) -> None:
     assert result.exit_code == 1
     data = json.loads(result.output)
     assert data["ok"] is False
-    assert data["summary"] == {"pairs": 2, "exact": 1, "near": 1}
+    assert data["summary"] == {"pairs": 2, "exact": 1, "near": 1, "eval": 0}
     near = data["pairs"][1]
     assert near["kind"] == "near" and near["rule"] == "leakage.near"
     assert near["train"] == {"source": str(train), "line": 2}
@@ -116,6 +116,7 @@ def test_leakage_usage_errors_exit_2(tmp_path: Path) -> None:
     assert "Traceback" not in missing.output
     bad = CliRunner().invoke(cli, ["leakage", str(tmp_path / "t.jsonl")])
     assert bad.exit_code == 2
+    assert "give a VALIDATION file to compare with, or --against EVAL, or both" in bad.output
     threshold = CliRunner().invoke(
         cli,
         ["leakage", str(tmp_path / "t.jsonl"), str(tmp_path / "t.jsonl"), "--near-threshold", "0"],
@@ -134,3 +135,57 @@ def test_leakage_with_a_side_it_could_not_read_at_all_is_exit_2(tmp_path: Path) 
         f"Error: {tmp_path / 't.jsonl'}: none of its 2 record(s) could be read, so nothing was "
         "compared; check the file (`ftprep validate` says what is wrong)\n"
     )
+
+
+GSM8K = [
+    (
+        "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips "
+        "in May. How many clips did Natalia sell altogether in April and May?",
+        "Natalia sold 48/2 = 24 clips in May. #### 72",
+    ),
+    (
+        "Weng earns $12 an hour for babysitting. Yesterday, she just did 50 minutes of "
+        "babysitting. How much did she earn?",
+        "Weng earns 12/60 = $0.2 per minute. #### 10",
+    ),
+    ("What is the capital of France?", "Paris"),
+    ("Who wrote it?", "Nobody"),
+]
+
+
+def test_leakage_against_an_eval_set(tmp_path: Path, monkeypatch) -> None:
+    """GSM8K-shaped eval items planted in a training file: verbatim, inside a longer prompt,
+    lowercased, and reworded (the reworded one shares no 13-word run and is not a match)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "gsm8k_test.jsonl").write_text(
+        "".join(json.dumps({"question": q, "answer": a}) + "\n" for q, a in GSM8K)
+    )
+    rows = [
+        _chat(f"Question {i}: how long do I boil {i} eggs?", f"{i + 5} minutes.") for i in range(8)
+    ]
+    rows[1] = _chat(GSM8K[0][0], "72")
+    rows[3] = _chat("Solve this and show your work: " + GSM8K[1][0].lower(), "10")
+    rows[5] = _chat("Weng makes $12 per hour babysitting; she worked 50 minutes. Earnings?", "10")
+    rows[6] = _chat("Quick one: what is the capital of France", "Paris")
+    rows[7] = _chat("who wrote it", "Me")  # a 3-word item is too short to tell
+    (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = CliRunner().invoke(cli, ["leakage", "train.jsonl", "--against", "gsm8k_test.jsonl"])
+    assert result.exit_code == 1, result.output
+    assert result.output.splitlines() == [
+        'train.jsonl:2: contains the eval item gsm8k_test.jsonl:1 ("natalia sold clips to 48 of '
+        'her friends in april and then she") [leakage.eval]',
+        'train.jsonl:4: contains the eval item gsm8k_test.jsonl:2 ("weng earns 12 an hour for '
+        'babysitting yesterday she just did 50 minutes") [leakage.eval]',
+        'train.jsonl:7: contains the eval item gsm8k_test.jsonl:3 ("what is the capital of '
+        'france") [leakage.eval]',
+        "FAILED: 3 record(s) containing an eval item across 8 train records",
+    ]
+    data = json.loads(
+        CliRunner()
+        .invoke(
+            cli, ["leakage", "train.jsonl", "--against", "gsm8k_test.jsonl", "--format", "json"]
+        )
+        .output
+    )
+    assert data["eval_sets"][0]["items"] == 4 and data["eval_sets"][0]["too_short"] == 1
+    assert [m["line"] for m in data["eval_matches"]] == [2, 4, 7]

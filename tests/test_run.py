@@ -404,16 +404,16 @@ def test_validate_reports_a_too_deep_line_and_goes_on(tmp_path: Path) -> None:
 def test_a_record_that_breaks_the_batch_featuriser_costs_only_itself(
     tmp_path: Path, monkeypatch
 ) -> None:
-    from pipeline import near_dedupe
+    from pipeline import workers
 
-    real = near_dedupe.featurise_texts
+    real = workers.featurise_batch
 
-    def flaky(texts):
-        if any("poison" in t for t in texts):
+    def flaky(examples, prompt_only=False):
+        if any("poison" in m["content"] for ex in examples for m in ex["messages"]):
             raise ValueError("bad text")
-        return real(texts)
+        return real(examples, prompt_only)
 
-    monkeypatch.setattr(near_dedupe, "featurise_texts", flaky)
+    monkeypatch.setattr(workers, "featurise_batch", flaky)
     chats = many_chats(12)
     chats[4]["messages"][-1]["content"] += " poison"
     assert_one_internal_error(tmp_path, chats, 5, "ValueError: bad text")

@@ -1,0 +1,348 @@
+"""Near-duplicate clusters and conflict groups, decided exactly; what the write stage asks of them.
+
+``decide`` goes through the Examples that share a band key with another, in order (input order,
+or longest first with ``--keep longest``). Each is compared, exactly (``pipeline.near_index``),
+with the representatives its buckets remember, and joins the most similar one at or above the
+threshold; if none, it becomes a representative itself. Members never represent, so clusters
+never chain: every member's reported similarity is to its representative, and is at least the
+threshold. The representatives are then grouped the same way on their prompts alone: a group
+with more than one is a conflict (the same prompt, different answers). The split keeps a group
+in one split.
+
+Bounded work: a bucket remembers ``REPS_PER_BUCKET`` representatives, and an Example is compared
+with ``MAX_CHECKS`` of them at most.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.near_index import side_similarity
+
+REPS_PER_BUCKET = 8
+MAX_CHECKS = 32
+
+
+@dataclass
+class NearDecision:
+    """Per Example (index in input order among the kept ones)."""
+
+    rep: np.ndarray  # int64: its cluster's representative; rep[i] == i for a representative
+    similarity: np.ndarray  # float32: to the representative, the lower of the two sides (1 for one)
+    prompt_similarity: np.ndarray  # float32
+    response_similarity: np.ndarray  # float32
+    group: np.ndarray  # int64: the representative of its conflict group (same prompt)
+    group_similarity: np.ndarray  # float32: its cluster's prompt similarity to the group's
+
+    @staticmethod
+    def singletons(n: int) -> NearDecision:
+        index = np.arange(n, dtype=np.int64)
+        ones = np.ones(n, dtype=np.float32)
+        return NearDecision(index, ones, ones, ones, index.copy(), ones)
+
+    def clusters(self) -> int:
+        return int(np.count_nonzero(self.rep == np.arange(len(self.rep))))
+
+
+def decide(
+    n: int,
+    reader: Any,
+    bands: dict[str, list[Path]],
+    has_dup: np.ndarray,
+    has_prompt: np.ndarray,
+    lengths: np.ndarray,
+    settings: Any,
+) -> NearDecision:
+    """Clusters (both sides near-identical, same context) and conflict groups (prompts
+    near-identical, same context) of n Examples."""
+    threshold = settings.threshold
+    index = np.arange(n, dtype=np.int64)
+    order = np.lexsort((index, -lengths)) if settings.keep == "longest" else index
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = index
+
+    def both_sides(i: int, j: int) -> tuple[float, float, float]:
+        return pair_similarity(reader, i, j, threshold)
+
+    def prompts(i: int, j: int) -> tuple[float, float, float]:
+        return pair_similarity(reader, i, j, threshold, prompt_only=True)
+
+    rep, sims = _greedy(n, bands["dup"], has_dup, rank, both_sides, threshold)
+    decision = NearDecision(
+        rep, sims[0], sims[1], sims[2], rep.copy(), np.ones(n, dtype=np.float32)
+    )
+    if settings.key == "full":  # with --dedupe-key prompt, same prompts are already copies
+        heads = (rep == index) & has_prompt
+        group, group_sims = _greedy(n, bands["prompt"], heads, index, prompts, threshold)
+        decision.group = group[rep]
+        decision.group_similarity = group_sims[0][rep]
+    return decision
+
+
+def pair_similarity(
+    reader: Any, i: int, j: int, threshold: float, prompt_only: bool = False
+) -> tuple[float, float, float]:
+    """(similarity, prompt's, response's) of Examples i and j, exactly: the lower of the two
+    sides (the prompt's alone with ``prompt_only``); -1 when their contexts differ. The response
+    is not compared when the prompts are already below ``threshold``."""
+    ctx_i, *sides_i = reader.get(i)
+    ctx_j, *sides_j = reader.get(j)
+    if ctx_i != ctx_j:
+        return -1.0, 0.0, 0.0
+    p = side_similarity(sides_i[0], sides_i[1], sides_j[0], sides_j[1])
+    if prompt_only:
+        return p, p, 0.0
+    if p < threshold:
+        return p, p, 0.0
+    r = side_similarity(sides_i[2], sides_i[3], sides_j[2], sides_j[3])
+    return min(p, r), p, r
+
+
+def _greedy(
+    n: int,
+    band_paths: list[Path],
+    members: np.ndarray,
+    rank: np.ndarray,
+    similar: Callable[[int, int], tuple[float, float, float]],
+    threshold: float,
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Representatives by verified, unchained greedy clustering of the ``members`` (the others
+    stay their own), in ``rank`` order; and (similarity, prompt, response) to them."""
+    rep = np.arange(n, dtype=np.int64)
+    sims = tuple(np.ones(n, dtype=np.float32) for _ in range(3))
+    rows, buckets = shared_buckets(band_paths, np.flatnonzero(members))
+    if not len(rows):
+        return rep, sims
+    order = np.lexsort((buckets, rank[rows]))
+    rows, buckets = rows[order], buckets[order]
+    starts = np.flatnonzero(np.concatenate(([True], rows[1:] != rows[:-1])))
+    stops = np.append(starts[1:], len(rows))
+    remembered: dict[int, list[int]] = {}  # bucket -> its first representatives
+    for start, stop in zip(starts.tolist(), stops.tolist(), strict=True):
+        row = int(rows[start])
+        mine = buckets[start:stop].tolist()
+        candidates = {c for b in mine for c in remembered.get(b, ())}
+        best, best_sims = -1, (0.0, 0.0, 0.0)
+        for c in sorted(candidates, key=rank.__getitem__)[:MAX_CHECKS]:
+            found = similar(row, c)
+            if found[0] >= threshold and found[0] > best_sims[0]:
+                best, best_sims = c, found
+                if found[0] >= 1.0:
+                    break
+        if best >= 0:
+            rep[row] = best
+            for k in range(3):
+                sims[k][row] = best_sims[k]
+            continue
+        for b in mine:
+            reps = remembered.setdefault(b, [])
+            if len(reps) < REPS_PER_BUCKET:
+                reps.append(row)
+    return rep, sims
+
+
+def shared_buckets(band_paths: list[Path], members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(row, bucket) for every member that shares a band key with another member; buckets are
+    numbered across bands, so a key never meets one of another band."""
+    rows, buckets = [], []
+    numbered = 0
+    if len(members) < 2:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    for path in band_paths:
+        column = np.fromfile(path, dtype="<u8")[members]
+        order = np.argsort(column)
+        keys = column[order]
+        new = np.concatenate(([True], keys[1:] != keys[:-1]))
+        bucket = np.cumsum(new) - 1
+        sizes = np.bincount(bucket)
+        shared = sizes[bucket] > 1
+        if shared.any():
+            rows.append(members[order[shared]])
+            buckets.append(bucket[shared] + numbered)
+        numbered += int(bucket[-1]) + 1
+    if not rows:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(rows).astype(np.int64), np.concatenate(buckets).astype(np.int64)
+
+
+# ---------------------------------------------------------------- the write stage's view
+
+KEEP, DUPLICATE, REJECT = 0, 1, 2  # what becomes of an Example
+SNIPPET = 300  # characters of a response shown in conflicts.jsonl
+
+
+class ClusterMap:
+    """After ``decide``: for the Examples at indexes [start, stop) (input order among the kept
+    ones), which are dropped and why, their cluster ids (a conflict group's representative's id:
+    what the split keeps together) and where each group's split is decided. Methods take ranges,
+    so the write stage works a spill batch at a time."""
+
+    def __init__(self, decision: NearDecision | None, mode: str, conflicts: str = "keep"):
+        self.decision = decision
+        self.remove = mode == "remove"
+        self.conflict_mode = conflicts
+        self._info: dict[int, tuple[str, str, int]] = {}
+        self._responses: dict[int, str] = {}
+        if decision is None:
+            self._wanted = np.zeros(0, dtype=np.int64)
+            self.near = self.conflicts = self.conflict_groups = self.conflicts_removed = 0
+            return
+        n = len(decision.rep)
+        index = np.arange(n, dtype=np.int64)
+        copies = decision.rep != index
+        self.near = int(np.count_nonzero(copies))
+        heads = ~copies  # cluster representatives
+        in_conflict = heads & (decision.group != index)
+        self.conflicts = int(np.count_nonzero(in_conflict))
+        self._conflict_heads = np.unique(decision.group[in_conflict])
+        self.conflict_groups = len(self._conflict_heads)
+        fate = np.full(n, KEEP, dtype=np.int8)
+        if self.remove:
+            fate[copies] = DUPLICATE
+        if conflicts == "first":
+            fate[(fate == KEEP) & (decision.group != decision.rep)] = DUPLICATE
+        elif conflicts == "drop":
+            sizes = np.bincount(decision.group[heads], minlength=n)
+            fate[(fate == KEEP) & (sizes[decision.group] > 1)] = REJECT
+        self.conflicts_removed = int(np.count_nonzero(fate == DUPLICATE)) - (
+            self.near if self.remove else 0
+        )
+        self.fate = fate
+        kept = np.flatnonzero(fate == KEEP)
+        first_kept = np.full(n, n, dtype=np.int64)
+        np.minimum.at(first_kept, decision.group[kept], kept)
+        self._first_kept = first_kept
+        self._wanted = np.unique(np.concatenate((decision.rep[copies], self._conflict_heads)))
+
+    def wanted(self, start: int, stop: int) -> np.ndarray:
+        """Indexes in the range whose id and place later rows refer to (remember them)."""
+        w = self._wanted
+        return w[np.searchsorted(w, start) : np.searchsorted(w, stop)]
+
+    def remember(self, i: int, id_: str, source: str, line: int) -> None:
+        self._info[i] = (id_, source, line)
+
+    def fates(self, start: int, stop: int) -> np.ndarray:
+        """KEEP, DUPLICATE (duplicates.jsonl) or REJECT (rejected.jsonl) per index."""
+        if self.decision is None:
+            return np.zeros(stop - start, dtype=np.int8)
+        return self.fate[start:stop]
+
+    def leaders(self, start: int, stop: int) -> np.ndarray:
+        """bool per index: the row where its group's split is decided (its first kept member)."""
+        if self.decision is None:
+            return np.ones(stop - start, dtype=bool)
+        here = np.arange(start, stop)
+        return self._first_kept[self.decision.group[start:stop]] == here
+
+    def cluster_ids(self, start: int, ids: list[str]) -> list[str]:
+        """The cluster id of each Example from ``start`` on, given their own ids."""
+        if self.decision is None:
+            return list(ids)
+        here = np.arange(start, start + len(ids))
+        groups = self.decision.group[start : start + len(ids)]
+        out = list(ids)
+        for k in np.flatnonzero(groups != here).tolist():
+            out[k] = self._info[int(groups[k])][0]
+        return out
+
+    def in_conflict(self, start: int, stop: int) -> np.ndarray:
+        """bool per index: a cluster representative whose prompt an earlier one asks too."""
+        if self.decision is None:
+            return np.zeros(stop - start, dtype=bool)
+        here = np.arange(start, stop)
+        return (self.decision.rep[start:stop] == here) & (self.decision.group[start:stop] != here)
+
+    def heads_of_conflicts(self, start: int, stop: int) -> np.ndarray:
+        """Indexes in the range that head a conflict group (their response is shown)."""
+        if self.decision is None:
+            return np.zeros(0, dtype=np.int64)
+        h = self._conflict_heads
+        return h[np.searchsorted(h, start) : np.searchsorted(h, stop)]
+
+    def remember_response(self, i: int, response: str) -> None:
+        self._responses[i] = response
+
+    def duplicate(self, i: int, row: dict[str, Any]) -> dict[str, Any]:
+        """One line of duplicates.jsonl for an Example this map drops."""
+        d = self.decision
+        if d.rep[i] != i:  # a near copy
+            kept = self._info[int(d.rep[i])]
+            extra = {
+                "kind": "near",
+                "similarity": _round(d.similarity[i]),
+                "prompt_similarity": _round(d.prompt_similarity[i]),
+                "response_similarity": _round(d.response_similarity[i]),
+            }
+        else:  # --conflicts first: the same prompt as an earlier one, another answer
+            kept = self._info[int(d.group[i])]
+            extra = {"kind": "conflict", "similarity": _round(d.group_similarity[i])}
+        return {
+            "source": row["source"],
+            "line": row["line"],
+            "id": row["id"],
+            "duplicate_of": kept[0],
+            "duplicate_of_source": kept[1],
+            "duplicate_of_line": kept[2],
+            **extra,
+        }
+
+    def conflict(self, i: int, row: dict[str, Any], response: str) -> dict[str, Any]:
+        """One line of conflicts.jsonl: Example i asks what its group's representative asks."""
+        d = self.decision
+        head = int(d.group[i])
+        first = self._info[head]
+        action = {"keep": "kept", "first": "removed", "drop": "rejected"}[self.conflict_mode]
+        return {
+            "source": row["source"],
+            "line": row["line"],
+            "id": row["id"],
+            "conflicts_with": first[0],
+            "conflicts_with_source": first[1],
+            "conflicts_with_line": first[2],
+            "prompt_similarity": _round(d.group_similarity[i]),
+            "response": _cut(response),
+            "other_response": _cut(self._responses.get(head, "")),
+            "action": action,
+        }
+
+
+def _round(value: float) -> float:
+    return round(float(value), 4)
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= SNIPPET else text[: SNIPPET - 1] + "…"
+
+
+def response_text(row: dict[str, Any]) -> str:
+    """What an Example (a spill row: messages as Arrow structs) answers: its assistant turns, or
+    chosen, or completion with its label, as text."""
+    parts = []
+    kind = row.get("kind")
+    if kind == "unpaired" and row.get("label") is not None:
+        parts.append(f"[label: {str(row['label']).lower()}]")
+    if kind == "sft":
+        for m in row.get("messages") or ():
+            if m and m.get("role") == "assistant":
+                parts.append(_struct_text(m))
+    for field in ("chosen", "completion"):
+        for m in row.get(field) or ():
+            if m:
+                parts.append(_struct_text(m))
+    if row.get("text"):
+        parts.append(row["text"])
+    return "\n".join(p for p in parts if p)
+
+
+def _struct_text(m: dict[str, Any]) -> str:
+    text = m.get("content")
+    if text is None and m.get("parts"):
+        text = m["parts"]
+    calls = m.get("tool_calls")
+    return "\n".join(t for t in (text, calls) if t)
