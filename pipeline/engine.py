@@ -212,15 +212,7 @@ class Runner:
         if workers > 1:
             import multiprocessing
 
-            from pipeline.near_index import threads_started
-
-            # Forked workers share this process's imports; but a process whose Rust thread pool
-            # (rensa's) is running cannot be forked safely (a child would wait on threads it does
-            # not have), so after near dedupe ran here, workers start from a clean server.
-            fork = sys.platform == "linux" and not threads_started()
-            context = multiprocessing.get_context(
-                "fork" if fork else "forkserver" if sys.platform == "linux" else "spawn"
-            )
+            context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
             if context.get_start_method() == "fork":
                 _share_imports()
             self.pool = ProcessPoolExecutor(

@@ -15,6 +15,7 @@ with ``MAX_CHECKS`` of them at most.
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,9 @@ from pipeline.near_index import side_similarity
 
 REPS_PER_BUCKET = 8
 MAX_CHECKS = 32
+# Prompt candidates must share two band keys: short prompts over a common vocabulary share a
+# key by chance often; at the threshold, two keys are still shared with probability 0.986.
+PROMPT_SHARED = 2
 
 
 @dataclass
@@ -52,14 +56,14 @@ class NearDecision:
 def decide(
     n: int,
     reader: Any,
-    bands: dict[str, list[Path]],
-    has_dup: np.ndarray,
+    buckets: dict[str, tuple[np.ndarray, np.ndarray]],
     has_prompt: np.ndarray,
     lengths: np.ndarray,
     settings: Any,
 ) -> NearDecision:
     """Clusters (both sides near-identical, same context) and conflict groups (prompts
-    near-identical, same context) of n Examples."""
+    near-identical, same context) of n Examples, given the (row, bucket) pairs of the Examples
+    that share a duplicate band key and a prompt band key with another."""
     threshold = settings.threshold
     index = np.arange(n, dtype=np.int64)
     order = np.lexsort((index, -lengths)) if settings.keep == "longest" else index
@@ -72,13 +76,15 @@ def decide(
     def prompts(i: int, j: int) -> tuple[float, float, float]:
         return pair_similarity(reader, i, j, threshold, prompt_only=True)
 
-    rep, sims = _greedy(n, bands["dup"], has_dup, rank, both_sides, threshold)
+    rep, sims = _greedy(n, buckets["dup"], None, rank, both_sides, threshold)
     decision = NearDecision(
         rep, sims[0], sims[1], sims[2], rep.copy(), np.ones(n, dtype=np.float32)
     )
     if settings.key == "full":  # with --dedupe-key prompt, same prompts are already copies
         heads = (rep == index) & has_prompt
-        group, group_sims = _greedy(n, bands["prompt"], heads, index, prompts, threshold)
+        group, group_sims = _greedy(
+            n, buckets["prompt"], heads, index, prompts, threshold, PROMPT_SHARED
+        )
         decision.group = group[rep]
         decision.group_similarity = group_sims[0][rep]
     return decision
@@ -105,17 +111,24 @@ def pair_similarity(
 
 def _greedy(
     n: int,
-    band_paths: list[Path],
-    members: np.ndarray,
+    shared: tuple[np.ndarray, np.ndarray],
+    members: np.ndarray | None,
     rank: np.ndarray,
     similar: Callable[[int, int], tuple[float, float, float]],
     threshold: float,
+    min_shared: int = 1,
 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Representatives by verified, unchained greedy clustering of the ``members`` (the others
-    stay their own), in ``rank`` order; and (similarity, prompt, response) to them."""
+    """Representatives by verified, unchained greedy clustering of the Examples in ``shared``
+    (row, bucket) pairs, in ``rank`` order, only ``members`` among them when given (the others
+    stay their own); and (similarity, prompt, response) to them. A candidate is a representative
+    that shares ``min_shared`` buckets with the row or more; those that share the most are
+    compared first."""
     rep = np.arange(n, dtype=np.int64)
     sims = tuple(np.ones(n, dtype=np.float32) for _ in range(3))
-    rows, buckets = shared_buckets(band_paths, np.flatnonzero(members))
+    rows, buckets = shared
+    if members is not None:
+        take = members[rows]
+        rows, buckets = rows[take], buckets[take]
     if not len(rows):
         return rep, sims
     order = np.lexsort((buckets, rank[rows]))
@@ -126,9 +139,13 @@ def _greedy(
     for start, stop in zip(starts.tolist(), stops.tolist(), strict=True):
         row = int(rows[start])
         mine = buckets[start:stop].tolist()
-        candidates = {c for b in mine for c in remembered.get(b, ())}
+        shares = collections.Counter(c for b in mine for c in remembered.get(b, ()))
+        candidates = sorted(
+            (c for c, k in shares.items() if k >= min_shared),
+            key=lambda c: (-shares[c], rank[c]),
+        )
         best, best_sims = -1, (0.0, 0.0, 0.0)
-        for c in sorted(candidates, key=rank.__getitem__)[:MAX_CHECKS]:
+        for c in candidates[:MAX_CHECKS]:
             found = similar(row, c)
             if found[0] >= threshold and found[0] > best_sims[0]:
                 best, best_sims = c, found

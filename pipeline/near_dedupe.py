@@ -23,19 +23,17 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.minhash import NUM_PERM, SEED, choose_bands
 from pipeline.near_clusters import NearDecision, decide
 from pipeline.near_features import CHAR_GRAM, SHORT_CHARS, WORD_GRAM, list_values
 from pipeline.near_index import (
-    BACKEND,
     FLOOR,
-    NUM_PERM,
-    SEED,
     SHARE,
     TASK_EXAMPLES,
     BoilerplateCounter,
     SetReader,
-    choose_bands,
     read_features,
+    sets_task,
     signature_task,
 )
 
@@ -76,8 +74,6 @@ class NearSettings:
 
 def describe(settings: NearSettings) -> dict[str, Any]:
     """The manifest's ``dedupe`` entry: method, backend, version, seed and parameters."""
-    from importlib import metadata
-
     bands, rows = choose_bands(settings.threshold)
     return {
         "exact": {"hash": "xxh3_128", "key": settings.key},
@@ -100,8 +96,7 @@ def describe(settings: NearSettings) -> dict[str, Any]:
                 "min_share": SHARE,
             },
             "candidates": {
-                "backend": BACKEND,
-                "backend_version": metadata.version("rensa"),
+                "minhash": "one permutation hashing, rotation densification (numpy)",
                 "seed": SEED,
                 "num_perm": NUM_PERM,
                 "bands": bands,
@@ -126,9 +121,10 @@ class NearIndex:
 
     ``add`` takes each batch's features as the workers wrote them (a reference into a rows file of
     the folder, and which of its rows exact dedupe kept) and counts their 5-grams for the
-    boilerplate; ``build`` computes every Example's sets, signatures and band keys (in the run's
-    worker processes when it has them); ``decide`` clusters. Memory holds the references, the
-    fixed-size sketch and about 20 bytes per Example after ``build``."""
+    boilerplate; ``build`` computes every Example's signatures and band keys, then the sets of
+    those that have candidates (in the run's worker processes when it has them); ``decide``
+    clusters. Memory holds the references, the fixed-size sketch, 10 bytes per Example after
+    ``build`` and about 16 bytes per band an Example shares with another."""
 
     def __init__(self, folder: Path, settings: NearSettings):
         self.folder = folder
@@ -160,27 +156,25 @@ class NearIndex:
         self.counter.add(sides)
 
     def build(self, mapper: Mapper = in_process) -> None:
-        """Sets, signatures and band keys of every Example added."""
+        """Signatures and band keys of every Example added, then the sets of those that share a
+        band key with another (the only ones a decision compares)."""
+        from pipeline.near_clusters import shared_buckets
+
         self.boilerplate = self.counter.finish()
         lsh = choose_bands(self.settings.threshold)
-        names, starts, offsets, lengths = [], [], [], []
-        has_dup, has_prompt = [], []
-        bands = {"dup": [], "prompt": []}
-        band_files = {
-            kind: [open(self.folder / f"_near_{kind}{b:02d}.u64", "wb") for b in range(lsh[0])]
-            for kind in bands
+        paths = {
+            kind: [self.folder / f"_near_{kind}{b:02d}.u64" for b in range(lsh[0])]
+            for kind in ("dup", "prompt")
         }
-        self._files = [Path(f.name) for files in band_files.values() for f in files]
-        at = 0
+        self._files = [p for kind in paths.values() for p in kind]
+        band_files = {
+            kind: [open(p, "wb") for p in kind_paths] for kind, kind_paths in paths.items()
+        }
+        lengths, has_dup, has_prompt = [], [], []
         try:
             for result in mapper(
                 signature_task, _jobs(self.parts), str(self.folder), self.boilerplate, lsh
             ):
-                names.append(result.name)
-                self._files.append(self.folder / result.name)
-                starts.append(at)
-                offsets.append(result.offsets)
-                at += len(result.offsets) - 1
                 lengths.append(result.lengths)
                 has_dup.append(result.has_dup)
                 has_prompt.append(result.has_prompt)
@@ -191,38 +185,42 @@ class NearIndex:
             for files in band_files.values():
                 for f in files:
                     f.close()
-        if at != self.examples and self.parts:
-            raise RuntimeError(f"internal error: {at} of {self.examples} Examples got signatures")
 
         def joined(parts: list[np.ndarray], dtype: Any) -> np.ndarray:
             return np.concatenate(parts) if parts else np.zeros(0, dtype)
 
+        has = {"dup": joined(has_dup, bool), "prompt": joined(has_prompt, bool)}
+        if len(has["dup"]) != self.examples and self.parts:
+            raise RuntimeError(
+                f"internal error: {len(has['dup'])} of {self.examples} Examples got signatures"
+            )
+        buckets = {"dup": shared_buckets(paths["dup"], np.flatnonzero(has["dup"]))}
+        buckets["prompt"] = (
+            shared_buckets(paths["prompt"], np.flatnonzero(has["prompt"]))
+            if self.settings.key == "full"
+            else (np.zeros(0, np.int64), np.zeros(0, np.int64))
+        )
+        needed = np.union1d(buckets["dup"][0], buckets["prompt"][0])
+        sets = list(
+            mapper(sets_task, _set_jobs(self.parts, needed), str(self.folder), self.boilerplate)
+        )
+        self._files += [self.folder / name for name, _, _ in sets]
         self._built = {
-            "names": names,
-            "starts": np.array(starts, dtype=np.int64),
-            "offsets": offsets,
             "lengths": joined(lengths, np.int64),
-            "has_dup": joined(has_dup, bool),
-            "has_prompt": joined(has_prompt, bool),
-            "bands": {
-                kind: [self.folder / f"_near_{kind}{b:02d}.u64" for b in range(lsh[0])]
-                for kind in bands
-            },
+            "has_prompt": has["prompt"],
+            "buckets": buckets,
+            "sets": sets,
         }
 
     def reader(self) -> SetReader:
-        """Each Example's sets, read back (``build`` first)."""
-        built = self._built
-        return SetReader(self.folder, built["names"], built["starts"], built["offsets"])
+        """The sets of the Examples that have candidates, read back (``build`` first)."""
+        return SetReader(self.folder, self._built["sets"])
 
     def candidates(self) -> tuple[np.ndarray, np.ndarray]:
         """(row, bucket) of every Example that shares a duplicate band key with another."""
-        from pipeline.near_clusters import shared_buckets
-
         if self._built is None:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        members = np.flatnonzero(self._built["has_dup"])
-        return shared_buckets(self._built["bands"]["dup"], members)
+        return self._built["buckets"]["dup"]
 
     def decide(self) -> NearDecision:
         """Clusters and conflict groups of the Examples (``build`` first)."""
@@ -233,13 +231,7 @@ class NearIndex:
         reader = self.reader()
         try:
             return decide(
-                n,
-                reader,
-                built["bands"],
-                built["has_dup"],
-                built["has_prompt"],
-                built["lengths"],
-                self.settings,
+                n, reader, built["buckets"], built["has_prompt"], built["lengths"], self.settings
             )
         finally:
             reader.close()
@@ -257,6 +249,27 @@ def _gather(values: np.ndarray, offsets: np.ndarray, rows: np.ndarray) -> tuple:
     new_offsets = np.concatenate(([0], np.cumsum(sizes)))
     index = np.repeat(starts - new_offsets[:-1], sizes) + np.arange(new_offsets[-1])
     return values[index], new_offsets
+
+
+def _set_jobs(parts: list[tuple[Any, np.ndarray | None, int]], needed: np.ndarray) -> Iterator:
+    """The Examples at the ``needed`` indexes, grouped into set tasks of about TASK_EXAMPLES, each
+    part a feature batch's reference, the rows of it and their indexes."""
+    counts = np.array([n for _, _, n in parts], dtype=np.int64)
+    starts = np.concatenate(([0], np.cumsum(counts)))
+    owner = np.searchsorted(starts, needed, side="right") - 1
+    job: list[tuple] = []
+    size = number = 0
+    for k in np.unique(owner).tolist():
+        where = needed[owner == k]
+        ref, kept, _ = parts[k]
+        local = where - starts[k]
+        job.append((ref, local if kept is None else np.asarray(kept)[local], where))
+        size += len(where)
+        if size >= TASK_EXAMPLES:
+            yield number, job
+            job, size, number = [], 0, number + 1
+    if job:
+        yield number, job
 
 
 def _jobs(parts: list[tuple[Any, np.ndarray | None, int]]) -> Iterator[tuple]:

@@ -155,10 +155,17 @@ _ASCII = _ascii_table()
 def normalise(text: str) -> bytes:
     """A side's normalised text as UTF-8: NFKC, lowercase, every run of characters that are not
     letters, digits or underscore one space, no space at either end."""
+    return b" ".join(normalise_words(text)[0].split())
+
+
+def normalise_words(text: str) -> tuple[bytes, int | None]:
+    """``normalise`` as the word hashing takes it: for ASCII text the bytes with their spaces not
+    yet collapsed (words are found between spaces either way; collapsing costs more than the rest)
+    and None; otherwise the normalised bytes and their length in characters."""
     if text.isascii():
-        return b" ".join(text.encode("ascii").translate(_ASCII).split())
-    text = _PUNCT.sub(" ", unicodedata.normalize("NFKC", text).lower())
-    return " ".join(text.split()).encode("utf-8")
+        return text.encode("ascii").translate(_ASCII), None
+    text = " ".join(_PUNCT.sub(" ", unicodedata.normalize("NFKC", text).lower()).split())
+    return text.encode("utf-8"), len(text)
 
 
 # ---------------------------------------------------------------- hashing (vectorised)
@@ -210,9 +217,13 @@ def _cut(text: bytes) -> bytes:
     return cut[: cut.rfind(b" ")] if b" " in cut else cut
 
 
-def word_hashes(texts: list[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every word of a batch of normalised texts as a 64-bit hash: (hashes, owner text, words per
-    text). A word's hash is its polynomial hash (from prefix sums over the bytes) mixed."""
+def word_hashes(
+    texts: list[bytes], word_bytes: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every word of a batch of normalised texts (spaces need not be collapsed) as a 64-bit hash:
+    (hashes, owner text, words per text). A word's hash is its polynomial hash (from prefix sums
+    over the bytes) mixed. ``word_bytes``, when given, receives the bytes of each text's words
+    (with the words per text: the length of the text with its spaces collapsed)."""
     texts = [_cut(t) for t in texts]
     hashes, owners = [], []
     counts = np.zeros(len(texts), dtype=np.int64)
@@ -231,6 +242,9 @@ def word_hashes(texts: list[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]
         first = np.searchsorted(starts, offsets)
         per_text = np.diff(first)
         counts[start:stop] = per_text
+        if word_bytes is not None:
+            sizes = np.concatenate(([0], np.cumsum(ends - starts)))
+            word_bytes[start:stop] = sizes[first[1:]] - sizes[first[:-1]]
         hashes.append(words)
         owners.append(np.repeat(np.arange(start, stop), per_text))
     if not hashes:
@@ -267,10 +281,15 @@ def _grams(
     return np.concatenate(values), np.concatenate(owners), np.concatenate(positions)
 
 
-def word_grams(texts: list[bytes], tags: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def word_grams(
+    texts: list[bytes], tags: np.ndarray, collapsed: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Word 5-grams of normalised texts as 32-bit hashes tagged per text: (hashes, owner, first
-    word of each gram)."""
-    units, owner, counts = word_hashes(texts)
+    word of each gram). ``collapsed``, when given, receives each text's length in bytes with its
+    spaces collapsed."""
+    units, owner, counts = word_hashes(texts, collapsed)
+    if collapsed is not None:
+        collapsed += np.maximum(counts - 1, 0)
     values, owners, positions = _grams(units, owner, counts, WORD_GRAM)
     with np.errstate(over="ignore"):
         hashed = mix(values ^ tags[owners]) >> _32
@@ -316,7 +335,9 @@ def distinct_per_text(
     hashes: np.ndarray, owner: np.ndarray, n: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each text's distinct hashes, sorted: (values, offsets of n + 1 into them)."""
-    key = np.unique((owner.astype(np.uint64) << _32) | hashes.astype(np.uint64))
+    key = np.sort((owner.astype(np.uint64) << _32) | hashes.astype(np.uint64))
+    if len(key):  # np.unique hashes uint64 values: sorting is several times faster here
+        key = key[np.concatenate(([True], key[1:] != key[:-1]))]
     offsets = np.searchsorted(key >> _32, np.arange(n + 1, dtype=np.uint64))
     return (key & np.uint64(0xFFFFFFFF)).astype(np.uint32), offsets.astype(np.int64)
 
@@ -354,12 +375,15 @@ def featurise_batch(examples: list[dict[str, Any]], prompt_only: bool = False) -
     n = len(examples)
     ctx = np.zeros(n, dtype=np.uint64)
     texts: dict[str, list[bytes]] = {"p": [], "r": []}
+    chars: dict[str, list[int | None]] = {"p": [], "r": []}
     tags = {"p": np.full(n, PROMPT, dtype=np.uint64), "r": np.zeros(n, dtype=np.uint64)}
     for i, ex in enumerate(examples):
         c, p, r, tag = side_texts(ex, prompt_only)
         ctx[i] = context_hash(c)
-        texts["p"].append(normalise(p) if p else b"")
-        texts["r"].append(normalise(r) if r else b"")
+        for side, text in (("p", p), ("r", r)):
+            data, length = normalise_words(text) if text else (b"", None)
+            texts[side].append(data)
+            chars[side].append(length)
         tags["r"][i] = tag
     columns: dict[str, Any] = {
         "ctx": pa.array(ctx, pa.uint64()),
@@ -368,24 +392,21 @@ def featurise_batch(examples: list[dict[str, Any]], prompt_only: bool = False) -
     lengths = np.zeros(n, dtype=np.int64)
     for side in SIDES:
         data = texts[side]
-        chars = [t.decode("utf-8") if len(t) <= 4 * SHORT_CHARS else None for t in data]
-        length = np.fromiter(
-            (len(c) if c is not None else len(t) for c, t in zip(chars, data, strict=True)),
-            np.int64,
-            n,
-        )
+        length = np.zeros(n, dtype=np.int64)  # characters, once collapsed (ASCII: bytes)
+        hashes, owner, _ = word_grams(data, tags[side], length)
+        known = [k for k, c in enumerate(chars[side]) if c is not None]
+        if known:
+            length[known] = [chars[side][k] for k in known]
         lengths += length
         short = length <= SHORT_CHARS
-        hashes, owner, _ = word_grams(data, tags[side])
         columns[f"{side}_words"] = _lists(*distinct_per_text(hashes, owner, n))
         rows = np.flatnonzero(short)
-        short_texts = [chars[i] for i in rows]
+        collapsed = {int(k): b" ".join(data[k].split()) for k in rows}
+        short_texts = [collapsed[int(k)].decode("utf-8") for k in rows]
         c_hashes, c_owner = short_shingles(short_texts, tags[side][rows])
         values, offsets = distinct_per_text(c_hashes, rows[c_owner], n)
         columns[f"{side}_chars"] = _lists(values, offsets)
-        columns[f"{side}_text"] = pa.array(
-            [t if s else None for t, s in zip(data, short.tolist(), strict=True)], pa.binary()
-        )
+        columns[f"{side}_text"] = pa.array([collapsed.get(k) for k in range(n)], pa.binary())
     columns["length"] = pa.array(lengths, pa.int64())
     return pa.record_batch([columns[f.name] for f in feature_schema()], schema=feature_schema())
 

@@ -1,4 +1,5 @@
-"""Near-duplicate index: boilerplate counted over the run, signatures, band keys, exact sets.
+"""Near-duplicate index: boilerplate counted over the run, the sets each side is compared on,
+signatures and band keys.
 
 Takes the feature batches (``near_features``) of the Examples exact dedupe kept, in input order,
 as the workers wrote them to the staging folder. While records stream, it counts in how many
@@ -7,8 +8,8 @@ the result does not depend on batching); a 5-gram in at least ``max(FLOOR, SHARE
 Examples is boilerplate: a system prompt pasted into every prompt, a tool specification, a RAG
 template, a passage many questions are asked about.
 
-After the last input, ``build`` turns every Example side into the set it is compared on, with
-the boilerplate left out (in worker processes when the run has them):
+After the last input, ``signature_task`` (in the worker processes when the run has them) turns
+every Example side into the set it is compared on, with its boilerplate marked:
 
 - a long side: its word 5-grams, those that are boilerplate marked;
 - a short side: its character 4-grams and words, those that lie only inside words boilerplate
@@ -18,28 +19,26 @@ Two sides are compared on their sets with the boilerplate both share left out
 (``side_similarity``): shared boilerplate is no evidence, boilerplate only one side has is a
 difference like any other.
 
-Each Example's two sets get MinHash signatures (rensa, ``NUM_PERM`` permutations) of what is not
-boilerplate (the whole set when nothing else is left); the Example's signature is their
-elementwise minimum (the signature of the union of its tagged sets), cut into
-bands whose keys propose duplicate candidates, and the prompt's own band keys propose prompt
-candidates (conflicts). The sets themselves are written to the staging folder, so a candidate
-pair is verified exactly (``pipeline.near_clusters``), never on the estimate. Memory holds a few
-bytes per Example (set offsets, lengths, flags) and the fixed sketch; band keys and sets are on
-disk.
+Each side gets a MinHash signature (``pipeline.minhash``) of what is not boilerplate (the whole set
+when nothing else is left); the Example's signature is their elementwise minimum (the signature
+of the union of its tagged sets), cut into bands whose keys propose duplicate candidates, and the
+prompt's own band keys propose prompt candidates (conflicts). The sets are written to the staging
+folder, so a candidate pair is verified exactly (``pipeline.near_clusters``), never on the
+estimate. Memory holds a few bytes per Example (set offsets, lengths, flags) and the fixed
+sketch; band keys and sets are on disk.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 import os
-from array import array
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from pipeline import minhash
 from pipeline.near_features import (
     CHAR_GRAM,
     PROMPT,
@@ -47,31 +46,17 @@ from pipeline.near_features import (
     char_grams,
     feature_schema,
     list_values,
-    mix,
     word_grams,
     word_units,
 )
 
-NUM_PERM = 128
-SEED = 42
-BACKEND = "rensa.RMinHash.digest_matrix_from_flat_token_hashes"
 FLOOR = 20  # a 5-gram in fewer Examples than this is never boilerplate
 SHARE = 0.01  # ... nor one in less than this share of them
-SKETCH_BITS = 21  # count-min sketch: 2 rows of 2**21 counters (16 MB)
-FLUSH = 1 << 16  # Examples whose 5-grams are counted at once (fixed points: engine-independent)
+SKETCH_BITS = 18  # count-min sketch: 2 rows of 2**18 counters (2 MB)
+FLUSH = 1 << 12  # Examples whose 5-grams are counted at once (fixed points: engine-independent)
 TASK_EXAMPLES = 1 << 14  # Examples per signature task
 HEADER = 6  # uint32 words before an Example's sets: context hash (2), four set sizes
-DUP_SALT, PROMPT_SALT = np.uint64(0xD0B1), np.uint64(0x9807)
-
-
-def choose_bands(threshold: float) -> tuple[int, int]:
-    """(bands, rows) for a threshold: the most rows per band (fewest false candidates) that still
-    makes a pair at the threshold a candidate with probability 0.995 or more."""
-    for rows in range(8, 0, -1):
-        bands = NUM_PERM // rows
-        if 1 - (1 - threshold**rows) ** bands >= 0.995:
-            return bands, rows
-    return NUM_PERM, 1
+DUP_SALT, PROMPT_SALT = 0xD0B1, 0x9807
 
 
 def boilerplate_floor(examples: int) -> int:
@@ -92,11 +77,9 @@ class BoilerplateCounter:
         self._candidates = np.zeros(0, dtype=np.uint32)
 
     def _index(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        first = (values & np.uint32(self.width - 1)).astype(np.int64)
-        with np.errstate(over="ignore"):
-            second = ((values * np.uint32(0x9E3779B1)) >> np.uint32(32 - SKETCH_BITS)).astype(
-                np.int64
-            )
+        wide = values.astype(np.int64)
+        first = wide & (self.width - 1)
+        second = ((wide * 0x9E3779B1) >> 32 - SKETCH_BITS) & (self.width - 1)
         return first, second
 
     def estimate(self, values: np.ndarray) -> np.ndarray:
@@ -128,12 +111,13 @@ class BoilerplateCounter:
         if not len(values):
             return
         first, second = self._index(values)
+        floor = boilerplate_floor(self.examples)
+        heavy = np.ones(len(values), dtype=bool)
         for row, index in ((0, first), (1, second)):
-            counts = np.bincount(index, minlength=self.width)
-            self.rows[row] += counts.astype(np.uint32)
-        heavy = values[self.estimate(values) >= boilerplate_floor(self.examples)]
-        if len(heavy):
-            self._candidates = np.union1d(self._candidates, heavy)
+            self.rows[row] += np.bincount(index, minlength=self.width).astype(np.uint32)
+            heavy &= (self.rows[row] >= floor)[index]  # a small table: a cheap lookup
+        if heavy.any():
+            self._candidates = np.union1d(self._candidates, values[heavy])
 
     def finish(self) -> np.ndarray:
         """The boilerplate 5-grams, sorted: candidates still at or over the floor."""
@@ -149,16 +133,39 @@ class BoilerplateCounter:
 
 @dataclass
 class TaskResult:
-    """What one signature task hands back: where its Examples' sets lie in its sets file, their
-    band keys and which of them take part at all."""
+    """What one signature task hands back: its Examples' band keys, which of them take part at
+    all, and their lengths."""
 
-    name: str
-    offsets: np.ndarray  # int64, n + 1, in uint32 words
     bands_dup: np.ndarray  # (n, bands) uint64
     bands_prompt: np.ndarray  # (n, bands) uint64
     has_dup: np.ndarray  # bool: some text to compare
     has_prompt: np.ndarray  # bool: a prompt of its own (conflicts are about prompts)
     lengths: np.ndarray  # int64
+
+
+@dataclass
+class _Side:
+    """One side of a run of Examples as flat arrays: the sets (``values``, ``offsets``), their
+    boilerplate parts (``boiler``, ``boiler_offsets``), what the signature is taken of (``own``,
+    ``own_offsets``: the set without its boilerplate, or all of it when nothing else is left),
+    and whether the side has words at all."""
+
+    values: np.ndarray
+    offsets: np.ndarray
+    boiler: np.ndarray
+    boiler_offsets: np.ndarray
+    own: np.ndarray
+    own_offsets: np.ndarray
+    has: np.ndarray
+
+
+def ragged_take(
+    values: np.ndarray, starts: np.ndarray, sizes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``values[starts[i]:starts[i] + sizes[i]]`` for each i, as one flat array and offsets."""
+    offsets = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+    index = np.repeat(starts - offsets[:-1], sizes) + np.arange(offsets[-1])
+    return values[index], offsets
 
 
 def _in_sorted(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
@@ -199,38 +206,61 @@ def _short_boilerplate(text: str, boilerplate: np.ndarray, tag: int) -> np.ndarr
     return np.setdiff1d(shingles[inside], shingles[~inside])
 
 
-def _side_sets(
-    batch: Any, rows: np.ndarray, side: str, boilerplate: np.ndarray
-) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
-    """One side of some rows of a feature batch: the set each is compared on, the part of it that
-    is boilerplate, and whether the side has any words at all."""
+def _side(batch: Any, rows: np.ndarray, side: str, boilerplate: np.ndarray) -> _Side:
+    """One side of some rows (ascending) of a feature batch."""
     words, w_off = list_values(batch.column(f"{side}_words"))
     chars, c_off = list_values(batch.column(f"{side}_chars"))
     texts = batch.column(f"{side}_text")
-    short = texts.is_valid().to_numpy(zero_copy_only=False)
-    if side == "p":
-        tags = np.full(batch.num_rows, PROMPT, dtype=np.uint64)
-    else:
-        tags = batch.column("r_tag").to_numpy()
+    short = texts.is_valid().to_numpy(zero_copy_only=False)[rows]
+    w_size, c_size = np.diff(w_off), np.diff(c_off)
     hit = _in_sorted(words, boilerplate)
     seen = np.concatenate(([0], np.cumsum(hit)))
-    boiler = seen[w_off[1:]] - seen[w_off[:-1]]  # boilerplate 5-grams per row
-    sets: list[np.ndarray] = []
-    parts: list[np.ndarray] = []
-    none = np.zeros(0, dtype=np.uint32)
-    for r in rows.tolist():
-        w0, w1 = w_off[r], w_off[r + 1]
-        if short[r]:
-            sets.append(chars[c_off[r] : c_off[r + 1]])
-            parts.append(
-                _short_boilerplate(texts[r].as_py().decode("utf-8"), boilerplate, int(tags[r]))
-                if boiler[r]
-                else none
-            )
-        else:
-            sets.append(words[w0:w1])
-            parts.append(words[w0:w1][hit[w0:w1]] if boiler[r] else none)
-    return sets, parts, np.diff(w_off)[rows] > 0
+    boiler = (seen[w_off[1:]] - seen[w_off[:-1]])[rows]  # boilerplate 5-grams per row
+    # the sets: a short side's characters and words, a long side's 5-grams
+    source = np.concatenate((words, chars))
+    starts = np.where(short, c_off[rows] + len(words), w_off[rows])
+    values, offsets = ragged_take(source, starts, np.where(short, c_size[rows], w_size[rows]))
+    # their boilerplate parts: a long side's boilerplate 5-grams; a short side's, worked out
+    # from its text (only where its 5-grams hold any)
+    long_rows = np.zeros(len(w_size), dtype=bool)
+    long_rows[rows[~short]] = True
+    owner = np.repeat(np.arange(len(w_size)), w_size)
+    long_hits = words[hit & long_rows[owner]]
+    redo = np.flatnonzero(short & (boiler > 0))
+    tags = (
+        np.full(len(rows), PROMPT, dtype=np.uint64)
+        if side == "p"
+        else batch.column("r_tag").to_numpy()[rows]
+    )
+    short_parts = [
+        _short_boilerplate(texts[int(rows[k])].as_py().decode("utf-8"), boilerplate, int(tags[k]))
+        for k in redo.tolist()
+    ]
+    b_sizes = np.where(short, 0, boiler)
+    b_sizes[redo] = [len(p) for p in short_parts]
+    b_starts = np.zeros(len(rows), dtype=np.int64)
+    long_sizes = np.where(short, 0, boiler)
+    b_starts[~short] = (np.cumsum(long_sizes) - long_sizes)[~short]
+    if len(redo):
+        at = np.cumsum([0] + [len(p) for p in short_parts[:-1]])
+        b_starts[redo] = at + len(long_hits)
+    b_source = np.concatenate((long_hits, *short_parts)).astype(np.uint32)
+    boiler_values, boiler_offsets = ragged_take(b_source, b_starts, b_sizes)
+    # what the signature is taken of: the set without its boilerplate, unless nothing is left
+    keep = np.ones(len(values), dtype=bool)
+    long_at = np.repeat(~short, np.diff(offsets))
+    keep[long_at] = ~hit[np.flatnonzero(long_rows[owner])]
+    for k, part in zip(redo.tolist(), short_parts, strict=True):
+        lo, hi = offsets[k], offsets[k + 1]
+        keep[lo:hi] = ~_in_sorted(values[lo:hi], part)
+    kept = np.concatenate(([0], np.cumsum(keep)))
+    nothing = (kept[offsets[1:]] - kept[offsets[:-1]]) == 0
+    keep[np.repeat(nothing, np.diff(offsets))] = True
+    kept = np.concatenate(([0], np.cumsum(keep)))
+    own = values[keep]
+    return _Side(
+        values, offsets, boiler_values, boiler_offsets, own, kept[offsets], w_size[rows] > 0
+    )
 
 
 def read_features(folder: Path, ref: Any) -> Any:
@@ -247,123 +277,106 @@ def read_features(folder: Path, ref: Any) -> Any:
 def signature_task(
     folder: str, boilerplate: np.ndarray, lsh: tuple[int, int], job: tuple
 ) -> TaskResult:
-    """Worker side: the sets, signatures and band keys of a run of Examples (``job``: the task's
+    """Worker side: the signatures and band keys of a run of Examples (``job``: the task's
     number and its parts, each a feature batch's ``RowsRef`` and the rows of it that count, None
     for all)."""
-    number, parts = job
-    sides: dict[str, tuple[list, list]] = {"p": ([], []), "r": ([], [])}
-    ctx, lengths, has_p, has_r = [], [], [], []
+    _, parts = job
+    bands, rows_per_band = lsh
+    dup, prompt, has_dup, has_prompt, lengths = [], [], [], [], []
     for ref, rows in parts:
         batch = read_features(Path(folder), ref)
-        rows = np.arange(batch.num_rows) if rows is None else rows
-        for side, has in (("p", has_p), ("r", has_r)):
-            sets, boiler, words = _side_sets(batch, rows, side, boilerplate)
-            sides[side][0].extend(sets)
-            sides[side][1].extend(boiler)
-            has.append(words)
-        ctx.append(batch.column("ctx").to_numpy()[rows])
+        rows = np.arange(batch.num_rows) if rows is None else np.asarray(rows)
+        p, r = _side(batch, rows, "p", boilerplate), _side(batch, rows, "r", boilerplate)
+        sig_p = minhash.signatures(p.own, p.own_offsets)
+        sig_r = minhash.signatures(r.own, r.own_offsets)
+        dup.append(minhash.band_keys(np.minimum(sig_p, sig_r), bands, rows_per_band, DUP_SALT))
+        prompt.append(minhash.band_keys(sig_p, bands, rows_per_band, PROMPT_SALT))
+        has_dup.append(p.has | r.has)
+        has_prompt.append(p.has)
         lengths.append(batch.column("length").to_numpy()[rows])
 
-    def joined(parts: list[np.ndarray], dtype: Any) -> np.ndarray:
-        return np.concatenate(parts) if parts else np.zeros(0, dtype)
+    def joined(parts: list[np.ndarray], empty: np.ndarray) -> np.ndarray:
+        return np.concatenate(parts) if parts else empty
 
-    name = f"_near_sets-{number:06d}.u32"
-    offsets = _write_sets(Path(folder) / name, joined(ctx, np.uint64), sides)
-    sig_p = _signatures(*sides["p"])
-    sig_r = _signatures(*sides["r"])
-    bands, rows_per_band = lsh
-    prompt, response = joined(has_p, bool), joined(has_r, bool)
+    keys = np.zeros((0, bands), np.uint64)
     return TaskResult(
-        name=name,
-        offsets=offsets,
-        bands_dup=band_keys(np.minimum(sig_p, sig_r), bands, rows_per_band, DUP_SALT),
-        bands_prompt=band_keys(sig_p, bands, rows_per_band, PROMPT_SALT),
-        has_dup=prompt | response,
-        has_prompt=prompt,
-        lengths=joined(lengths, np.int64),
+        bands_dup=joined(dup, keys),
+        bands_prompt=joined(prompt, keys),
+        has_dup=joined(has_dup, np.zeros(0, bool)),
+        has_prompt=joined(has_prompt, np.zeros(0, bool)),
+        lengths=joined(lengths, np.zeros(0, np.int64)),
     )
 
 
-def _write_sets(path: Path, ctx: np.ndarray, sides: dict[str, tuple[list, list]]) -> np.ndarray:
+def sets_task(
+    folder: str, boilerplate: np.ndarray, job: tuple
+) -> tuple[str, np.ndarray, np.ndarray]:
+    """Worker side: the sets of the Examples that have candidates, written to a sets file of the
+    staging folder (``job``: the task's number and its parts, each a feature batch's ``RowsRef``,
+    the rows of it and their indexes among all Examples). Returns the file's name, the indexes
+    and the offsets of their sets in it (one more than indexes)."""
+    number, parts = job
+    name = f"_near_sets-{number:06d}.u32"
+    indexes, offsets, at = [], [], 0
+    with open(Path(folder) / name, "wb") as f:
+        for ref, rows, where in parts:
+            batch = read_features(Path(folder), ref)
+            p, r = _side(batch, rows, "p", boilerplate), _side(batch, rows, "r", boilerplate)
+            data, starts = _sets_bytes(batch.column("ctx").to_numpy()[rows], p, r)
+            f.write(data)
+            indexes.append(where)
+            offsets.append(starts[:-1] + at)
+            at += int(starts[-1])
+    index = np.concatenate(indexes) if indexes else np.zeros(0, np.int64)
+    starts = np.concatenate(offsets) if offsets else np.zeros(0, np.int64)
+    return name, index, np.append(starts, at).astype(np.int64)
+
+
+def _sets_bytes(ctx: np.ndarray, prompt: _Side, response: _Side) -> tuple[bytes, np.ndarray]:
     """Each Example's header and sets, one after another, as uint32 words: the context hash (two
     words), the sizes of the prompt's set, its boilerplate part, the response's set and its
-    boilerplate part, then those four sets. Returns the offsets of the Examples."""
-    (sets_p, boiler_p), (sets_r, boiler_r) = sides["p"], sides["r"]
-    n = len(sets_p)
-    columns = (sets_p, boiler_p, sets_r, boiler_r)
+    boilerplate part, then those four sets. Returns the bytes and the Examples' offsets."""
+    n = len(ctx)
+    parts = [
+        (prompt.values, prompt.offsets),
+        (prompt.boiler, prompt.boiler_offsets),
+        (response.values, response.offsets),
+        (response.boiler, response.boiler_offsets),
+    ]
     headers = np.zeros((n, HEADER), dtype=np.uint32)
     headers[:, 0] = (ctx & np.uint64(0xFFFFFFFF)).astype(np.uint32)
     headers[:, 1] = (ctx >> np.uint64(32)).astype(np.uint32)
-    for k, column in enumerate(columns):
-        headers[:, 2 + k] = np.fromiter(map(len, column), np.int64, n)
-    sizes = HEADER + headers[:, 2:].astype(np.int64).sum(axis=1)
-    offsets = np.concatenate(([0], np.cumsum(sizes)))
-    pieces: list[np.ndarray] = []
-    for i in range(n):
-        pieces.append(headers[i])
-        pieces.extend(column[i] for column in columns)
-    with open(path, "wb") as f:
-        if pieces:
-            f.write(np.concatenate(pieces).astype("<u4").tobytes())
-    return offsets
-
-
-_RENSA_IN: int | None = None  # the process whose rensa calls started its thread pool
-
-
-def threads_started() -> bool:
-    """Whether this process has run rensa (whose Rust thread pool does not survive a fork)."""
-    return _RENSA_IN == os.getpid()
-
-
-def _signatures(sets: list[np.ndarray], boilerplate: list[np.ndarray]) -> np.ndarray:
-    """MinHash signatures (n, NUM_PERM) of one side's sets, boilerplate left out unless that
-    leaves nothing (all ones for an empty side)."""
-    import rensa
-
-    global _RENSA_IN
-    _RENSA_IN = os.getpid()
-    n = len(sets)
-    own = [
-        s if not len(b) else (np.setdiff1d(s, b, assume_unique=True) if len(b) < len(s) else s)
-        for s, b in zip(sets, boilerplate, strict=True)
-    ]
-    sizes = np.fromiter(map(len, own), np.int64, n)
-    if not n or not sizes.sum():
-        return np.full((n, NUM_PERM), 0xFFFFFFFF, dtype=np.uint32)
-    offsets = np.concatenate(([0], np.cumsum(sizes))).astype(np.uint64)
-    flat = np.concatenate(own).astype(np.uint64)
-    matrix = rensa.RMinHash.digest_matrix_from_flat_token_hashes(flat, offsets, NUM_PERM, SEED)
-    values = array("I", itertools.chain.from_iterable(matrix.to_rows()))
-    return np.frombuffer(values, dtype=np.uint32).reshape(n, NUM_PERM)
-
-
-def band_keys(sigs: np.ndarray, bands: int, rows: int, salt: np.uint64) -> np.ndarray:
-    """(n, bands) 64-bit keys: each band's ``rows`` values hashed, with the band number and a
-    salt mixed in so keys never meet across bands or kinds."""
-    n = len(sigs)
-    used = sigs[:, : bands * rows].reshape(n, bands, rows).astype(np.uint64)
-    with np.errstate(over="ignore"):
-        acc = (np.arange(1, bands + 1, dtype=np.uint64) + salt) * np.uint64(0xBF58476D1CE4E5B9)
-        acc = acc + np.zeros((n, 1), np.uint64)
-        for r in range(rows):
-            acc = acc * np.uint64(0x9E3779B97F4A7C15) + used[:, :, r]
-        return mix(acc)
-
-
-# ---------------------------------------------------------------- the main side
+    sizes = np.stack([np.diff(o) for _, o in parts], axis=1) if n else np.zeros((0, 4), np.int64)
+    headers[:, 2:] = sizes
+    totals = HEADER + sizes.sum(axis=1)
+    offsets = np.concatenate(([0], np.cumsum(totals))).astype(np.int64)
+    out = np.empty(int(offsets[-1]), dtype="<u4")
+    out[(offsets[:-1, None] + np.arange(HEADER)).ravel()] = headers.ravel()
+    at = offsets[:-1] + HEADER  # where each Example's next set starts
+    for k, (values, part_offsets) in enumerate(parts):
+        size = sizes[:, k]
+        out[np.repeat(at - part_offsets[:-1], size) + np.arange(part_offsets[-1])] = values
+        at = at + size
+    return out.tobytes(), offsets
 
 
 class SetReader:
-    """Example i's context hash, flags and two sets, read back from the sets files on demand
-    (with a small cache: a cluster's representative is read again and again)."""
+    """The context hash and sets of the Examples ``sets_task`` wrote, read back on demand by
+    their index among all Examples (with a small cache: a representative is read again and
+    again)."""
 
     CACHE = 4096
 
-    def __init__(self, folder: Path, names: list[str], starts: np.ndarray, offsets: np.ndarray):
-        self._files = [open(folder / name, "rb") for name in names]
-        self._starts = starts  # first Example of each file
-        self._offsets = offsets  # per file: offsets of its Examples (n_file + 1)
+    def __init__(self, folder: Path, tasks: list[tuple[str, np.ndarray, np.ndarray]]):
+        self._files = [open(folder / name, "rb") for name, _, _ in tasks]
+        index = [i for _, i, _ in tasks]
+        self._index = np.concatenate(index) if index else np.zeros(0, np.int64)
+        self._file = np.repeat(np.arange(len(tasks)), [len(i) for i in index])
+        self._start = np.concatenate([o[:-1] for *_, o in tasks]) if tasks else np.zeros(0, int)
+        self._stop = np.concatenate([o[1:] for *_, o in tasks]) if tasks else np.zeros(0, int)
+        order = np.argsort(self._index, kind="stable")
+        self._index, self._file = self._index[order], self._file[order]
+        self._start, self._stop = self._start[order], self._stop[order]
         self._cache: dict[int, tuple] = {}
 
     def get(self, i: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -371,15 +384,15 @@ class SetReader:
         hit = self._cache.get(i)
         if hit is not None:
             return hit
-        f = int(np.searchsorted(self._starts, i, side="right")) - 1
-        offsets = self._offsets[f]
-        k = i - int(self._starts[f])
-        lo, hi = int(offsets[k]), int(offsets[k + 1])
-        data = os.pread(self._files[f].fileno(), 4 * (hi - lo), 4 * lo)
+        k = int(np.searchsorted(self._index, i))
+        if k >= len(self._index) or self._index[k] != i:
+            raise KeyError(f"internal error: no sets were written for Example {i}")
+        lo, hi = int(self._start[k]), int(self._stop[k])
+        data = os.pread(self._files[int(self._file[k])].fileno(), 4 * (hi - lo), 4 * lo)
         words = np.frombuffer(data, dtype="<u4")
         ctx = int(words[0]) | (int(words[1]) << 32)
         bounds = np.cumsum(np.concatenate(([HEADER], words[2:HEADER].astype(np.int64))))
-        value = (ctx, *(words[bounds[k] : bounds[k + 1]] for k in range(4)))
+        value = (ctx, *(words[bounds[j] : bounds[j + 1]] for j in range(4)))
         if len(self._cache) >= self.CACHE:
             self._cache.pop(next(iter(self._cache)))
         self._cache[i] = value

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pipeline import minhash
 from pipeline import near_features as nf
 from pipeline import near_index as ni
 from pipeline.near_dedupe import NearIndex, NearSettings, describe
@@ -78,16 +79,19 @@ class Decided:
     def __init__(self, examples: list[dict], folder: Path, **settings):
         self.settings = NearSettings(**settings)
         index = NearIndex(folder, self.settings)
+        parts = []
         for start in range(0, len(examples), 64):  # batches of 64, as workers would write them
             part = examples[start : start + 64]
             batch = nf.featurise_batch(part, prompt_only=self.settings.key == "prompt")
             ref = append_rows(folder / "_rows-near-test.arrow", batch.serialize())
             index.add(ref, None, len(part))
+            parts.append((ref, np.arange(len(part)), np.arange(start, start + len(part))))
         index.build()
         self.index = index
         self.decision = index.decide()
-        built = index._built
-        self.reader = ni.SetReader(folder, built["names"], built["starts"], built["offsets"])
+        # every Example's sets (the run writes only those of Examples with candidates)
+        every = ni.sets_task(str(folder), index.boilerplate, (999, parts))
+        self.reader = ni.SetReader(folder, [every])
         self.rep = self.decision.rep
 
     def exact(self, i: int, j: int) -> tuple[float, float]:
@@ -325,15 +329,15 @@ def test_boilerplate_counter_does_not_depend_on_batching() -> None:
 
 def test_describe_records_method_and_parameters() -> None:
     d = describe(NearSettings())["near"]
-    assert d["candidates"]["backend"].startswith("rensa.RMinHash")
-    assert (d["candidates"]["bands"], d["candidates"]["rows"]) == ni.choose_bands(0.8)
+    assert d["candidates"]["minhash"].startswith("one permutation hashing")
+    assert (d["candidates"]["bands"], d["candidates"]["rows"]) == minhash.choose_bands(0.8)
     assert d["boilerplate"]["min_examples"] == ni.FLOOR and d["conflicts"] == "keep"
 
 
 @pytest.mark.parametrize("threshold", [0.5, 0.7, 0.8, 0.9, 0.95, 1.0])
 def test_bands_make_a_pair_at_the_threshold_a_candidate(threshold: float) -> None:
-    bands, rows = ni.choose_bands(threshold)
-    assert bands * rows <= ni.NUM_PERM
+    bands, rows = minhash.choose_bands(threshold)
+    assert bands * rows <= minhash.NUM_PERM
     assert 1 - (1 - threshold**rows) ** bands >= 0.995
 
 
