@@ -373,11 +373,20 @@ def sha256_file(path: Path) -> str:
 
 
 def staging_dir(out: Path) -> Path:
-    """A fresh folder beside ``out`` to write the run into."""
-    out.parent.mkdir(parents=True, exist_ok=True)
+    """A fresh folder beside ``out`` to write the run into. A place that cannot be written is
+    reported as ``--out`` (the staging folder's hidden name would mean nothing to the user)."""
     staging = out.parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+    except OSError as exc:
+        raise OSError(
+            exc.errno,
+            f"{exc.strerror or exc}: ftprep writes the run beside --out, then renames it into "
+            "place; give --out a folder whose parent you can write to",
+            f"--out {out}",
+        ) from None
     return staging
 
 

@@ -40,7 +40,34 @@ def _usage_errors():
     return (ConfigError, InputError, UnknownModel, ProfileError, TokenizerError, PolicyError)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def debug() -> bool:
+    """FTPREP_DEBUG=1 (or true, yes, on) shows tracebacks; unset, empty, 0, false, no or off
+    does not."""
+    value = os.environ.get("FTPREP_DEBUG", "").strip().lower()
+    return value not in ("", "0", "false", "no", "off")
+
+
+INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
+
+
+class _Group(click.Group):
+    """The command group: Ctrl-C ends a command with exit 130 and one line (click's own
+    "Aborted!" exits 1, which CI would take for a data failure). A run that is interrupted
+    removes its staging folder, so the previous artifacts stay whole."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo(
+                "ftprep: interrupted; nothing was replaced (an output folder keeps its previous "
+                "artifacts)",
+                err=True,
+            )
+            ctx.exit(INTERRUPTED)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ftprep")
 def cli() -> None:
     """Turn raw example data into fine-tuning files a provider will accept, and prove it."""
@@ -173,9 +200,21 @@ def run(
     from pipeline.engine import run as run_pipeline
     from pipeline.report import run_summary
 
+    _refuse_together(
+        ("--val-ratio", val_ratio, "--val-size", val_size, "give a share or an exact count"),
+        ("--no-cache", no_cache or None, "--cache-dir", cache_dir, "drop one of them"),
+        (
+            "--engine ray",
+            engine == "ray" or None,
+            "--cache-dir",
+            cache_dir,
+            "the stage cache is not used with --engine ray: drop --cache-dir",
+        ),
+    )
     try:
         settings = load_config(config_path) if config_path else {}
         settings.pop("gate", None)
+        _settle_split_size(settings, val_ratio, val_size, config_path)
         given = {
             "inputs": [Path(p) for p in inputs] or None,
             "out": out,
@@ -237,6 +276,27 @@ def run(
             err=True,
         )
         sys.exit(1)
+
+
+def _refuse_together(*pairs: tuple) -> None:
+    """Flags that contradict each other are a usage problem naming both, never a silent pick."""
+    for first, a, second, b, what in pairs:
+        if a is not None and b is not None:
+            raise UsageProblem(f"{first} and {second} were both given: {what}")
+
+
+def _settle_split_size(settings: dict, val_ratio, val_size, config_path) -> None:
+    """A flag overrides the config file's other way of sizing validation; both in the file is a
+    usage problem."""
+    if val_ratio is not None:
+        settings.pop("val_size", None)
+    elif val_size is not None:
+        settings.pop("val_ratio", None)
+    elif "val_ratio" in settings and "val_size" in settings:
+        raise UsageProblem(
+            f"{config_path}: run.val_ratio and run.val_size are both set: keep one (a share or "
+            "an exact count)"
+        )
 
 
 def _echo_json(value) -> None:
@@ -460,13 +520,13 @@ def main() -> None:
     try:
         cli()
     except OSError as exc:
-        if os.environ.get("FTPREP_DEBUG"):
+        if debug():
             raise
         where = f"{exc.filename}: " if exc.filename else ""
         click.echo(f"Error: {where}{exc.strerror or exc}", err=True)
         sys.exit(2)
     except Exception as exc:  # noqa: BLE001 - a bug must not end in a traceback
-        if os.environ.get("FTPREP_DEBUG"):
+        if debug():
             raise
         click.echo(
             f"Error: ftprep stopped on an internal error ({type(exc).__name__}: {exc}). Please "
