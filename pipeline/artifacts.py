@@ -381,10 +381,12 @@ def staging_dir(out: Path) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
     except OSError as exc:
+        shown = exc.filename and str(exc.filename) not in (str(out), str(staging))
+        where = f" ({exc.filename})" if shown else ""
         raise OSError(
             exc.errno,
-            f"{exc.strerror or exc}: ftprep writes the run beside --out, then renames it into "
-            "place; give --out a folder whose parent you can write to",
+            f"{exc.strerror or exc}{where}: ftprep writes the run beside --out, then renames "
+            "it into place; give --out a folder whose parent you can write to",
             f"--out {out}",
         ) from None
     return staging

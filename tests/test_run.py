@@ -490,7 +490,9 @@ def test_console_script_turns_io_errors_and_bugs_into_one_line(tmp_path: Path) -
     )
     assert (done.returncode, done.stderr) == (
         2,
-        "Error: /proc/ftprep-test: No such file or directory\n",
+        "Error: --out /proc/ftprep-test/out: No such file or directory (/proc/ftprep-test): "
+        "ftprep writes the run beside --out, then renames it into place; give --out a folder "
+        "whose parent you can write to\n",
     )
     bug = (
         "import sys, pipeline.engine as e\n"
