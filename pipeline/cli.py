@@ -319,11 +319,19 @@ def _default_name(inputs: list[Path]) -> str:
 
 
 @cli.command()
-@click.argument("files", nargs=-1, required=True, type=_Path(path_type=Path))
+@click.argument("files", nargs=-1, type=_Path(path_type=Path))
 @click.option(
     "--profile",
     required=True,
     help="Profile to validate against (see `ftprep profiles`), or auto to pick the one that fits.",
+)
+@click.option(
+    "--validation-file",
+    "validation_files",
+    multiple=True,
+    type=_Path(path_type=Path),
+    help="A validation file (repeatable): minimums a provider states for training files only "
+    "(OpenAI's 10 examples) are not checked there.",
 )
 @click.option("--model", help="Also check token counts against this model's per-example limit.")
 @click.option(
@@ -342,7 +350,7 @@ def _default_name(inputs: list[Path]) -> str:
     help="Show at most N findings, the first by file and line (all are counted; memory holds N).",
 )
 @click.option("--strict", is_flag=True, help="Warnings fail too (exit 1).")
-def validate(files, profile, model, fmt, max_errors, strict) -> None:
+def validate(files, profile, validation_files, model, fmt, max_errors, strict) -> None:
     """Check files in a provider's format before uploading them: every finding, with its line.
 
     Exit 0 with no error-level finding (--strict: no warning either), 1 with any, 2 for usage or
@@ -350,21 +358,26 @@ def validate(files, profile, model, fmt, max_errors, strict) -> None:
 
     Example:
 
-        ftprep validate train.jsonl --profile openai-chat --model gpt-4o-mini-2024-07-18
+        ftprep validate train.jsonl --validation-file valid.jsonl --profile openai-chat
     """
     from pipeline.formats import RENDERERS
     from pipeline.profiles import get_profile
     from pipeline.validate_files import auto_note, choose_profile, validate_files
 
+    if not files and not validation_files:
+        raise UsageProblem(
+            "no files: name the files to check (validation files with --validation-file)"
+        )
     try:
         if profile == "auto":
-            chosen, scores = choose_profile(list(files))
-            click.echo(auto_note(chosen, scores), err=True)
+            chosen, reason = choose_profile([*files, *validation_files])
         else:
             chosen = get_profile(profile)
-        report = validate_files(list(files), chosen, model, max_errors)
+        report = validate_files(list(files), chosen, model, max_errors, list(validation_files))
     except _usage_errors() as exc:
         raise UsageProblem(str(exc)) from None
+    if profile == "auto":
+        click.echo(auto_note(chosen, reason, report), err=True)
     click.echo(RENDERERS[fmt](report, strict))
     sys.exit(0 if report.ok(strict) else 1)
 
