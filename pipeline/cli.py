@@ -268,6 +268,14 @@ def run(
         ):
             click.echo(text)
         click.echo(_cache_line(result))
+    verdict = result.manifest.get("verdict") or {"ok": True}
+    if not verdict["ok"]:
+        if quiet or fmt == "json":
+            from pipeline.report import verdict_lines
+
+            for text in verdict_lines(result.manifest):
+                click.echo(text.strip(), err=True)
+        sys.exit(1)
     limit = config.max_rejected_share
     if limit is not None and result.rejected_share > limit:
         click.echo(

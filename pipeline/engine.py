@@ -39,6 +39,7 @@ from pipeline.near_dedupe import ClusterMap, NearIndex, NearSettings
 from pipeline.near_dedupe import describe as describe_dedupe
 from pipeline.profiles import Profile, get_profile, load_schema
 from pipeline.split import SplitPlan
+from pipeline.verdict import drop_empty_uploads, judge_outputs, training_minimum
 from pipeline.workers import (
     BatchResult,
     guess_shape,
@@ -580,6 +581,7 @@ class Tally:
         clusters = ClusterMap(decision, near.mode)
         if progress:
             progress("splitting and writing")
+        self.plan.min_train = training_minimum(profile)
         tokens = write_splits(
             self.spill,
             self.staging,
@@ -593,6 +595,7 @@ class Tally:
             file_rules=profile.file_rules,
             file_findings=self.file_findings,
         )
+        drop_empty_uploads(self.staging, self.written)
         return clusters, tokens
 
     def close(self, failed: bool = False) -> None:
@@ -654,6 +657,7 @@ class Tally:
             }
         manifest["dedupe"] = {**describe_dedupe(near), "near_duplicates": clusters.near}
         manifest["split"] = self.plan.describe()
+        manifest["verdict"] = judge_outputs(self.staging, profile, manifest, self.file_findings)
         return manifest
 
 
