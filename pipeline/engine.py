@@ -34,7 +34,7 @@ from pipeline import convert, ingest
 from pipeline.artifacts import ARTIFACTS, JsonlWriter, publish, staging_dir
 from pipeline.dedupe import ExactIndex, duplicate_record
 from pipeline.manifest import build_manifest, write_manifest
-from pipeline.models import ModelInfo, model_info
+from pipeline.models import ModelInfo, model_for_profile
 from pipeline.near_dedupe import ClusterMap, NearIndex, NearSettings
 from pipeline.near_dedupe import describe as describe_dedupe
 from pipeline.profiles import Profile, get_profile, load_schema
@@ -327,7 +327,9 @@ def _model_for(config: RunConfig, profile: Profile) -> ModelInfo:
     check_policy(config.length_policy)
     if config.tokenizer:
         from pipeline.hf_tokens import ChatTokenizer
+        from pipeline.models import openai_model_named
 
+        openai_model_named(config.model, config.tokenizer)
         tok = ChatTokenizer(config.tokenizer)
         info = ModelInfo(
             config.model or tok.path.name,
@@ -337,7 +339,7 @@ def _model_for(config: RunConfig, profile: Profile) -> ModelInfo:
             provider="open",
         )
     else:
-        info = model_info(config.model or profile.default_model or "gpt-4o-mini-2024-07-18")
+        info = model_for_profile(profile, config.model)
     if config.max_tokens:
         info = replace(info, max_tokens=config.max_tokens, source="--max-tokens", confirmed=True)
     return info

@@ -70,9 +70,16 @@ def run_summary(manifest: dict[str, Any], out: str) -> str:
         if limit
         else ""
     )
+    model = manifest["model"]
+    whose = "the model's" if model == "unspecified" else f"{model}'s"
+    approximate = (
+        f", approximate: give --tokenizer PATH to count with {whose} own tokenizer"
+        if tok.get("approximate")
+        else ""
+    )
     lines.append(
         f"  tokens    {_n(tokens['total'])} total, {_n(tokens['trained'])} trained "
-        f"({tok['encoding']}){over}"
+        f"({tok['encoding']}{approximate}){over}"
     )
     lines.append(
         "  outputs   " + ", ".join(f"{o['path']} ({_n(o['records'])})" for o in manifest["outputs"])
