@@ -413,7 +413,8 @@ def count(file, model, tokenizer, epochs, price, max_tokens, fmt) -> None:
 
     Billing tokens cap each example at the model's limit; without --epochs, the epochs are the
     ones OpenAI picks by default (3, kept within 100..25,000 example-epochs and 1..25 epochs).
-    Prices come from a dated table (see `pipeline/prices.py`); --price overrides it.
+    Prices come from a dated table (see `pipeline/prices.py`); --price overrides it. Given the
+    folder of a run, counts its train.jsonl. Exit 1 when some records could not be read.
 
     Example:
 
@@ -423,6 +424,15 @@ def count(file, model, tokenizer, epochs, price, max_tokens, fmt) -> None:
 
     if not file.exists():
         raise UsageProblem(f"{file} does not exist")
+    if file.is_dir() and (file / "manifest.json").is_file():  # a run's folder: its training file
+        if not (file / "train.jsonl").is_file():
+            raise UsageProblem(f"{file} is an ftprep run with no train.jsonl: nothing to count")
+        click.echo(
+            f"ftprep count: {file} is an ftprep run: counting its train.jsonl, the file that is "
+            "trained and billed (name validation.jsonl to count it too)",
+            err=True,
+        )
+        file = file / "train.jsonl"
     try:
         report = count_file(file, model, epochs, price, tokenizer, max_tokens)
     except _usage_errors() as exc:
@@ -433,9 +443,11 @@ def count(file, model, tokenizer, epochs, price, max_tokens, fmt) -> None:
         click.echo(report.text())
     if report.skipped:
         click.echo(
-            f"ftprep count: {len(report.skipped):,} record(s) could not be read and were not counted",
+            f"ftprep count: {len(report.skipped):,} record(s) could not be read and were not "
+            "counted: check the file with `ftprep validate`",
             err=True,
         )
+        sys.exit(1)
 
 
 @cli.command()
