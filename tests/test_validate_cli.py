@@ -317,7 +317,10 @@ def test_values_in_messages_are_shown_as_json_and_cut(tmp_path: Path) -> None:
     write_jsonl(tmp_path / "t.jsonl", [line])
     result = invoke("validate", str(tmp_path / "t.jsonl"), "--profile", "openai-chat")
     assert f"{tmp_path / 't.jsonl'}:1: /messages/1/weight: true is not 0 or 1" in result.stdout
-    assert "/messages/1/weight: true is not of type integer [schema.type]" in result.stdout
+    assert (
+        "/messages/1/weight: true is not of type integer: make it an integer [schema.type]"
+        in result.stdout
+    )
 
 
 def test_findings_shown_are_capped_by_default(tmp_path: Path) -> None:
@@ -352,3 +355,33 @@ def test_auto_picks_the_format_the_file_was_written_for(tmp_path: Path) -> None:
     pairs = write_jsonl(tmp_path / "pairs.jsonl", [{"prompt": "Q", "chosen": "A", "rejected": "B"}])
     result = invoke("validate", str(pairs), "--profile", "auto")
     assert result.stderr.startswith("profile: trl-dpo ")
+
+
+def test_every_schema_finding_says_what_to_change() -> None:
+    """Each case file's schema findings end in an action (the profile's rules already do)."""
+    from pipeline.profiles import PROFILES, load_schema
+    from pipeline.validate import schema_issues
+
+    cases = Path(__file__).parent / "cases"
+    seen = 0
+    for name, profile in PROFILES.items():
+        load_schema(name)
+        for case in (cases / name).glob("*.json"):
+            for line in json.loads(case.read_text())["lines"]:
+                for _, _rule, _, message in schema_issues(profile, line):
+                    seen += 1
+                    head, _, action = message.rpartition(": ")
+                    assert head and action.split()[0] in {
+                        "make",
+                        "add",
+                        "remove",
+                        "use",
+                        "give",
+                        "write",
+                        "shorten",
+                        "change",
+                    }, (name, case.name, message)
+    assert seen >= 10
+    bad = {"messages": [{"role": "user", "content": 42}, {"role": "assistant", "content": "x"}]}
+    ((_, _, _, message),) = schema_issues(PROFILES["openai-chat"], bad)
+    assert message == "42 is not of type string or null or array: make it a string or null or array"
