@@ -39,7 +39,12 @@ from pipeline.near_dedupe import ClusterMap, NearIndex, NearSettings
 from pipeline.near_dedupe import describe as describe_dedupe
 from pipeline.profiles import Profile, get_profile, load_schema
 from pipeline.split import SplitPlan
-from pipeline.verdict import drop_empty_uploads, judge_outputs, training_minimum
+from pipeline.verdict import (
+    drop_empty_uploads,
+    judge_outputs,
+    note_blank_lines,
+    training_minimum,
+)
 from pipeline.workers import (
     BatchResult,
     guess_shape,
@@ -660,6 +665,7 @@ class Tally:
         manifest["dedupe"] = {**describe_dedupe(near), "near_duplicates": clusters.near}
         manifest["split"] = self.plan.describe()
         manifest["verdict"] = judge_outputs(self.staging, profile, manifest, self.file_findings)
+        note_blank_lines(manifest, self.stats)
         return manifest
 
 

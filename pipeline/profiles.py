@@ -43,6 +43,7 @@ class FileLimits:
     bom: str = "report"  # "expect": warn when missing; "report": warn when present; "reject": error
     max_images: int | None = None
     jsonl: bool = False  # the provider takes JSON Lines in UTF-8 only (not JSON, CSV, gzip, UTF-16)
+    blank_lines: str = "warning"  # a blank line: "error" where the provider's checker refuses it
     sources: dict[str, str] = field(default_factory=dict)
 
 
@@ -309,6 +310,7 @@ _PROFILES = [
             minimum_applies_to=(TRAINING, VALIDATION),
             max_bytes=int(50.1 * GIB),
             bom="reject",
+            blank_lines="error",  # S39: json.loads(line) on each line fails on a blank one
             max_images=10,
             sources={
                 "min_examples": "S39 constants.py: MIN_SAMPLES = 1, checked for every uploaded "

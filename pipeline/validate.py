@@ -161,7 +161,9 @@ def schema_action(error: Any) -> str:
     if error.validator in actions:
         return actions[error.validator]
     if error.validator in ("oneOf", "anyOf", "allOf", "if", "then", "else", "$ref"):
-        return "change it to one of the forms the provider's format allows (see the profile's schema)"
+        return (
+            "change it to one of the forms the provider's format allows (see the profile's schema)"
+        )
     return "change it to what the profile's schema allows"
 
 

@@ -179,6 +179,11 @@ def _validate_one(
     size = path.stat().st_size
     if limits.jsonl:
         _check_jsonl_file(path, name, add)
+    for src in ingest.discover(path, name):
+        blank, first = ingest.blank_lines(src.path, src.format)
+        if blank:
+            note = ingest.blank_line_note(blank, first)
+            add(first, "", "ingest.blank_line", limits.blank_lines, note)
     file_rules = profile.file_rules() if profile.file_rules else None
     formats: collections.Counter = collections.Counter()
     records = 0

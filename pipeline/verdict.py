@@ -110,3 +110,18 @@ def _why_no_validation(manifest: dict[str, Any], profile: Profile) -> str:
     else:
         why = "no example went to validation"
     return f"validation.jsonl was not written: {why} (an empty file would be refused)"
+
+
+def note_blank_lines(manifest: dict[str, Any], stats: list) -> None:
+    """Blank lines of the JSONL inputs are skipped (they are not records); say so once per
+    input, as a note on the input and a warning count (``ingest.blank_line``)."""
+    from pipeline.ingest import blank_line_note, blank_lines
+
+    entries = {entry["path"]: entry for entry in manifest["inputs"]}
+    warnings = manifest["warnings_by_rule"]
+    for st in stats:
+        count, first = blank_lines(st.path, st.format)
+        if count and st.name in entries:
+            entries[st.name]["shape_notes"].append(blank_line_note(count, first))
+            warnings["ingest.blank_line"] = warnings.get("ingest.blank_line", 0) + count
+    manifest["warnings_by_rule"] = dict(sorted(warnings.items()))

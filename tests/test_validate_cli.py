@@ -385,3 +385,26 @@ def test_every_schema_finding_says_what_to_change() -> None:
     bad = {"messages": [{"role": "user", "content": 42}, {"role": "assistant", "content": "x"}]}
     ((_, _, _, message),) = schema_issues(PROFILES["openai-chat"], bad)
     assert message == "42 is not of type string or null or array: make it a string or null or array"
+
+
+def test_a_blank_line_is_said_once_per_file(tmp_path: Path) -> None:
+    """Skipped, never silently: one finding per file with the first line's number; an error for
+    Together, whose check_file parses every line (json.loads fails on a blank one)."""
+    from tests.oracles import together_check
+
+    path = tmp_path / "blank.jsonl"
+    lines = [json.dumps(chat(f"Q{i}?", f"A{i}.")) for i in range(12)]
+    path.write_text("\n".join(lines[:3] + ["", ""] + lines[3:] + [""]) + "\n")
+    result = invoke("validate", str(path), "--profile", "openai-chat")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[0] == (
+        f"{path}:4: 3 blank line(s), the first at line 4, skipped (they are not records): remove "
+        "them; readers that parse each line, such as Together's check_file, refuse them "
+        "[ingest.blank_line]"
+    )
+    assert invoke("validate", str(path), "--profile", "together").exit_code == 1
+    assert not together_check(path)["is_check_passed"]
+    code = CliRunner().invoke(cli, ["run", str(path), "--out", str(tmp_path / "o")]).exit_code
+    manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    assert code == 0 and manifest["warnings_by_rule"]["ingest.blank_line"] == 3
+    assert manifest["counts"]["records"] == 12
