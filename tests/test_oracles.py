@@ -45,3 +45,96 @@ def test_together_cases_get_check_files_verdict(tmp_path: Path, name: str, case:
         assert not case["valid"] and report["is_check_passed"]
     else:
         assert report["is_check_passed"] == case["valid"], report["message"]
+
+
+# ---------------------------------------------------------------- run outputs of the real files
+
+from tests.conftest import SHARED_DATA, needs_shared_data  # noqa: E402
+from tests.oracles import hf_load, mistral_file_refusals  # noqa: E402
+
+PIRATE = "misc_openai_chat/pirate_training_set.jsonl"
+TOY = "openai_cookbook/toy_chat_fine_tuning.jsonl"
+DRONE = "openai_cookbook/drone_training.jsonl"
+ALPACA = "llamafactory/alpaca_en_demo.json"
+CODE = "codealpaca/code_alpaca_2k.json"
+GLAIVE = "llamafactory/glaive_toolcall_en_demo.json"
+MISSING = "axolotl/conversation.missingturns.json"
+AXOLOTL = "axolotl/alpaca.json"
+GEMINI = "google_genai/patient_1_glucose_examples.jsonl"
+DPO = "llamafactory/dpo_en_demo.json"
+HH = "hh_rlhf/harmless-base_test.jsonl.gz"
+RUNS = [
+    *[(f, "openai-chat") for f in (PIRATE, TOY, DRONE, ALPACA, GLAIVE, MISSING, AXOLOTL)],
+    *[(f, "mistral") for f in (PIRATE, TOY, DRONE, CODE, GLAIVE, MISSING, AXOLOTL)],
+    *[(f, "together") for f in (DRONE, CODE, DPO, GLAIVE, MISSING, GEMINI)],
+    *[(f, "trl-sft") for f in (CODE, "fastchat/dummy_conversation.json", MISSING)],
+    (DPO, "trl-dpo"),
+    (HH, "trl-dpo"),
+    ("llamafactory/kto_en_demo.json", "trl-kto"),
+    (GEMINI, "vertex-gemini"),
+    (PIRATE, "vertex-gemini"),
+    ("bedrock/nova_tooluse_formatted_test_ft.jsonl", "bedrock-conversation"),
+    ("mlx_examples/wwdc25_train.jsonl", "openai-completion"),
+]
+UPLOADS = ("train.jsonl", "validation.jsonl")
+
+
+def _run(tmp_path: Path, name: str, profile: str) -> tuple[int, str, Path, dict]:
+    from click.testing import CliRunner
+
+    from pipeline.cli import cli
+
+    path = SHARED_DATA / name
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["run", str(path), "--out", str(out), "--profile", profile])
+    manifest = json.loads((out / "manifest.json").read_text()) if out.is_dir() else {}
+    return result.exit_code, result.output, out, manifest
+
+
+@needs_shared_data
+@pytest.mark.parametrize("name, profile", RUNS, ids=[f"{p}:{n.split('/')[-1]}" for n, p in RUNS])
+def test_what_run_writes_passes_validate_and_the_providers_checker(
+    tmp_path: Path, name: str, profile: str
+) -> None:
+    """Invariants 1 and 2 on the real files: exit 0 exactly when every upload file written is
+    non-empty and passes `ftprep validate` (as a training or a validation file); else exit 1
+    with the file and the reason in the summary. Whatever the exit, no line the provider's own
+    checker refuses is written, and every upload file loads with datasets.load_dataset."""
+    from click.testing import CliRunner
+
+    from pipeline.cli import cli
+
+    code, output, out, manifest = _run(tmp_path, name, profile)
+    assert code in (0, 1), output
+    written = [o for o in manifest["outputs"] if o["path"] in UPLOADS]
+    assert all(o["records"] > 0 and o["bytes"] > 0 for o in written)
+    assert all((out / o["path"]).stat().st_size == o["bytes"] for o in written)
+    args = ["validate", "--profile", profile]
+    for o in written:
+        args += (
+            [str(out / o["path"])]
+            if o["path"] == "train.jsonl"
+            else [
+                "--validation-file",
+                str(out / o["path"]),
+            ]
+        )
+    verdict = manifest["verdict"]
+    if code == 0:
+        assert verdict["ok"] and any(o["path"] == "train.jsonl" for o in written)
+        if written:
+            report = CliRunner().invoke(cli, args)
+            assert report.exit_code == 0, report.output
+    else:
+        assert not verdict["ok"]
+        failed = [f for f in verdict["findings"] if f["severity"] == "error"]
+        assert failed and all(f"{f['path']}" in output for f in failed)
+        assert "verdict   FAILED" in output
+    for o in written:
+        path = out / o["path"]
+        assert hf_load(path) == o["records"]
+        if profile == "mistral":
+            assert mistral_file_refusals(path) == []
+        if profile == "together" and code == 0:
+            report = together_check(path)
+            assert report["is_check_passed"], report["message"]
