@@ -138,3 +138,72 @@ def test_what_run_writes_passes_validate_and_the_providers_checker(
         if profile == "together" and code == 0:
             report = together_check(path)
             assert report["is_check_passed"], report["message"]
+
+
+GATED = [
+    (PIRATE, "openai-chat"),
+    (TOY, "mistral"),
+    (DRONE, "mistral"),
+    (CODE, "trl-sft"),
+    (DPO, "trl-dpo"),
+    (GLAIVE, "together"),
+    (GEMINI, "vertex-gemini"),
+    ("llamafactory/kto_en_demo.json", "trl-kto"),
+]
+THRESHOLDS = {"rejected.share", "duplicates.share"}
+
+
+@needs_shared_data
+@pytest.mark.parametrize("name, profile", GATED, ids=[f"{p}:{n.split('/')[-1]}" for n, p in GATED])
+def test_the_gate_after_a_run_fails_only_on_thresholds_and_agrees_with_data_docs(
+    tmp_path: Path, name: str, profile: str
+) -> None:
+    """Invariant 3 on the real files: after a run that exits 0 the gate fails on thresholds
+    only, never on a row; its exit code, printed verdict, result.json and the status Data Docs
+    show agree (a warning is never shown as Failed)."""
+    from click.testing import CliRunner
+
+    from pipeline.cli import cli
+
+    code, output, out, _ = _run(tmp_path, name, profile)
+    assert code == 0, output
+    result = CliRunner().invoke(cli, ["gate", str(out)])
+    saved = json.loads((out / "quality" / "result.json").read_text())
+    assert set(saved["failed"]) <= THRESHOLDS, result.output
+    ok = result.exit_code == 0
+    assert saved["ok"] is ok
+    assert result.output.splitlines()[-1].startswith("gate passed" if ok else "gate FAILED")
+    assert all(r["success"] for r in saved["great_expectations"]) is ok
+    pages = [p.read_text() for p in (out / "quality" / "validations").rglob("*.html")]
+    assert len(pages) == len(saved["great_expectations"])
+    failed_pages = sum('Status:</span> <i class="fas fa-times' in p for p in pages)
+    assert (failed_pages == 0) is ok
+
+
+AUTO = {
+    PIRATE: "openai-chat",
+    TOY: "openai-chat",  # defects on purpose: still OpenAI's format, not the most lenient
+    DRONE: "openai-chat",
+    "bedrock/nova_tooluse_formatted_test_ft.jsonl": "bedrock-conversation",
+    GEMINI: "vertex-gemini",
+    "mlx_examples/wwdc25_train.jsonl": "openai-completion",
+}
+
+
+@needs_shared_data
+@pytest.mark.parametrize("name, expected", AUTO.items(), ids=[n.split("/")[-1] for n in AUTO])
+def test_auto_picks_the_format_each_real_file_was_written_for(name: str, expected: str) -> None:
+    """Invariant 5: --profile auto names the profile of the file's format, and its error count
+    is the report's."""
+    from click.testing import CliRunner
+
+    from pipeline.cli import cli
+
+    result = CliRunner().invoke(
+        cli, ["validate", str(SHARED_DATA / name), "--profile", "auto", "--format", "json"]
+    )
+    report = json.loads(result.stdout)
+    assert report["profile"] == expected, result.stderr
+    summary = report["summary"]
+    assert f"; {summary['errors']} error(s), {summary['warnings']} warning(s)" in result.stderr
+    assert result.exit_code == (1 if summary["errors"] else 0)

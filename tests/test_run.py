@@ -665,3 +665,20 @@ def test_written_files_are_checked_with_the_profiles_whole_file_rules(tmp_path: 
     )
     assert manifest(tmp_path / "plain")["file_findings"] == {"count": 0, "first": []}
     assert "whole-file rules" not in output
+
+
+def test_an_empty_reply_is_rejected_whatever_the_profile(tmp_path: Path) -> None:
+    """The gate fails an assistant reply with no text; run rejects it for every profile (here
+    trl-dpo, whose own rules accept an empty chosen reply), naming the side and what to do."""
+    pairs = [{"prompt": f"Q{i}?", "chosen": f"A{i}.", "rejected": f"No{i}."} for i in range(20)]
+    pairs[4]["chosen"] = ""
+    pairs[9]["rejected"] = "   "
+    data = write_jsonl(tmp_path / "pairs.jsonl", pairs)
+    code, output = run_cli("run", str(data), "--out", str(tmp_path / "o"), "--profile", "trl-dpo")
+    assert code == 0, output
+    rejected = {r["line"]: r for r in read_jsonl(tmp_path / "o" / "rejected.jsonl")}
+    assert sorted(rejected) == [5, 10]
+    assert {r["rule"] for r in rejected.values()} == {"example.assistant.empty"}
+    assert rejected[5]["message"].startswith("the chosen reply is empty or only whitespace")
+    assert rejected[10]["pointer"] == "/rejected/0/content"
+    assert_conserved(tmp_path / "o")
