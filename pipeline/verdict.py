@@ -72,6 +72,9 @@ def judge_outputs(
             profile.limits, entry["bytes"], head, entry["records"], None, role
         ):
             findings.append(_finding(name, line, rule, severity, message))
+    capped = _capped_note(manifest, profile)
+    if capped:
+        notes.append(capped)
     for found in file_findings:  # the whole-file rules, on the lines as written
         findings.append({**found, "whole_file_rule": True})
     ok = not any(f["severity"] == ERROR for f in findings)
@@ -125,3 +128,22 @@ def note_blank_lines(manifest: dict[str, Any], stats: list) -> None:
             entries[st.name]["shape_notes"].append(blank_line_note(count, first))
             warnings["ingest.blank_line"] = warnings.get("ingest.blank_line", 0) + count
     manifest["warnings_by_rule"] = dict(sorted(warnings.items()))
+
+
+def _capped_note(manifest: dict[str, Any], profile: Profile) -> str | None:
+    """A note when the split sent fewer clusters to validation than asked, to keep the
+    training minimum (``--val-size 1000`` on 90 examples leaves 10 in train for OpenAI)."""
+    split, config = manifest.get("split") or {}, manifest.get("config") or {}
+    clusters, target = split.get("clusters", 0), split.get("target", 0)
+    if config.get("val_size") is not None:
+        asked, how = min(config["val_size"], clusters), f"--val-size {config['val_size']}"
+    elif config.get("val_ratio"):
+        asked, how = round(config["val_ratio"] * clusters), f"--val-ratio {config['val_ratio']}"
+    else:
+        return None
+    if target >= asked or target == 0:
+        return None  # none at all is said where validation.jsonl is not written
+    return (
+        f"validation holds {target:,} cluster(s), not the {asked:,} that {how} asks of "
+        f"{clusters:,}: train keeps at least {split.get('min_train', 1):,} for {profile.name}"
+    )

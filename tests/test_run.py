@@ -218,6 +218,11 @@ def test_train_keeps_the_providers_minimum(tmp_path: Path) -> None:
         assert (m["counts"]["train"], m["counts"]["validation"]) == (n - validation, validation)
         assert m["split"]["target"] == validation and m["split"]["min_train"] == 10
         assert (out / "validation.jsonl").exists() == bool(validation)
+        if n == 12:
+            assert (
+                "note: validation holds 2 cluster(s), not the 5 that --val-size 5 asks of 12: "
+                "train keeps at least 10 for openai-chat" in output
+            )
     assert (
         "note: validation.jsonl was not written: the 10 kept example(s) all went to train, "
         "which needs at least 10 for openai-chat" in output
