@@ -216,7 +216,9 @@ def test_a_template_that_refuses_the_system_role_loads_and_rejects_only_those_ro
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["rejected_by_rule"] == {"count.template_error": 2}
     result = CliRunner().invoke(cli, ["count", str(data), "--tokenizer", str(folder)])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # two rows not counted: a data problem
+    assert "examples          10" in result.output
+    assert "System role not supported [count.template_error]" in result.output
 
 
 def test_each_profile_counts_for_a_model_of_its_own(tmp_path):
