@@ -372,10 +372,15 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def staging_path(out: Path) -> Path:
+    """Where this process writes a run before renaming it to ``out``."""
+    return out.parent / f".{out.name}.partial-{os.getpid()}"
+
+
 def staging_dir(out: Path) -> Path:
     """A fresh folder beside ``out`` to write the run into. A place that cannot be written is
     reported as ``--out`` (the staging folder's hidden name would mean nothing to the user)."""
-    staging = out.parent / f".{out.name}.partial-{os.getpid()}"
+    staging = staging_path(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(staging, ignore_errors=True)

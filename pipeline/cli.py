@@ -252,6 +252,13 @@ def run(
             from pipeline.ray_engine import run as run_pipeline
         try:
             result = run_pipeline(config, progress=progress)
+        except KeyboardInterrupt:  # wherever it lands, no staging folder is left beside --out
+            import shutil
+
+            from pipeline.artifacts import staging_path
+
+            shutil.rmtree(staging_path(config.out), ignore_errors=True)
+            raise
         finally:
             if progress is not None:
                 progress.close()

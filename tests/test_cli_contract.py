@@ -143,6 +143,7 @@ def test_ctrl_c_exits_130_and_keeps_the_previous_artifacts(tmp_path: Path) -> No
     deadline = time.monotonic() + 60
     while not staging.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
+    time.sleep(0.2)  # into the stages
     assert proc.poll() is None, "the run ended before it could be interrupted"
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
