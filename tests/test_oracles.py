@@ -187,6 +187,7 @@ AUTO = {
     "bedrock/nova_tooluse_formatted_test_ft.jsonl": "bedrock-conversation",
     GEMINI: "vertex-gemini",
     "mlx_examples/wwdc25_train.jsonl": "openai-completion",
+    "llamafactory/kto_en_demo.json": "trl-kto",  # messages + label: trl-sft used to win
 }
 
 
