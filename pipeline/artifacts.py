@@ -374,12 +374,28 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def staging_path(out: Path) -> Path:
+    """Where this process writes a run before renaming it to ``out``."""
+    return out.parent / f".{out.name}.partial-{os.getpid()}"
+
+
 def staging_dir(out: Path) -> Path:
-    """A fresh folder beside ``out`` to write the run into."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
+    """A fresh folder beside ``out`` to write the run into. A place that cannot be written is
+    reported as ``--out`` (the staging folder's hidden name would mean nothing to the user)."""
+    staging = staging_path(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+    except OSError as exc:
+        shown = exc.filename and str(exc.filename) not in (str(out), str(staging))
+        where = f" ({exc.filename})" if shown else ""
+        raise OSError(
+            exc.errno,
+            f"{exc.strerror or exc}{where}: ftprep writes the run beside --out, then renames "
+            "it into place; give --out a folder whose parent you can write to",
+            f"--out {out}",
+        ) from None
     return staging
 
 

@@ -155,12 +155,20 @@ class EntryWriter:
         self._file = None
         if root is None:
             return
-        root.mkdir(parents=True, exist_ok=True)
         self.folder = root / key
         self.partial = root / f".{key}.partial-{os.getpid()}"
-        shutil.rmtree(self.partial, ignore_errors=True)
-        self.partial.mkdir()
-        self._file = open(self.partial / "batches.pkl", "wb")
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(self.partial, ignore_errors=True)
+            self.partial.mkdir()
+            self._file = open(self.partial / "batches.pkl", "wb")
+        except OSError as exc:
+            raise OSError(
+                exc.errno,
+                f"{exc.strerror or exc}: the stage cache cannot be written here; give "
+                "--cache-dir (or FTPREP_CACHE_DIR) a writable folder, or run with --no-cache",
+                f"stage cache {root}",
+            ) from None
 
     def write(self, batch: tuple) -> None:
         if self._file is not None:

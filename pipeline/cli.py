@@ -40,7 +40,34 @@ def _usage_errors():
     return (ConfigError, InputError, UnknownModel, ProfileError, TokenizerError, PolicyError)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def debug() -> bool:
+    """FTPREP_DEBUG=1 (or true, yes, on) shows tracebacks; unset, empty, 0, false, no or off
+    does not."""
+    value = os.environ.get("FTPREP_DEBUG", "").strip().lower()
+    return value not in ("", "0", "false", "no", "off")
+
+
+INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
+
+
+class _Group(click.Group):
+    """The command group: Ctrl-C ends a command with exit 130 and one line (click's own
+    "Aborted!" exits 1, which CI would take for a data failure). A run that is interrupted
+    removes its staging folder, so the previous artifacts stay whole."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo(
+                "ftprep: interrupted; nothing was replaced (an output folder keeps its previous "
+                "artifacts)",
+                err=True,
+            )
+            ctx.exit(INTERRUPTED)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ftprep")
 def cli() -> None:
     """Turn raw example data into fine-tuning files a provider will accept, and prove it."""
@@ -204,9 +231,21 @@ def run(
     from pipeline.engine import run as run_pipeline
     from pipeline.report import run_summary
 
+    _refuse_together(
+        ("--val-ratio", val_ratio, "--val-size", val_size, "give a share or an exact count"),
+        ("--no-cache", no_cache or None, "--cache-dir", cache_dir, "drop one of them"),
+        (
+            "--engine ray",
+            engine == "ray" or None,
+            "--cache-dir",
+            cache_dir,
+            "the stage cache is not used with --engine ray: drop --cache-dir",
+        ),
+    )
     try:
         settings = load_config(config_path) if config_path else {}
         settings.pop("gate", None)
+        _settle_split_size(settings, val_ratio, val_size, config_path)
         given = {
             "inputs": [Path(p) for p in inputs] or None,
             "out": out,
@@ -248,6 +287,13 @@ def run(
             from pipeline.ray_engine import run as run_pipeline
         try:
             result = run_pipeline(config, progress=progress)
+        except KeyboardInterrupt:  # wherever it lands, no staging folder is left beside --out
+            import shutil
+
+            from pipeline.artifacts import staging_path
+
+            shutil.rmtree(staging_path(config.out), ignore_errors=True)
+            raise
         finally:
             if progress is not None:
                 progress.close()
@@ -265,6 +311,14 @@ def run(
             click.echo(text)
         click.echo(_cache_line(result))
     failed = False
+    verdict = result.manifest.get("verdict") or {"ok": True}
+    if not verdict["ok"]:
+        if quiet or fmt == "json":
+            from pipeline.report import verdict_lines
+
+            for text in verdict_lines(result.manifest):
+                click.echo(text.strip(), err=True)
+        failed = True
     limit = config.max_rejected_share
     if limit is not None and result.rejected_share > limit:
         click.echo(
@@ -283,6 +337,27 @@ def run(
         failed = True
     if failed:
         sys.exit(1)
+
+
+def _refuse_together(*pairs: tuple) -> None:
+    """Flags that contradict each other are a usage problem naming both, never a silent pick."""
+    for first, a, second, b, what in pairs:
+        if a is not None and b is not None:
+            raise UsageProblem(f"{first} and {second} were both given: {what}")
+
+
+def _settle_split_size(settings: dict, val_ratio, val_size, config_path) -> None:
+    """A flag overrides the config file's other way of sizing validation; both in the file is a
+    usage problem."""
+    if val_ratio is not None:
+        settings.pop("val_size", None)
+    elif val_size is not None:
+        settings.pop("val_ratio", None)
+    elif "val_ratio" in settings and "val_size" in settings:
+        raise UsageProblem(
+            f"{config_path}: run.val_ratio and run.val_size are both set: keep one (a share or "
+            "an exact count)"
+        )
 
 
 def _echo_json(value) -> None:
@@ -305,11 +380,19 @@ def _default_name(inputs: list[Path]) -> str:
 
 
 @cli.command()
-@click.argument("files", nargs=-1, required=True, type=_Path(path_type=Path))
+@click.argument("files", nargs=-1, type=_Path(path_type=Path))
 @click.option(
     "--profile",
     required=True,
     help="Profile to validate against (see `ftprep profiles`), or auto to pick the one that fits.",
+)
+@click.option(
+    "--validation-file",
+    "validation_files",
+    multiple=True,
+    type=_Path(path_type=Path),
+    help="A validation file (repeatable): minimums a provider states for training files only "
+    "(OpenAI's 10 examples) are not checked there.",
 )
 @click.option("--model", help="Also check token counts against this model's per-example limit.")
 @click.option(
@@ -328,7 +411,7 @@ def _default_name(inputs: list[Path]) -> str:
     help="Show at most N findings, the first by file and line (all are counted; memory holds N).",
 )
 @click.option("--strict", is_flag=True, help="Warnings fail too (exit 1).")
-def validate(files, profile, model, fmt, max_errors, strict) -> None:
+def validate(files, profile, validation_files, model, fmt, max_errors, strict) -> None:
     """Check files in a provider's format before uploading them: every finding, with its line.
 
     Exit 0 with no error-level finding (--strict: no warning either), 1 with any, 2 for usage or
@@ -336,21 +419,26 @@ def validate(files, profile, model, fmt, max_errors, strict) -> None:
 
     Example:
 
-        ftprep validate train.jsonl --profile openai-chat --model gpt-4o-mini-2024-07-18
+        ftprep validate train.jsonl --validation-file valid.jsonl --profile openai-chat
     """
     from pipeline.formats import RENDERERS
     from pipeline.profiles import get_profile
     from pipeline.validate_files import auto_note, choose_profile, validate_files
 
+    if not files and not validation_files:
+        raise UsageProblem(
+            "no files: name the files to check (validation files with --validation-file)"
+        )
     try:
         if profile == "auto":
-            chosen, scores = choose_profile(list(files))
-            click.echo(auto_note(chosen, scores), err=True)
+            chosen, reason = choose_profile([*files, *validation_files])
         else:
             chosen = get_profile(profile)
-        report = validate_files(list(files), chosen, model, max_errors)
+        report = validate_files(list(files), chosen, model, max_errors, list(validation_files))
     except _usage_errors() as exc:
         raise UsageProblem(str(exc)) from None
+    if profile == "auto":
+        click.echo(auto_note(chosen, reason, report), err=True)
     click.echo(RENDERERS[fmt](report, strict))
     sys.exit(0 if report.ok(strict) else 1)
 
@@ -378,7 +466,8 @@ def count(file, model, tokenizer, epochs, price, max_tokens, fmt) -> None:
 
     Billing tokens cap each example at the model's limit; without --epochs, the epochs are the
     ones OpenAI picks by default (3, kept within 100..25,000 example-epochs and 1..25 epochs).
-    Prices come from a dated table (see `pipeline/prices.py`); --price overrides it.
+    Prices come from a dated table (see `pipeline/prices.py`); --price overrides it. Given the
+    folder of a run, counts its train.jsonl. Exit 1 when some records could not be read.
 
     Example:
 
@@ -388,6 +477,15 @@ def count(file, model, tokenizer, epochs, price, max_tokens, fmt) -> None:
 
     if not file.exists():
         raise UsageProblem(f"{file} does not exist")
+    if file.is_dir() and (file / "manifest.json").is_file():  # a run's folder: its training file
+        if not (file / "train.jsonl").is_file():
+            raise UsageProblem(f"{file} is an ftprep run with no train.jsonl: nothing to count")
+        click.echo(
+            f"ftprep count: {file} is an ftprep run: counting its train.jsonl, the file that is "
+            "trained and billed (name validation.jsonl to count it too)",
+            err=True,
+        )
+        file = file / "train.jsonl"
     try:
         report = count_file(file, model, epochs, price, tokenizer, max_tokens)
     except _usage_errors() as exc:
@@ -398,9 +496,11 @@ def count(file, model, tokenizer, epochs, price, max_tokens, fmt) -> None:
         click.echo(report.text())
     if report.skipped:
         click.echo(
-            f"ftprep count: {len(report.skipped):,} record(s) could not be read and were not counted",
+            f"ftprep count: {len(report.skipped):,} record(s) could not be read and were not "
+            "counted: check the file with `ftprep validate`",
             err=True,
         )
+        sys.exit(1)
 
 
 @cli.command()
@@ -520,13 +620,13 @@ def main() -> None:
     try:
         cli()
     except OSError as exc:
-        if os.environ.get("FTPREP_DEBUG"):
+        if debug():
             raise
         where = f"{exc.filename}: " if exc.filename else ""
         click.echo(f"Error: {where}{exc.strerror or exc}", err=True)
         sys.exit(2)
     except Exception as exc:  # noqa: BLE001 - a bug must not end in a traceback
-        if os.environ.get("FTPREP_DEBUG"):
+        if debug():
             raise
         click.echo(
             f"Error: ftprep stopped on an internal error ({type(exc).__name__}: {exc}). Please "

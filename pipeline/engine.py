@@ -34,12 +34,18 @@ from pipeline import convert, ingest
 from pipeline.artifacts import ARTIFACTS, OPTIONAL_ARTIFACTS, JsonlWriter, publish, staging_dir
 from pipeline.dedupe import ExactIndex, duplicate_record
 from pipeline.manifest import build_manifest, write_manifest
-from pipeline.models import ModelInfo, model_info
+from pipeline.models import ModelInfo, model_for_profile
 from pipeline.near_clusters import ClusterMap
 from pipeline.near_dedupe import NearIndex, NearSettings
 from pipeline.near_dedupe import describe as describe_dedupe
 from pipeline.profiles import Profile, get_profile, load_schema
 from pipeline.split import SplitPlan
+from pipeline.verdict import (
+    drop_empty_uploads,
+    judge_outputs,
+    note_blank_lines,
+    training_minimum,
+)
 from pipeline.workers import (
     BatchResult,
     guess_shape,
@@ -347,7 +353,9 @@ def _model_for(config: RunConfig, profile: Profile) -> ModelInfo:
     check_policy(config.length_policy)
     if config.tokenizer:
         from pipeline.hf_tokens import ChatTokenizer
+        from pipeline.models import openai_model_named
 
+        openai_model_named(config.model, config.tokenizer)
         tok = ChatTokenizer(config.tokenizer)
         info = ModelInfo(
             config.model or tok.path.name,
@@ -357,7 +365,7 @@ def _model_for(config: RunConfig, profile: Profile) -> ModelInfo:
             provider="open",
         )
     else:
-        info = model_info(config.model or profile.default_model or "gpt-4o-mini-2024-07-18")
+        info = model_for_profile(profile, config.model)
     if config.max_tokens:
         info = replace(info, max_tokens=config.max_tokens, source="--max-tokens", confirmed=True)
     return info
@@ -633,6 +641,7 @@ class Tally:
         clusters = ClusterMap(self.decision, near.mode, near.conflicts)
         if progress:
             progress("splitting and writing")
+        self.plan.min_train = training_minimum(profile)
         tokens = write_splits(
             self.spill,
             self.staging,
@@ -646,6 +655,7 @@ class Tally:
             file_rules=profile.file_rules,
             file_findings=self.file_findings,
         )
+        drop_empty_uploads(self.staging, self.written)
         return clusters, tokens
 
     def close(self, failed: bool = False) -> None:
@@ -728,6 +738,8 @@ class Tally:
             "boilerplate_shingles": len(self.near_index.boilerplate),
         }
         manifest["split"] = self.plan.describe()
+        manifest["verdict"] = judge_outputs(self.staging, profile, manifest, self.file_findings)
+        note_blank_lines(manifest, self.stats)
         return manifest
 
 

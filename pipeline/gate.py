@@ -382,7 +382,12 @@ def _length_limit(
 
 
 def _requested_share(manifest: dict[str, Any], total: int) -> float | None:
-    """The validation share the run asked for (val_size wins over val_ratio, as in the engine)."""
+    """The validation share the run aimed at: its split plan's target (the request, within what
+    keeps the profile's training minimum), else what the config asked (older manifests; val_size
+    wins over val_ratio, as in the engine)."""
+    split = manifest.get("split") or {}
+    if isinstance(split.get("target"), int) and split.get("clusters"):
+        return split["target"] / split["clusters"]
     config = manifest.get("config") or {}
     val_size, val_ratio = config.get("val_size"), config.get("val_ratio")
     if val_size is not None:
@@ -403,12 +408,18 @@ def derive_suite(
     specs: list[Spec] = []
 
     minimum = thresholds["min_train_examples"]
+    severity = CRITICAL
     if minimum is None:
         try:
-            minimum = get_profile(profile_name).limits.min_examples or 1
-            why = f"the {profile_name} minimum"
+            limits = get_profile(profile_name).limits
         except ProfileError:
-            minimum, why = 1, "no profile minimum known"
+            limits = None
+        if limits is not None and limits.min_examples and "training" in limits.minimum_applies_to:
+            minimum, why = limits.min_examples, f"the {profile_name} minimum"
+            if limits.min_examples_severity != "error":  # advice or unconfirmed, as validate
+                severity, why = WARNING, f"{why}, unconfirmed or advised: a warning"
+        else:
+            minimum, why = 1, "train is never empty"
     else:
         why = "gate.min_train_examples"
     specs.append(
@@ -417,13 +428,19 @@ def derive_suite(
             "examples",
             "ExpectColumnSumToBeBetween",
             {"column": "in_train", "min_value": minimum},
-            CRITICAL,
+            severity,
             f"train holds at least {minimum} examples ({why})",
         )
     )
 
     requested = _requested_share(manifest, total_examples)
-    if requested:
+    if requested == 0.0 and (manifest.get("split") or {}).get("target") == 0:
+        notes.append(
+            "the run's split aimed at no validation example (train keeps the profile's minimum, "
+            "or none was asked for): validation checks not derived"
+        )
+        requested = None
+    elif requested:
         specs.append(
             Spec(
                 "validation.not_empty",
@@ -466,6 +483,12 @@ def derive_suite(
     )
 
     limit, source, confirmed = _length_limit(manifest, thresholds)
+    policy = (manifest.get("length") or {}).get("policy") or (manifest.get("config") or {}).get(
+        "length_policy", "flag"
+    )
+    if thresholds["max_tokens"] is None and policy == "flag" and confirmed:
+        confirmed = False  # the run kept them on purpose: providers truncate (a warning, S2)
+        source += ", which keeps longer examples: providers truncate them"
     if limit:
         specs.append(
             Spec(
@@ -475,7 +498,7 @@ def derive_suite(
                 {"column": "n_tokens", "min_value": 1, "max_value": limit},
                 CRITICAL if confirmed else WARNING,
                 f"every example has 1 to {limit:,} tokens (limit: {source}"
-                + ("" if confirmed else ", unconfirmed: a warning")
+                + ("" if confirmed else "; a warning")
                 + ")",
             )
         )
@@ -621,7 +644,10 @@ def _check_from(spec: Spec, result: Any) -> Check:
     observed = res.get("observed_value")
     if observed is None and "unexpected_count" in res:
         observed = f"{res['unexpected_count']} of {res.get('element_count')} rows fail"
-        if res.get("partial_unexpected_list"):
+        if spec.name == "assistant.content_not_empty" and res["unexpected_count"]:
+            minimum = spec.kwargs["min_value"]
+            observed += f": an assistant reply shorter than {minimum} character(s)"
+        elif res.get("partial_unexpected_list"):
             observed += f", e.g. {_plain(res['partial_unexpected_list'][:3])}"
     if result.exception_info and result.exception_info.get("raised_exception"):
         observed = f"error: {result.exception_info.get('exception_message')}"
@@ -638,8 +664,47 @@ def _check_from(spec: Spec, result: Any) -> Check:
     )
 
 
+def level_of(spec: Spec, fail_on_warning: bool = False) -> str:
+    """Which suite an expectation goes to: "blocking" (it fails the gate) or "warnings"."""
+    blocking = spec.severity == CRITICAL or (fail_on_warning and spec.severity == WARNING)
+    return "blocking" if blocking else "warnings"
+
+
+def suite_names_for(
+    profile: str, specs: list[Spec], fail_on_warning: bool = False
+) -> dict[tuple[str, str], str]:
+    """One suite per table and level: ``ftprep.<profile>.<table>`` holds the expectations that
+    fail the gate, ``ftprep.<profile>.<table>.warnings`` those that only warn, so each suite's
+    status in result.json and Data Docs is the gate's verdict on it."""
+    names = {}
+    for table in ("examples", "run"):
+        for level in ("blocking", "warnings"):
+            if any(s.table == table and level_of(s, fail_on_warning) == level for s in specs):
+                suffix = "" if level == "blocking" else ".warnings"
+                names[(table, level)] = f"ftprep.{profile}.{table}{suffix}"
+    return names
+
+
+def _store_as_passed(context: Any, suite_name: str, result: Any) -> None:
+    """A warnings suite whose expectations fired did not fail the gate: its stored result (what
+    Data Docs show as the status) says so, with a note; each expectation keeps its own outcome."""
+    result.success = True
+    result.meta["ftprep"] = (
+        "warnings: an expectation here that is not met is reported, and does not fail the gate "
+        "(gate.fail_on_warning = true makes them fail)"
+    )
+    store = context.validation_results_store
+    for key in store.list_keys():
+        if key.expectation_suite_identifier.name == suite_name:
+            store.set(key, result)
+
+
 def _validate(
-    specs: list[Spec], frames: dict[str, Any], suite_names: dict[str, str], quality: Path
+    specs: list[Spec],
+    frames: dict[str, Any],
+    suite_names: dict[tuple[str, str], str],
+    quality: Path,
+    fail_on_warning: bool = False,
 ) -> tuple[list[Check], list[dict]]:
     """Run the suites with Great Expectations; build Data Docs into ``quality``."""
     os.environ["GX_ANALYTICS_ENABLED"] = "false"
@@ -666,10 +731,10 @@ def _validate(
     source = context.data_sources.add_pandas("ftprep")
     by_name = {s.name: s for s in specs}
     validations = []
-    for table, suite_name in suite_names.items():
+    for (table, level), suite_name in suite_names.items():
         suite = context.suites.add(gx.ExpectationSuite(name=suite_name))
         for spec in specs:
-            if spec.table == table:
+            if spec.table == table and level_of(spec, fail_on_warning) == level:
                 cls = getattr(gxe, spec.expectation)
                 suite.add_expectation(
                     cls(
@@ -679,7 +744,7 @@ def _validate(
                         meta={"ftprep": spec.name},
                     )
                 )
-        batch = source.add_dataframe_asset(table).add_batch_definition_whole_dataframe(table)
+        batch = source.add_dataframe_asset(suite_name).add_batch_definition_whole_dataframe(table)
         validations.append(
             context.validation_definitions.add(
                 gx.ValidationDefinition(name=suite_name, data=batch, suite=suite)
@@ -687,13 +752,15 @@ def _validate(
         )
     checks: list[Check] = []
     raw: list[dict] = []
-    for validation, table in zip(validations, suite_names, strict=True):
+    for validation, (table, level) in zip(validations, suite_names, strict=True):
         result = validation.run(
             batch_parameters={"dataframe": frames[table]},
             result_format={"result_format": "SUMMARY", "partial_unexpected_count": MAX_ROWS_SHOWN},
         )
         for r in result.results:
             checks.append(_check_from(by_name[r.expectation_config.meta["ftprep"]], r))
+        if level == "warnings" and not result.success:
+            _store_as_passed(context, suite_names[(table, level)], result)
         raw.append(result.to_json_dict())
     context.build_data_docs(site_names=["ftprep"])
     for check in checks:
@@ -757,11 +824,11 @@ def run_gate(run_dir: Path, settings: dict[str, Any] | None = None) -> GateResul
     frames = {"examples": examples, "run": run_frame(manifest, examples)}
     specs, notes = derive_suite(manifest, thresholds, len(examples))
     profile = str(manifest.get("profile") or "unknown")
-    suite_names = {table: f"ftprep.{profile}.{table}" for table in ("examples", "run")}
+    suite_names = suite_names_for(profile, specs, thresholds["fail_on_warning"])
     quality = run_dir / "quality"
     shutil.rmtree(quality, ignore_errors=True)
     quality.mkdir()
-    checks, raw = _validate(specs, frames, suite_names, quality)
+    checks, raw = _validate(specs, frames, suite_names, quality, thresholds["fail_on_warning"])
     result = GateResult(
         run_dir=run_dir,
         profile=profile,

@@ -420,6 +420,35 @@ def _json_document(encoding: str | None, head: bytes) -> bool:
     return text.partition("\n")[0].strip() in ("[", "{")
 
 
+def blank_lines(path: Path, fmt: str) -> tuple[int, int | None]:
+    """(how many blank lines, the first one's number) of a JSON Lines file in UTF-8 (gzip or
+    not): they are not records and are skipped, and the reader says so once per file. Other
+    formats and encodings: (0, None)."""
+    if fmt != "jsonl":
+        return 0, None
+    try:
+        with open(path, "rb") as f:
+            gzipped = f.read(2) == b"\x1f\x8b"
+        count, first = 0, None
+        with _open_binary(path, "gzip" if gzipped else None) as raw:
+            for number, data in enumerate(raw, 1):
+                if number == 1 and data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                    return 0, None
+                if not data.strip(b" \t\r\n\xef\xbb\xbf"):
+                    count += 1
+                    first = first or number
+        return count, first
+    except (OSError, EOFError, zlib.error):
+        return 0, None  # the reader reports an unreadable file itself
+
+
+def blank_line_note(count: int, first: int | None) -> str:
+    return (
+        f"{count:,} blank line(s), the first at line {first}, skipped (they are not records): "
+        "remove them; readers that parse each line, such as Together's check_file, refuse them"
+    )
+
+
 def _jsonl_line(data: bytes) -> bytes | None:
     """A raw JSONL line (without its newline) as a record's payload: without a UTF-8 BOM or a
     trailing CR; None for a blank line, which is not a record."""

@@ -130,6 +130,7 @@ def build_manifest(
             "rank_file_sha256": RANK_FILES.get(model.encoding, ("", None))[1],
             "max_tokens_per_example": model.max_tokens,
             "limit_source": model.source,
+            "approximate": model.approximate,
         },
         "counts": {
             "records": records,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from typing import Any
 
 
 class UnknownModel(ValueError):
@@ -30,6 +31,7 @@ class ModelInfo:
     source: str
     confirmed: bool = True
     provider: str = "openai"
+    approximate: bool = False  # counted with an OpenAI encoding for another provider's model
 
 
 _OPENAI = "S2 OpenAI fine-tuning guide"
@@ -142,4 +144,54 @@ def model_info(model: str) -> ModelInfo:
     raise UnknownModel(
         f"unknown model {model!r}: use an OpenAI model id such as gpt-4o-mini-2024-07-18 "
         f"(see `ftprep profiles`), or give --tokenizer PATH for an open model"
+    )
+
+
+APPROXIMATE_ENCODING = "o200k_base"
+UNSPECIFIED = "unspecified"  # the model of a run for another provider with no --model
+
+
+def model_for_profile(profile: Any, model: str | None) -> ModelInfo:
+    """The model a run counts tokens for when no --tokenizer is given.
+
+    OpenAI and Azure profiles take an OpenAI model id (default: the profile's). Other providers'
+    models have tokenizers ftprep does not ship: their counts are approximate, made with
+    o200k_base and labelled so in the manifest and the summary; the limit is the model's as the
+    profile lists it (``Profile.models``, unconfirmed: a warning), else none. An OpenAI model id
+    for another provider's profile is taken as asked (its own tokenizer counts)."""
+    if profile.default_model and profile.name.startswith(("openai", "azure-openai")):
+        return model_info(model or profile.default_model)
+    if model:
+        try:
+            return model_info(model)
+        except UnknownModel:
+            pass
+    listed = {name: (tokens, source) for name, tokens, source in profile.models}
+    name = model or (profile.models[0][0] if profile.models else UNSPECIFIED)
+    tokens, source = listed.get(name, (None, "no limit known for this model"))
+    return ModelInfo(
+        name,
+        APPROXIMATE_ENCODING,
+        tokens,
+        f"{source}; counted with {APPROXIMATE_ENCODING}, an approximation: give --tokenizer "
+        "PATH (the model's tokenizer.json) for exact counts",
+        confirmed=False,
+        provider="approximate",
+        approximate=True,
+    )
+
+
+def openai_model_named(model: str | None, tokenizer: str) -> None:
+    """--tokenizer counts with an open model's own tokenizer: a --model that names an OpenAI
+    model (whose tokenizer is tiktoken's) would be recorded for counts it did not make."""
+    if not model:
+        return
+    try:
+        info = model_info(model)
+    except UnknownModel:
+        return  # another model's name: recorded as the name of what --tokenizer counts
+    raise UnknownModel(
+        f"--model {model} names an OpenAI model, which counts with {info.encoding}, but "
+        f"--tokenizer {tokenizer} counts with that folder's tokenizer: give one of them (or a "
+        "--model name for the open model)"
     )

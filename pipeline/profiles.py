@@ -25,17 +25,25 @@ class ProfileError(ValueError):
     """An unknown profile, or a schema file that is missing or not a valid JSON Schema."""
 
 
+TRAINING, VALIDATION = "training", "validation"  # the two roles of an upload file
+
+
 @dataclass(frozen=True)
 class FileLimits:
     min_examples: int | None = None
     min_examples_severity: str = "error"
     min_examples_by_format: dict[str, int] = field(default_factory=dict)
+    # the files a minimum (of examples or bytes) applies to: a training file only where the
+    # sources say "training examples"; both where they say "each dataset file" (providers.md)
+    minimum_applies_to: tuple[str, ...] = (TRAINING,)
     min_bytes: int | None = None
+    min_bytes_severity: str = "error"
     max_bytes: int | None = None
     max_bytes_exclusive: bool = False
     bom: str = "report"  # "expect": warn when missing; "report": warn when present; "reject": error
     max_images: int | None = None
     jsonl: bool = False  # the provider takes JSON Lines in UTF-8 only (not JSON, CSV, gzip, UTF-16)
+    blank_lines: str = "warning"  # a blank line: "error" where the provider's checker refuses it
     sources: dict[str, str] = field(default_factory=dict)
 
 
@@ -79,7 +87,8 @@ _OPENAI_LIMITS = dict(
     jsonl=True,
     sources={
         "jsonl": "S3, S4: .jsonl files, one JSON object per line",
-        "min_examples": "S4, S2: at least 10 examples",
+        "min_examples": "S4, S2: at least 10 examples; S16: 'at least 10 training examples'. "
+        "No source states a minimum for a validation file (S3: JSONL, purpose fine-tune)",
         "max_bytes": "S3 Files API: 512 MB",
         "max_images": "S2, S7: at most 10 images per example",
         "bom": "S1: UTF-8; BOM behaviour unconfirmed (warning)",
@@ -94,7 +103,8 @@ _AZURE_LIMITS = dict(
     jsonl=True,
     sources={
         "jsonl": "S16: JSONL files encoded in UTF-8",
-        "min_examples": "S16: at least 10 training examples",
+        "min_examples": "S16: 'Fine tuning jobs will not proceed without at least 10 training "
+        "examples'; no minimum is stated for a validation file",
         "max_bytes": "S16: the file must be less than 512 MB",
         "max_images": "S17: at most 64 images per example",
         "bom": "S16: UTF-8 with a byte-order mark (warning when missing)",
@@ -270,11 +280,17 @@ _PROFILES = [
         limits=FileLimits(
             jsonl=True,  # S36: jsonl files
             min_examples=10,
+            min_examples_severity="warning",
+            minimum_applies_to=(TRAINING, VALIDATION),
             min_bytes=1_000,
+            min_bytes_severity="warning",
             max_bytes=512 * MB,
             sources={
-                "min_examples": "S36 validate_data.py: MIN_NUM_JSONL_LINES = 10",
-                "min_bytes": "S36 validate_data.py: MIN_BYTES = 1000",
+                "min_examples": "S36 validate_data.py: MIN_NUM_JSONL_LINES = 10 'per dataset file' "
+                "(train and eval alike), but its verify_size() call is commented out and La "
+                "Plateforme's checks are unconfirmed: a warning",
+                "min_bytes": "S36 validate_data.py: MIN_BYTES = 1000 per dataset file, not called "
+                "(unconfirmed: a warning)",
                 "max_bytes": "S37 La Plateforme: 512 MB",
             },
         ),
@@ -291,11 +307,14 @@ _PROFILES = [
         limits=FileLimits(
             jsonl=True,  # S40: JSONL text (Parquet is pre-tokenized)
             min_examples=1,
+            minimum_applies_to=(TRAINING, VALIDATION),
             max_bytes=int(50.1 * GIB),
             bom="reject",
+            blank_lines="error",  # S39: json.loads(line) on each line fails on a blank one
             max_images=10,
             sources={
-                "min_examples": "S39 constants.py: MIN_SAMPLES = 1",
+                "min_examples": "S39 constants.py: MIN_SAMPLES = 1, checked for every uploaded "
+                "file ('File is empty')",
                 "max_bytes": "S39 constants.py: MAX_FILE_SIZE_GB = 50.1 (GiB); docs say 100 GB",
                 "bom": "S39: json.loads fails on a BOM, so the check fails on line 1",
                 "max_images": "S39: MAX_IMAGES_PER_EXAMPLE = 10",

@@ -122,11 +122,47 @@ def run_summary(manifest: dict[str, Any], out: str) -> str:
         if limit
         else ""
     )
+    model = manifest["model"]
+    whose = "the model's" if model == "unspecified" else f"{model}'s"
+    approximate = (
+        f", approximate: give --tokenizer PATH to count with {whose} own tokenizer"
+        if tok.get("approximate")
+        else ""
+    )
     lines.append(
         f"  tokens    {_n(tokens['total'])} total, {_n(tokens['trained'])} trained "
-        f"({tok['encoding']}){over}"
+        f"({tok['encoding']}{approximate}){over}"
     )
     lines.append(
         "  outputs   " + ", ".join(f"{o['path']} ({_n(o['records'])})" for o in manifest["outputs"])
     )
+    lines += verdict_lines(manifest)
     return "\n".join(lines)
+
+
+def verdict_lines(manifest: dict[str, Any]) -> list[str]:
+    """What the run says of the upload files it wrote: that they pass `ftprep validate`, or
+    which file fails and why (the whole-file rules' findings are listed above them)."""
+    verdict = manifest.get("verdict")
+    if verdict is None:
+        return []
+    lines = [f"  note: {note}" for note in verdict["notes"]]
+    shown = [f for f in verdict["findings"] if not f.get("whole_file_rule")]
+    for f in shown:
+        where = f"{f['path']}:{f['line']}" if f["line"] else f["path"]
+        label = "FAILED" if f["severity"] == "error" else "warning"
+        lines.append(f"  {label:<9} {where}: {f['message']} [{f['rule']}]")
+    uploads = [o["path"] for o in manifest["outputs"] if o["path"].endswith(".jsonl")]
+    uploads = [u for u in uploads if u in ("train.jsonl", "validation.jsonl")]
+    if verdict["ok"]:
+        lines.append(
+            f"  verdict   {' and '.join(uploads)} {'pass' if len(uploads) > 1 else 'passes'} "
+            f"`ftprep validate --profile "
+            f"{manifest['profile']}`"
+        )
+    else:
+        lines.append(
+            "  verdict   FAILED: the provider would refuse what was written (exit 1); the "
+            "artifacts are written for you to inspect"
+        )
+    return lines

@@ -1,23 +1,27 @@
-"""Split: train or validation per cluster, seeded, stable when records are appended.
+"""Split: train or validation per cluster, seeded, near the requested share, stable on append.
 
 Takes one call per cluster (an Example and its near copies share a cluster id, so a cluster never
 straddles train and validation) and decides its split. Every decision starts from ``u``, the
 seeded xxh3-64 hash of the cluster id scaled to [0, 1):
 
-- ratio, unstratified: validation when ``u < ratio``. A cluster's split depends only on its id,
-  the seed and the ratio, so adding or removing other records never moves it.
-- ratio, ``stratify_by``: per stratum, in input order, a running deficit ``d = ratio * n - v``
-  (clusters seen, clusters sent to validation); a cluster goes to validation when
-  ``d + ratio > u``. ``d`` stays in (-1, 1), so each stratum's validation count is within one
-  cluster of ``ratio * n`` at every point, and a decision depends only on the records before it:
-  appending records never moves an existing one.
+- ratio: per stratum (one stratum unless ``stratify_by``), in input order, a running deficit
+  ``d = ratio * n - v`` (clusters seen, clusters sent to validation); a cluster goes to
+  validation when ``d + ratio > u``. ``d`` stays in (-1, 1), so the validation count is within
+  one cluster of ``ratio * n`` at every point (the gate's tolerance holds for any size), and a
+  decision depends only on the clusters before it: appending records (at the end of the last
+  input, or as a new input named last) never moves an existing one. Records inserted earlier in
+  the input order can move the decisions after them: an exact share and a decision that depends
+  on nothing but the cluster cannot both hold, and the split keeps the share.
 - ``val_size`` N: exactly N clusters (or all, when there are fewer): the N smallest hashes; with
   ``stratify_by``, N is shared out over the strata by largest remainder (each stratum within one
   cluster of its share) and each stratum takes its smallest hashes. An exact count cannot be
   stable under appends: records near the cut-off may move; a ratio is the stable choice.
 
-When a ratio would leave validation empty although there are two or more clusters, the cluster
-with the smallest hash goes to validation.
+``min_train`` keeps that many clusters in train (the profile's minimum of training examples, at
+least 1): validation takes at most ``clusters - min_train``, and ``target`` records what the plan
+aimed at, for the manifest and the gate. When a ratio would leave validation empty although
+there are two or more clusters (and train keeps its minimum), the cluster with the smallest hash
+goes to validation.
 """
 
 from __future__ import annotations
@@ -84,11 +88,15 @@ class SplitPlan:
         val_ratio: float | None,
         val_size: int | None,
         stratified: bool = False,
+        min_train: int = 1,
     ):
         self.seed = seed
         self.val_ratio = val_ratio
         self.val_size = val_size
         self.stratified = stratified
+        self.min_train = max(1, min_train)
+        self.cap: int | None = None  # most clusters validation may take (set by start)
+        self.taken = 0  # clusters sent to validation so far
         self.clusters = 0
         self.strata: dict[str, int] = {}  # clusters per stratum (from count)
         self.quotas: dict[str, int] = {}
@@ -108,8 +116,22 @@ class SplitPlan:
         self.strata[key] = self.strata.get(key, 0) + clusters
 
     def start(self) -> None:
+        self.cap = max(0, self.clusters - self.min_train)
         if self.val_size is not None:
-            self.quotas = largest_remainder(self.val_size, self.strata)
+            self.quotas = largest_remainder(min(self.val_size, self.cap), self.strata)
+
+    @property
+    def target(self) -> int:
+        """The number of validation clusters the plan aims at: the ratio's share or the size,
+        within the cap that keeps ``min_train`` clusters in train."""
+        if self.val_size is not None:
+            wanted = self.val_size
+        elif self.val_ratio:
+            wanted = round(self.val_ratio * self.clusters)
+            wanted = max(wanted, 1) if self.clusters >= 2 else wanted
+        else:
+            wanted = 0
+        return min(wanted, self.cap if self.cap is not None else wanted)
 
     # -- pass 2
     def observe(self, cluster: str, stratum: str = "") -> None:
@@ -130,13 +152,10 @@ class SplitPlan:
         if not self.val_ratio:
             return
         u = h / SCALE
-        if not self.stratified:
-            if u < self.val_ratio:
-                self._ratio_hits += 1
-            return
         d = self._deficit.get(key, 0.0)
-        chosen = d + self.val_ratio > u
+        chosen = d + self.val_ratio > u and (self.cap is None or self.taken < self.cap)
         self._deficit[key] = d + self.val_ratio - (1 if chosen else 0)
+        self.taken += chosen
         if chosen:
             self._val.add(h)
             self._ratio_hits += 1
@@ -152,7 +171,12 @@ class SplitPlan:
                 heap = self._heaps.get("", [])
                 self._cutoff = max(-h for h in heap) if heap else None
                 self.validation[""] = len(heap)
-        elif self.val_ratio and self._ratio_hits == 0 and self.clusters >= 2:
+        elif (
+            self.val_ratio
+            and self._ratio_hits == 0
+            and self.clusters >= 2
+            and (self.cap is None or self.cap >= 1)
+        ):
             self._forced = self._smallest
 
     def split_of(self, cluster: str) -> str:
@@ -161,16 +185,17 @@ class SplitPlan:
             return "validation"
         if self.val_size is not None and not self.stratified:
             return "validation" if self._cutoff is not None and h <= self._cutoff else "train"
-        if self.stratified:
-            return "validation" if h in self._val else "train"
-        if self.val_ratio and h / SCALE < self.val_ratio:
-            return "validation"
-        return "train"
+        return "validation" if h in self._val else "train"
 
     def describe(self) -> dict[str, Any]:
         """For the manifest: the method and, when stratified, clusters per stratum."""
         method = "size" if self.val_size is not None else "ratio"
-        out: dict[str, Any] = {"method": method, "clusters": self.clusters}
+        out: dict[str, Any] = {
+            "method": method,
+            "clusters": self.clusters,
+            "min_train": self.min_train,
+            "target": self.target,
+        }
         if self.stratified:
             out["strata"] = {
                 k: {"clusters": n, "validation": self.validation.get(k, 0)}

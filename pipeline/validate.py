@@ -121,8 +121,50 @@ def schema_issues(profile: Profile, obj: Any) -> list[Issue]:
             missing = [k for k in error.validator_value if k not in error.instance]
             path += missing[:1]
             message = f"{missing[0]!r} is required" if missing else message
+        message = f"{message}: {schema_action(error)}"
         issues.append((pointer(*path), f"schema.{error.validator}", ERROR, message))
     return issues
+
+
+def _article(kinds: str) -> str:
+    return "an" if kinds[:1] in "aeiou" else "a"
+
+
+def schema_action(error: Any) -> str:
+    """What to change, for a jsonschema error: every schema finding ends with an action."""
+    value = error.validator_value
+    if error.validator == "type":
+        kinds = " or ".join(value) if isinstance(value, list) else str(value)
+        return f"make it {_article(kinds)} {kinds}"
+    actions = {
+        "required": "add it",
+        "additionalProperties": "remove the key (the provider refuses keys it does not know)",
+        "unevaluatedProperties": "remove the key (the provider refuses keys it does not know)",
+        "enum": f"use one of {', '.join(shown(v) for v in value)}"
+        if isinstance(value, list)
+        else "use an allowed value",
+        "const": f"use {shown(value)}",
+        "minItems": f"give at least {value} item(s)",
+        "maxItems": f"give at most {value} item(s), or split the example",
+        "minLength": f"write at least {value} character(s)",
+        "maxLength": f"shorten it to {value} character(s) at most",
+        "pattern": f"make it match {value}",
+        "minimum": f"use {value} or more",
+        "maximum": f"use {value} or less",
+        "exclusiveMinimum": f"use more than {value}",
+        "exclusiveMaximum": f"use less than {value}",
+        "minProperties": f"give at least {value} key(s)",
+        "maxProperties": f"give at most {value} key(s)",
+        "uniqueItems": "remove the repeated items",
+        "not": "change or remove it",
+    }
+    if error.validator in actions:
+        return actions[error.validator]
+    if error.validator in ("oneOf", "anyOf", "allOf", "if", "then", "else", "$ref"):
+        return (
+            "change it to one of the forms the provider's format allows (see the profile's schema)"
+        )
+    return "change it to what the profile's schema allows"
 
 
 def validate_record(profile: Profile, obj: Any) -> list[Issue]:

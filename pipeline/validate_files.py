@@ -12,36 +12,48 @@ from __future__ import annotations
 
 import collections
 import heapq
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pipeline import ingest
 from pipeline.findings import ERROR, WARNING, Finding
-from pipeline.profiles import PROFILES, Profile, ProfileError, load_schema
+from pipeline.profiles import (
+    PROFILES,
+    TRAINING,
+    VALIDATION,
+    FileLimits,
+    Profile,
+    ProfileError,
+    load_schema,
+)
 from pipeline.validate import validate_record
 
 UTF8_BOM = b"\xef\xbb\xbf"
 AUTO_SAMPLE = 200  # records per file read to choose a profile
-# --profile auto breaks ties between profiles with as few errors in this order: formats that only
-# one provider reads first, then the generic ones that read almost any record.
+# --profile auto picks, among the profiles whose shape most sampled records have, the first in
+# this order: the format a provider defined first (a messages file was written for OpenAI's chat
+# format; prompt/chosen/rejected for TRL), then the profiles that read the same shape. Errors do
+# not decide: the most lenient profile would win on a broken file.
 AUTO_ORDER = (
     "bedrock-conversation",
     "vertex-gemini",
-    "openai-chat",
     "openai-dpo",
+    "openai-chat",
     "openai-completion",
+    "trl-kto",
+    "trl-dpo",
+    "autotrain-dpo",
+    "trl-sft",
+    "autotrain-sft",
     "azure-openai-chat",
     "azure-openai-dpo",
     "mistral",
     "together",
-    "trl-dpo",
-    "trl-kto",
-    "autotrain-dpo",
-    "trl-sft",
-    "autotrain-sft",
     "azureml-chat",
 )
+AZURE_OF = {"openai-chat": "azure-openai-chat", "openai-dpo": "azure-openai-dpo"}
 
 
 @dataclass
@@ -120,7 +132,10 @@ def validate_files(
     profile: Profile,
     model: str | None = None,
     max_errors: int | None = None,
+    validation_paths: list[Path] = (),
 ) -> ValidationReport:
+    """Every finding of the files: ``paths`` are training files, ``validation_paths`` validation
+    files (the minimums a provider states for training files only are not checked there)."""
     load_schema(profile.name)
     counter = limit = None
     if model:
@@ -129,13 +144,14 @@ def validate_files(
 
         info = model_info(model)
         counter, limit = Counter(info.encoding), info.max_tokens
-    for path in paths:
+    roles = [(p, TRAINING) for p in paths] + [(p, VALIDATION) for p in validation_paths]
+    for path, _ in roles:
         _require_file(path)
     report = ValidationReport(profile.name, max_findings=max_errors)
-    for path in paths:
+    for path, role in roles:
         name = ingest.printable(str(path))
         report.files.append(name)
-        _validate_one(Path(path), name, profile, report, counter, limit)
+        _validate_one(Path(path), name, profile, report, counter, limit, role)
     return report
 
 
@@ -151,14 +167,23 @@ class _Bad(dict):
     """A rejection from the reader or parser, told apart from a record that is a dict."""
 
 
-def _validate_one(path: Path, name: str, profile: Profile, report, counter, limit) -> None:
+def _validate_one(
+    path: Path, name: str, profile: Profile, report, counter, limit, role: str = TRAINING
+) -> None:
     def add(line: int, pointer: str, rule: str, severity: str, message: str) -> None:
         report.add(Finding(name, line, pointer, rule, severity, message))
 
     limits = profile.limits
-    _check_bytes(path, limits, add)
+    with open(path, "rb") as f:
+        head = f.read(3)
+    size = path.stat().st_size
     if limits.jsonl:
         _check_jsonl_file(path, name, add)
+    for src in ingest.discover(path, name):
+        blank, first = ingest.blank_lines(src.path, src.format)
+        if blank:
+            note = ingest.blank_line_note(blank, first)
+            add(first, "", "ingest.blank_line", limits.blank_lines, note)
     file_rules = profile.file_rules() if profile.file_rules else None
     formats: collections.Counter = collections.Counter()
     records = 0
@@ -197,24 +222,58 @@ def _validate_one(path: Path, name: str, profile: Profile, report, counter, limi
     if file_rules is not None:
         for line, (pointer, rule, severity, message) in file_rules.finish():
             add(line, pointer, rule, severity, message)
+    for finding in file_limit_findings(limits, size, head, records, formats, role):
+        add(*finding)
+
+
+def file_limit_findings(
+    limits: FileLimits,
+    size: int,
+    head: bytes,
+    records: int,
+    formats: collections.Counter | None = None,
+    role: str = TRAINING,
+) -> Iterator[tuple[int, str, str, str, str]]:
+    """The file limits of a profile for one file, as ``(line, pointer, rule, severity,
+    message)``: byte-order mark, size, and the minimums that apply to a file of this ``role``
+    (training or validation). ``ftprep validate`` and the verdict ``ftprep run`` gives on the
+    files it wrote both call this, so they agree."""
+    yield from _byte_findings(limits, size, head, role)
+    if records == 0:
+        yield (
+            0,
+            "",
+            "file.empty",
+            ERROR,
+            "the file holds no examples; providers and loaders refuse an empty file (Together: "
+            "'File is empty'; datasets.load_dataset finds no data): add examples or leave it out",
+        )
+        return
+    if role not in limits.minimum_applies_to:
+        return
     if limits.min_examples and records < limits.min_examples:
-        add(
+        what = "a training file" if limits.minimum_applies_to == (TRAINING,) else "each file"
+        yield (
             0,
             "",
             "file.min_examples",
             limits.min_examples_severity,
-            f"{records} example(s); the provider requires at least {limits.min_examples}"
+            f"{records} example(s); the provider requires at least {limits.min_examples} in "
+            f"{what}: add examples" + (" (or send fewer to validation)" if role == TRAINING else "")
             if limits.min_examples_severity == ERROR
-            else f"{records} example(s); at least {limits.min_examples} are advised",
+            else f"{records} example(s); at least {limits.min_examples} are advised in {what} "
+            f"({limits.sources.get('min_examples', 'unconfirmed')}): add examples",
         )
     for fmt, minimum in limits.min_examples_by_format.items():
-        if 0 < formats[fmt] < minimum:
-            add(
+        n = (formats or {}).get(fmt, 0)
+        if 0 < n < minimum:
+            yield (
                 0,
                 "",
                 "file.min_examples",
                 ERROR,
-                f"{formats[fmt]} example(s) in the {fmt} format; it requires at least {minimum}",
+                f"{n} example(s) in the {fmt} format; it requires at least {minimum} in a "
+                "training file: add examples",
             )
 
 
@@ -250,11 +309,11 @@ def _check_jsonl_file(path: Path, name: str, add) -> None:
         )
 
 
-def _check_bytes(path: Path, limits, add) -> None:
-    with open(path, "rb") as f:
-        head = f.read(3)
+def _byte_findings(
+    limits: FileLimits, size: int, head: bytes, role: str
+) -> Iterator[tuple[int, str, str, str, str]]:
     if limits.bom == "expect" and head != UTF8_BOM:
-        add(
+        yield (
             0,
             "",
             "file.bom.missing",
@@ -262,7 +321,7 @@ def _check_bytes(path: Path, limits, add) -> None:
             "the provider expects UTF-8 with a byte-order mark; save the file as 'UTF-8 with BOM'",
         )
     elif limits.bom == "reject" and head == UTF8_BOM:
-        add(
+        yield (
             1,
             "",
             "file.bom.present",
@@ -271,32 +330,38 @@ def _check_bytes(path: Path, limits, add) -> None:
             "rejects: save as UTF-8 without BOM",
         )
     elif limits.bom == "report" and head == UTF8_BOM:
-        add(
+        yield (
             1,
             "",
             "file.bom.present",
             WARNING,
             "the file starts with a UTF-8 byte-order mark; some loaders reject it: save as UTF-8 without BOM",
         )
-    size = path.stat().st_size
     if limits.max_bytes is not None and (
         size >= limits.max_bytes if limits.max_bytes_exclusive else size > limits.max_bytes
     ):
         bound = "less than" if limits.max_bytes_exclusive else "at most"
-        add(
+        yield (
             0,
             "",
             "file.max_bytes",
             ERROR,
             f"file is {size:,} bytes; the provider accepts {bound} {limits.max_bytes:,}: split it",
         )
-    if limits.min_bytes is not None and size < limits.min_bytes:
-        add(
+    if (
+        limits.min_bytes is not None
+        and size < limits.min_bytes
+        and role in limits.minimum_applies_to
+    ):
+        yield (
             0,
             "",
             "file.min_bytes",
-            ERROR,
-            f"file is {size:,} bytes; the provider requires at least {limits.min_bytes:,}",
+            limits.min_bytes_severity,
+            f"file is {size:,} bytes; the provider requires at least {limits.min_bytes:,}: add examples"
+            if limits.min_bytes_severity == ERROR
+            else f"file is {size:,} bytes; at least {limits.min_bytes:,} are advised "
+            f"({limits.sources.get('min_bytes', 'unconfirmed')}): add examples",
         )
 
 
@@ -328,15 +393,17 @@ def _tokens(counter: Any, obj: dict) -> int:
 # --------------------------------------------------------------------------- --profile auto
 
 
-def choose_profile(paths: list[Path]) -> tuple[Profile, list[tuple[str, int, int]]]:
-    """The profile these files fit: among the profiles whose shape matches most sampled records,
-    the one with the fewest errors (ties: the more specific profile, AUTO_ORDER).
-
-    Returns the profile and the scores ``(name, errors, warnings)`` of the candidates.
-    """
+def choose_profile(paths: list[Path]) -> tuple[Profile, str]:
+    """The profile these files were written for, from the shape of their records (the first
+    ``AUTO_SAMPLE`` of each file): among the profiles whose shape most records have, the first
+    in ``AUTO_ORDER``; an OpenAI file that starts with a UTF-8 byte-order mark, which Azure
+    asks for, is taken as Azure's. Returns the profile and the reason, in words."""
     sample: list[dict] = []
+    bom = False
     for path in paths:
         _require_file(path)
+        with open(path, "rb") as f:
+            bom = bom or f.read(3) == UTF8_BOM
         for n, (_, obj) in enumerate(_records(Path(path), str(path))):
             if n >= AUTO_SAMPLE:
                 break
@@ -344,27 +411,27 @@ def choose_profile(paths: list[Path]) -> tuple[Profile, list[tuple[str, int, int
                 sample.append(obj)
     if not sample:
         raise ProfileError("--profile auto: no JSON object records to look at; name a profile")
-    candidates = [p for p in PROFILES.values() if sum(p.shape(o) for o in sample) * 2 > len(sample)]
-    if not candidates:
-        keys = ", ".join(sorted({k for o in sample for k in o})[:12])
+    keys = ", ".join(sorted({k for o in sample for k in o})[:12])
+    fits = [p for p in PROFILES.values() if sum(p.shape(o) for o in sample) * 2 > len(sample)]
+    if not fits:
         raise ProfileError(
             f"--profile auto: no profile fits records with the keys {keys}; name one with --profile "
             "(see `ftprep profiles`)"
         )
-    scores = []
-    for p in candidates:
-        load_schema(p.name)
-        severities = collections.Counter(
-            issue[2] for obj in sample for issue in validate_record(p, obj)
-        )
-        scores.append((p.name, severities[ERROR], severities[WARNING]))
-    best = min(scores, key=lambda s: (s[1], AUTO_ORDER.index(s[0])))
-    return PROFILES[best[0]], scores
+    best = min(fits, key=lambda p: AUTO_ORDER.index(p.name))
+    reason = f"records with the keys {keys} are in its format"
+    if bom and best.name in AZURE_OF:
+        best = PROFILES[AZURE_OF[best.name]]
+        reason += ", and the file starts with the byte-order mark Azure asks for"
+    others = [p.name for p in fits if p.name != best.name]
+    if others:
+        reason += f"; {', '.join(others)} read this shape too"
+    return best, reason
 
 
-def auto_note(profile: Profile, scores: list[tuple[str, int, int]]) -> str:
-    others = ", ".join(f"{name} {e} error(s)" for name, e, _ in scores)
+def auto_note(profile: Profile, reason: str, report: ValidationReport) -> str:
+    """The line --profile auto prints: the profile, why, and the report's own counts."""
     return (
-        f"profile: {profile.name} (--profile auto: fewest errors in the first {AUTO_SAMPLE} "
-        f"records among {others})"
+        f"profile: {profile.name} (--profile auto: {reason}); {report.errors} error(s), "
+        f"{report.warnings} warning(s), as reported below"
     )

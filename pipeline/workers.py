@@ -23,6 +23,7 @@ import orjson
 from pipeline import convert, ingest
 from pipeline.artifacts import ExampleBatch
 from pipeline.dedupe import example_ids, prompt_key, prompt_messages
+from pipeline.example_rules import empty_reply
 from pipeline.length import RULE, apply_length_policy
 from pipeline.models import ModelInfo
 from pipeline.near_dedupe import NearSettings
@@ -326,6 +327,9 @@ def finish_example(
         if len(errors) > 1:
             rej["findings"] = [{"pointer": p, "rule": r, "message": m} for p, r, _, m in errors]
         return rej
+    empty = empty_reply(ex)  # the gate's row-level check, for profiles that have no rule of it
+    if empty is not None:
+        return rejection(source, line, "validate", empty[1], empty[2], raw=obj, pointer=empty[0])
     for issue in issues:
         warnings[issue[1]] += 1
     try:

@@ -73,7 +73,7 @@ def test_count_json_exact(tmp_path):
         cli,
         ["count", str(path), "--model", "gpt-4o-mini", "--max-tokens", "100", "--format", "json"],
     )
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # the file's broken line was not counted
     enc = get_encoding("o200k_base")
     sizes = [
         3 + (3 + 1 + _n(enc, "Say hi")) + (3 + 1 + _n(enc, "Hi!")),
@@ -120,7 +120,7 @@ def test_count_text_exact(tmp_path):
             "100",
         ],
     )
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # a line could not be read: a data problem
     enc = get_encoding("o200k_base")
     long = 3 + 3 + 1 + _n(enc, "x " * 300) + 3 + 1 + _n(enc, "ok")
     assert result.stdout.splitlines()[0] == "model             gpt-4o-mini-2024-07-18 (o200k_base)"
@@ -147,7 +147,7 @@ def test_unknown_price_and_errors(tmp_path):
     result = CliRunner().invoke(
         cli, ["count", str(path), "--model", "gpt-4-turbo", "--format", "json"]
     )
-    assert result.exit_code == 0
+    assert result.exit_code == 1  # the broken line
     assert json.loads(result.stdout)["estimated_cost_usd"] is None
     result = CliRunner().invoke(cli, ["count", str(path), "--model", "llama-3"])
     assert result.exit_code == 2 and "unknown model 'llama-3'" in result.output
@@ -200,3 +200,19 @@ def test_count_on_the_worker_pool_equals_count_in_one_process(tmp_path, monkeypa
     rules = sorted({s["rule"] for s in pooled.skipped})
     assert rules == ["convert.missing_field", "ingest.invalid_json"]
     assert len(pooled.skipped) == 301
+
+
+def test_count_of_a_run_folder_counts_its_training_file(tmp_path: Path) -> None:
+    """A run's folder holds rejected.jsonl and duplicates.jsonl too, which are not training
+    examples: count reads train.jsonl alone and says so."""
+    from tests.conftest import many_chats, write_jsonl
+
+    data = write_jsonl(tmp_path / "in.jsonl", many_chats(30) + [{"colour": "red"}])
+    out = tmp_path / "o"
+    assert CliRunner().invoke(cli, ["run", str(data), "--out", str(out)]).exit_code == 0
+    result = CliRunner().invoke(cli, ["count", str(out), "--model", "gpt-4o-mini"])
+    assert result.exit_code == 0, result.output
+    train = json.loads((out / "manifest.json").read_text())["counts"]["train"]
+    assert f"examples          {train}" in result.stdout
+    assert "is an ftprep run: counting its train.jsonl" in result.stderr
+    assert "could not be read" not in result.stderr

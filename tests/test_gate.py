@@ -126,7 +126,9 @@ def test_data_docs_and_result_json(clean_run, clean_result):
     assert len(saved["expectations"]) == len(clean_result.checks)
     assert {r["suite_name"] for r in saved["great_expectations"]} == {
         "ftprep.openai-chat.examples",
+        "ftprep.openai-chat.examples.warnings",
         "ftprep.openai-chat.run",
+        "ftprep.openai-chat.run.warnings",
     }
 
 
@@ -146,11 +148,23 @@ def test_train_row_copied_into_validation_fails_unique_ids(clean_run, tmp_path):
     assert all(r["source"] == leaked["source"] and r["line"] == leaked["line"] for r in rows)
 
 
+def _set_policy(run: Path, policy: str) -> None:
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["length"]["policy"] = policy
+    (run / "manifest.json").write_text(json.dumps(manifest))
+
+
 def test_over_limit_row_fails(clean_run, tmp_path):
+    """Over the limit fails the gate when the run promised none (drop, truncate); with the
+    default 'flag' the run kept it on purpose and said so, and the gate warns (providers
+    truncate), as the run did."""
     run = _copy(clean_run, tmp_path)
     rows = _rows(run / "train.parquet")
     rows[2]["n_tokens"] = 70_000  # over gpt-4o-mini's 65,536 per example
     _write(run / "train.parquet", rows)
+    result = run_gate(run)
+    assert result.ok and [c.name for c in result.warned] == ["tokens.within_limit"]
+    _set_policy(run, "drop")
     result = run_gate(run)
     assert _failed(result) == {"tokens.within_limit"}
     check = _check(result, "tokens.within_limit")
@@ -224,8 +238,33 @@ def test_bad_last_role_is_a_warning_for_openai(clean_run, tmp_path):
     assert not check.success and check.severity == WARNING
     assert result.ok and [c.name for c in result.warned] == ["roles.last"]
     assert check.failing_rows[0]["last_role"] == "user"
+    assert _statuses(run) == {"passed": 4}  # the warning is not shown as "Failed"
+    assert _gx_successes(run) == [True] * 4
+    warnings_page = next((run / "quality").rglob("*examples.warnings.html")).read_text()
+    assert "roles.last" in warnings_page or "last_role" in warnings_page
     strict = run_gate(run, {"fail_on_warning": True})
     assert not strict.ok and _failed(strict) == {"roles.last"}
+    assert _statuses(run) == {"passed": 2, "failed": 1}  # now it blocks: shown as failed
+    assert _gx_successes(run) == [False, True, True]  # the run table's info stays apart
+
+
+def _statuses(run: Path) -> dict[str, int]:
+    """The status Data Docs show on each validation page: passed (check) or failed (cross)."""
+    import collections
+
+    found: collections.Counter = collections.Counter()
+    for page in (run / "quality" / "validations").rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        if 'Status:</span> <i class="fas fa-check-circle' in html:
+            found["passed"] += 1
+        elif 'Status:</span> <i class="fas fa-times' in html:
+            found["failed"] += 1
+    return dict(found)
+
+
+def _gx_successes(run: Path) -> list[bool]:
+    saved = json.loads((run / "quality" / "result.json").read_text(encoding="utf-8"))
+    return [r["success"] for r in saved["great_expectations"]]
 
 
 def _gate_with_role(clean_run, tmp_path, message: int, role: str):
@@ -262,6 +301,7 @@ def test_cli_text_names_failures_and_exits_1(clean_run, tmp_path):
     rows = _rows(run / "train.parquet")
     rows[0]["n_tokens"] = 99_999
     _write(run / "train.parquet", rows)
+    _set_policy(run, "drop")
     result = CliRunner().invoke(cli, ["gate", str(run)])
     assert result.exit_code == 1, result.output
     lines = result.output.splitlines()
@@ -351,8 +391,27 @@ def test_suite_derived_from_ratio_and_model():
         0.1 + 0.06
     )
     assert specs["tokens.within_limit"].kwargs["max_value"] == 65_536
-    assert specs["tokens.within_limit"].severity == CRITICAL
+    assert specs["tokens.within_limit"].severity == WARNING  # the default policy flags, keeps
     assert specs["train.min_examples"].kwargs["min_value"] == 10
+    specs, _ = _specs(_manifest(length_policy="drop"))
+    assert specs["tokens.within_limit"].severity == CRITICAL
+
+
+def test_suite_follows_the_split_plans_target_and_the_profiles_minimum():
+    """The plan's target (the request within the training minimum) is what the share is
+    checked against; no validation aimed at means no validation checks; Mistral's unconfirmed
+    minimum is a warning in the gate as in validate."""
+    manifest = _manifest(val_size=500) | {"split": {"clusters": 100, "target": 90}}
+    specs, _ = _specs(manifest)
+    assert specs["validation.share"].kwargs["min_value"] == pytest.approx(0.9 - 0.06)
+    specs, notes = _specs(_manifest() | {"split": {"clusters": 10, "target": 0}})
+    assert "validation.not_empty" not in specs and "validation.share" not in specs
+    assert any("aimed at no validation example" in n for n in notes)
+    specs, _ = _specs(_manifest() | {"profile": "mistral"})
+    assert specs["train.min_examples"].severity == WARNING
+    specs, _ = _specs(_manifest() | {"profile": "trl-sft"})
+    assert specs["train.min_examples"].kwargs["min_value"] == 1
+    assert specs["train.min_examples"].severity == CRITICAL
 
 
 def test_suite_unconfirmed_limit_is_a_warning_and_length_policy_wins():

@@ -216,4 +216,48 @@ def test_a_template_that_refuses_the_system_role_loads_and_rejects_only_those_ro
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["rejected_by_rule"] == {"count.template_error": 2}
     result = CliRunner().invoke(cli, ["count", str(data), "--tokenizer", str(folder)])
+    assert result.exit_code == 1, result.output  # two rows not counted: a data problem
+    assert "examples          10" in result.output
+    assert "System role not supported [count.template_error]" in result.output
+
+
+def test_each_profile_counts_for_a_model_of_its_own(tmp_path):
+    """A run for another provider's profile does not pass off OpenAI's tokenizer as its model's:
+    without --tokenizer its counts are labelled approximate, with its model's listed limit (or
+    none), and --tokenizer with an OpenAI --model is a usage error naming both."""
+    from click.testing import CliRunner
+
+    from pipeline.cli import cli
+    from tests.conftest import many_chats, write_jsonl
+
+    data = write_jsonl(tmp_path / "in.jsonl", many_chats(30))
+
+    def run(out: str, *args: str):
+        result = CliRunner().invoke(cli, ["run", str(data), "--out", str(tmp_path / out), *args])
+        return result, (tmp_path / out / "manifest.json")
+
+    expected = {
+        "mistral": ("unspecified", None),
+        "trl-sft": ("unspecified", None),
+        "vertex-gemini": ("gemini-2.5-flash", 131_072),
+        "openai-chat": ("gpt-4o-mini-2024-07-18", 65_536),
+    }
+    for profile, (model, limit) in expected.items():
+        result, manifest = run(profile, "--profile", profile)
+        assert result.exit_code == 0, result.output
+        m = json.loads(manifest.read_text())
+        assert (m["model"], m["tokenizer"]["max_tokens_per_example"]) == (model, limit)
+        approximate = not profile.startswith("openai")
+        assert m["tokenizer"]["approximate"] is approximate
+        assert ("approximate: give --tokenizer PATH" in result.output) is approximate
+    tok = make_tokenizer(tmp_path / "tok", CHATML)
+    result, _ = run("both", "--tokenizer", str(tok), "--model", "gpt-4o-mini")
+    assert result.exit_code == 2
+    assert "--model gpt-4o-mini names an OpenAI model" in result.output
+    assert f"--tokenizer {tok}" in result.output
+    result, manifest = run(
+        "open", "--tokenizer", str(tok), "--model", "my-chatml", "--profile", "trl-sft"
+    )
     assert result.exit_code == 0, result.output
+    m = json.loads(manifest.read_text())
+    assert m["model"] == "my-chatml" and m["tokenizer"]["encoding"] != "o200k_base"

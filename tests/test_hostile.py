@@ -106,7 +106,7 @@ def test_count_reports_tools_that_are_not_a_list(tmp_path: Path) -> None:
     }
     data = write_jsonl(tmp_path / "dpo.jsonl", [line])
     code, output = invoke("count", str(data), "--model", "gpt-4o-mini-2024-07-18")
-    assert code == 0, output
+    assert code == 1, output  # reported, not counted: a data problem
     assert f"{data}:1: tools must be a list, not a number [convert.invalid_field]" in output
 
 

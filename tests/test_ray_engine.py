@@ -114,7 +114,7 @@ def digests(out: Path) -> dict[str, str]:
     return {
         name: hashlib.sha256((out / name).read_bytes()).hexdigest()
         for name in ARTIFACTS
-        if name != "manifest.json"
+        if name != "manifest.json" and (out / name).exists()  # an empty upload file is not written
     }
 
 

@@ -35,9 +35,11 @@ def assert_conserved(out: Path) -> None:
             entry["records"]
             == entry["train"] + entry["validation"] + entry["rejected"] + entry["duplicates"]
         ), entry
+    for split in ("train", "validation"):  # an upload file with no example is not written
+        assert (out / f"{split}.jsonl").exists() == bool(m["counts"][split]), split
     rows = {
-        "train": read_jsonl(out / "train.jsonl"),
-        "validation": read_jsonl(out / "validation.jsonl"),
+        "train": read_jsonl(out / "train.jsonl") if m["counts"]["train"] else [],
+        "validation": read_jsonl(out / "validation.jsonl") if m["counts"]["validation"] else [],
         "rejected": read_jsonl(out / "rejected.jsonl"),
         "duplicates": read_jsonl(out / "duplicates.jsonl"),
     }
@@ -199,8 +201,46 @@ def test_val_size_gives_an_exact_count(tmp_path: Path) -> None:
 
 def test_small_data_still_gets_a_validation_example(tmp_path: Path) -> None:
     data = write_jsonl(tmp_path / "in.jsonl", many_chats(3))
-    assert run_cli("run", str(data), "--out", str(tmp_path / "o"), "--val-ratio", "0.01")[0] == 0
+    args = ["run", str(data), "--val-ratio", "0.01", "--profile", "trl-sft"]
+    assert run_cli(*args, "--out", str(tmp_path / "o"))[0] == 0
     assert manifest(tmp_path / "o")["counts"]["validation"] == 1
+
+
+def test_train_keeps_the_providers_minimum(tmp_path: Path) -> None:
+    """OpenAI needs 10 training examples: with 12, validation takes at most 2 (whatever is
+    asked), with 10 none, and validation.jsonl is then not written (an empty file is refused)."""
+    for n, val_size, validation in ((12, 5, 2), (10, 1, 0)):
+        data = write_jsonl(tmp_path / f"in{n}.jsonl", many_chats(n))
+        out = tmp_path / f"o{n}"
+        code, output = run_cli("run", str(data), "--out", str(out), "--val-size", str(val_size))
+        assert code == 0, output
+        m = manifest(out)
+        assert (m["counts"]["train"], m["counts"]["validation"]) == (n - validation, validation)
+        assert m["split"]["target"] == validation and m["split"]["min_train"] == 10
+        assert (out / "validation.jsonl").exists() == bool(validation)
+        if n == 12:
+            assert (
+                "note: validation holds 2 cluster(s), not the 5 that --val-size 5 asks of 12: "
+                "train keeps at least 10 for openai-chat" in output
+            )
+    assert (
+        "note: validation.jsonl was not written: the 10 kept example(s) all went to train, "
+        "which needs at least 10 for openai-chat" in output
+    )
+
+
+def test_no_train_file_is_exit_1_saying_why(tmp_path: Path) -> None:
+    rows = [{"Question": f"q{i}?", "Answer": f"a{i}."} for i in range(20)]
+    data = tmp_path / "qa.csv"
+    data.write_text("Question,Answer\n" + "".join(f"{r['Question']},{r['Answer']}\n" for r in rows))
+    code, output = run_cli("run", str(data), "--out", str(tmp_path / "o"))
+    assert code == 1
+    assert (
+        "FAILED    train.jsonl: no example was kept for training, so train.jsonl was not "
+        "written: of 20 record(s), 20 were rejected (most often convert.unknown_shape 20)" in output
+    )
+    assert not (tmp_path / "o" / "train.jsonl").exists()
+    assert_conserved(tmp_path / "o")
 
 
 def test_written_files_pass_validate(tmp_path: Path) -> None:
@@ -262,7 +302,9 @@ def test_an_empty_path_is_exit_2_not_the_current_folder(tmp_path: Path) -> None:
     assert not out.exists()
     code, output = run_cli("validate", "")
     assert code == 2
-    assert output.endswith("Error: Invalid value for 'FILES...': is empty: name a file or folder\n")
+    assert output.endswith(
+        "Error: Invalid value for '[FILES]...': is empty: name a file or folder\n"
+    )
     config = tmp_path / "ftprep.toml"
     config.write_text('[run]\ninputs = [""]\n')
     code, output = run_cli("run", "--config", str(config), "--out", str(out))
@@ -345,10 +387,13 @@ REAL_FILES = (
 @needs_shared_data
 @pytest.mark.parametrize("path", REAL_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_every_real_file_is_conserved(path: Path, tmp_path: Path) -> None:
+    """Every record accounted for; the exit code is the verdict on the written files (exit 1
+    when the provider would refuse them, e.g. too few examples for OpenAI's minimum)."""
     out = tmp_path / "o"
     code, output = run_cli("run", str(path), "--out", str(out))
-    assert code == 0, output
+    assert code in (0, 1), output
     assert_conserved(out)
+    assert (code == 0) == manifest(out)["verdict"]["ok"], output
 
 
 def test_azure_files_are_written_with_the_bom_azure_expects(tmp_path: Path) -> None:
@@ -432,7 +477,12 @@ def test_batches_made_only_of_exact_copies(tmp_path: Path) -> None:
     assert_conserved(out)
     copies = {(d["line"], d["duplicate_of_line"]) for d in read_jsonl(out / "duplicates.jsonl")}
     assert copies == {(3, 1), (4, 2), (7, 5), (8, 6)}
-    kept = read_jsonl(out / "train.jsonl") + read_jsonl(out / "validation.jsonl")
+    kept = [
+        r
+        for s in ("train", "validation")
+        if (out / f"{s}.jsonl").exists()
+        for r in read_jsonl(out / f"{s}.jsonl")
+    ]
     assert sorted(json.dumps(r, sort_keys=True) for r in kept) == sorted(
         json.dumps(r, sort_keys=True) for r in originals
     )
@@ -474,9 +524,10 @@ def test_run_refuses_an_out_folder_it_would_destroy(tmp_path: Path) -> None:
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
     assert (tmp_path / "named" / "train.jsonl").read_text() == "mine, named like an output\n"
     out = tmp_path / "out"
-    assert run_cli("run", str(data), "--out", str(out), "--quiet")[0] == 0
+    args = ["run", str(data), "--out", str(out), "--quiet", "--profile", "trl-sft"]
+    assert run_cli(*args)[0] == 0
     (out / "quality").mkdir()  # what `ftprep gate` adds: a re-run may replace it
-    assert run_cli("run", str(data), "--out", str(out), "--quiet")[0] == 0
+    assert run_cli(*args)[0] == 0
 
 
 def test_console_script_turns_io_errors_and_bugs_into_one_line(tmp_path: Path) -> None:
@@ -490,7 +541,9 @@ def test_console_script_turns_io_errors_and_bugs_into_one_line(tmp_path: Path) -
     )
     assert (done.returncode, done.stderr) == (
         2,
-        "Error: /proc/ftprep-test: No such file or directory\n",
+        "Error: --out /proc/ftprep-test/out: No such file or directory (/proc/ftprep-test): "
+        "ftprep writes the run beside --out, then renames it into place; give --out a folder "
+        "whose parent you can write to\n",
     )
     bug = (
         "import sys, pipeline.engine as e\n"
@@ -602,7 +655,8 @@ def test_written_files_are_checked_with_the_profiles_whole_file_rules(tmp_path: 
     code, output = run_cli(
         "run", str(chats), str(prefs), "--out", str(out), "--profile", "together"
     )
-    assert code == 0, output
+    assert code == 1, output  # the provider would refuse the files: the verdict fails
+    assert "verdict   FAILED" in output
     found = manifest(out)["file_findings"]
     assert found["count"] == 1
     (finding,) = found["first"]
@@ -616,3 +670,20 @@ def test_written_files_are_checked_with_the_profiles_whole_file_rules(tmp_path: 
     )
     assert manifest(tmp_path / "plain")["file_findings"] == {"count": 0, "first": []}
     assert "whole-file rules" not in output
+
+
+def test_an_empty_reply_is_rejected_whatever_the_profile(tmp_path: Path) -> None:
+    """The gate fails an assistant reply with no text; run rejects it for every profile (here
+    trl-dpo, whose own rules accept an empty chosen reply), naming the side and what to do."""
+    pairs = [{"prompt": f"Q{i}?", "chosen": f"A{i}.", "rejected": f"No{i}."} for i in range(20)]
+    pairs[4]["chosen"] = ""
+    pairs[9]["rejected"] = "   "
+    data = write_jsonl(tmp_path / "pairs.jsonl", pairs)
+    code, output = run_cli("run", str(data), "--out", str(tmp_path / "o"), "--profile", "trl-dpo")
+    assert code == 0, output
+    rejected = {r["line"]: r for r in read_jsonl(tmp_path / "o" / "rejected.jsonl")}
+    assert sorted(rejected) == [5, 10]
+    assert {r["rule"] for r in rejected.values()} == {"example.assistant.empty"}
+    assert rejected[5]["message"].startswith("the chosen reply is empty or only whitespace")
+    assert rejected[10]["pointer"] == "/rejected/0/content"
+    assert_conserved(tmp_path / "o")

@@ -51,6 +51,32 @@ def test_stratified_ratio_within_one_of_target(strata: list[str], ratio: float, 
         assert abs(val[s] - ratio * n) < 1 + forced
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.integers(20, 3000), st.floats(0.01, 0.5), st.integers(0, 2**32), st.booleans())
+def test_ratio_lands_within_the_gates_tolerance(
+    n: int, ratio: float, seed: int, stratified: bool
+) -> None:
+    """Invariant 4: from 20 clusters up, the validation share is within one cluster of the
+    request, far inside the gate's tolerance (0.05 plus one example); with one stratum the
+    count is the deficit's, never a coin toss per cluster (47 of 300 for 10% before)."""
+    clusters = [(f"{seed}-{i}", "ab"[i % 2]) for i in range(n)]
+    plan = _plan(clusters, ratio=ratio, seed=seed, stratified=stratified)
+    val = sum(plan.split_of(c) == "validation" for c, _ in clusters)
+    assert abs(val - ratio * n) <= 1 + stratified  # one per stratum at most
+    assert abs(val / n - ratio) <= 0.05 + 1 / n
+    assert abs(val - plan.target) <= 1 + stratified
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 20), st.floats(0.05, 0.9), st.booleans())
+def test_train_keeps_its_minimum(n: int, min_train: int, ratio: float, stratified: bool) -> None:
+    clusters = [(f"m{i}", "ab"[i % 2]) for i in range(n)]
+    for kw in ({"ratio": ratio}, {"size": n}):
+        plan = _plan(clusters, min_train=min_train, stratified=stratified, **kw)
+        train = sum(plan.split_of(c) == "train" for c, _ in clusters)
+        assert train >= min(n, min_train)
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.sampled_from("abc"), min_size=1, max_size=200), st.integers(0, 250))
 def test_val_size_is_exact(strata: list[str], size: int) -> None:
@@ -58,9 +84,9 @@ def test_val_size_is_exact(strata: list[str], size: int) -> None:
     for stratified in (False, True):
         plan = _plan(clusters, size=size, stratified=stratified)
         val = [c for c, s in clusters if plan.split_of(c) == "validation"]
-        assert len(val) == min(size, len(clusters))
+        assert len(val) == min(size, len(clusters) - 1) == plan.target  # train keeps one
         if stratified:
-            quotas = largest_remainder(size, Counter(strata))
+            quotas = largest_remainder(min(size, len(clusters) - 1), Counter(strata))
             assert Counter(s for c, s in clusters if c in set(val)) == +Counter(quotas)
 
 

@@ -164,9 +164,14 @@ def test_file_level_findings_and_azure_bom(tmp_path: Path, monkeypatch: pytest.M
     assert result.stdout == (
         "few.jsonl: the provider expects UTF-8 with a byte-order mark; save the file as 'UTF-8 "
         "with BOM' [file.bom.missing]\n"
-        "few.jsonl: 3 example(s); the provider requires at least 10 [file.min_examples]\n"
+        "few.jsonl: 3 example(s); the provider requires at least 10 in a training file: add "
+        "examples (or send fewer to validation) [file.min_examples]\n"
         "FAILED: 3 records in 1 file(s), 1 error(s), 1 warning(s) [azure-openai-chat]\n"
     )
+    # a validation file has no stated minimum (S3, S16 speak of training examples)
+    result = invoke("validate", "--validation-file", "few.jsonl", "--profile", "azure-openai-chat")
+    assert result.exit_code == 0, result.stdout
+    assert "[file.min_examples]" not in result.stdout
     Path("bom.jsonl").write_bytes(b"\xef\xbb\xbf" + Path("few.jsonl").read_bytes() * 4)
     assert invoke("validate", "bom.jsonl", "--profile", "azure-openai-chat").exit_code == 0
     result = invoke("validate", "bom.jsonl", "--profile", "together")
@@ -224,7 +229,10 @@ def test_bad_json_line_is_a_finding_not_a_traceback(
 def test_auto_says_which_profile(good_file: str) -> None:
     result = invoke("validate", good_file, "--profile", "auto")
     assert result.exit_code == 0
-    assert result.stderr.startswith("profile: openai-chat (--profile auto: fewest errors")
+    assert result.stderr.startswith(
+        "profile: openai-chat (--profile auto: records with the keys messages are in its format"
+    )
+    assert result.stderr.endswith("0 error(s), 0 warning(s), as reported below\n")
     assert result.stdout == "ok: 10 records in 1 file(s), 0 error(s), 0 warning(s) [openai-chat]\n"
 
 
@@ -309,7 +317,10 @@ def test_values_in_messages_are_shown_as_json_and_cut(tmp_path: Path) -> None:
     write_jsonl(tmp_path / "t.jsonl", [line])
     result = invoke("validate", str(tmp_path / "t.jsonl"), "--profile", "openai-chat")
     assert f"{tmp_path / 't.jsonl'}:1: /messages/1/weight: true is not 0 or 1" in result.stdout
-    assert "/messages/1/weight: true is not of type integer [schema.type]" in result.stdout
+    assert (
+        "/messages/1/weight: true is not of type integer: make it an integer [schema.type]"
+        in result.stdout
+    )
 
 
 def test_findings_shown_are_capped_by_default(tmp_path: Path) -> None:
@@ -323,3 +334,77 @@ def test_findings_shown_are_capped_by_default(tmp_path: Path) -> None:
     assert report["summary"]["errors"] == 10_003
     result = invoke("validate", str(path), "--profile", "openai-chat")
     assert "... 3 more finding(s) not shown (--max-errors)" in result.stdout
+
+
+def test_auto_picks_the_format_the_file_was_written_for(tmp_path: Path) -> None:
+    """A broken OpenAI file stays openai-chat (trl-sft, the most lenient, used to win), and the
+    note counts errors as the report does (whole file, file-level findings included)."""
+    lines = [chat("Q?", "A.")] * 11 + [{"messages": [{"role": "human", "content": "hi"}]}]
+    path = write_jsonl(tmp_path / "broken.jsonl", lines)
+    result = invoke("validate", str(path), "--profile", "auto", "--format", "json")
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["profile"] == "openai-chat"
+    errors = report["summary"]["errors"]
+    assert errors == 2  # no assistant message, unknown role "human"
+    assert f"; {errors} error(s), {report['summary']['warnings']} warning(s)" in result.stderr
+    bom = tmp_path / "azure.jsonl"
+    bom.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    result = invoke("validate", str(bom), "--profile", "auto")
+    assert result.stderr.startswith("profile: azure-openai-chat ")
+    pairs = write_jsonl(tmp_path / "pairs.jsonl", [{"prompt": "Q", "chosen": "A", "rejected": "B"}])
+    result = invoke("validate", str(pairs), "--profile", "auto")
+    assert result.stderr.startswith("profile: trl-dpo ")
+
+
+def test_every_schema_finding_says_what_to_change() -> None:
+    """Each case file's schema findings end in an action (the profile's rules already do)."""
+    from pipeline.profiles import PROFILES, load_schema
+    from pipeline.validate import schema_issues
+
+    cases = Path(__file__).parent / "cases"
+    seen = 0
+    for name, profile in PROFILES.items():
+        load_schema(name)
+        for case in (cases / name).glob("*.json"):
+            for line in json.loads(case.read_text())["lines"]:
+                for _, _rule, _, message in schema_issues(profile, line):
+                    seen += 1
+                    head, _, action = message.rpartition(": ")
+                    assert head and action.split()[0] in {
+                        "make",
+                        "add",
+                        "remove",
+                        "use",
+                        "give",
+                        "write",
+                        "shorten",
+                        "change",
+                    }, (name, case.name, message)
+    assert seen >= 10
+    bad = {"messages": [{"role": "user", "content": 42}, {"role": "assistant", "content": "x"}]}
+    ((_, _, _, message),) = schema_issues(PROFILES["openai-chat"], bad)
+    assert message == "42 is not of type string or null or array: make it a string or null or array"
+
+
+def test_a_blank_line_is_said_once_per_file(tmp_path: Path) -> None:
+    """Skipped, never silently: one finding per file with the first line's number; an error for
+    Together, whose check_file parses every line (json.loads fails on a blank one)."""
+    from tests.oracles import together_check
+
+    path = tmp_path / "blank.jsonl"
+    lines = [json.dumps(chat(f"Q{i}?", f"A{i}.")) for i in range(12)]
+    path.write_text("\n".join(lines[:3] + ["", ""] + lines[3:] + [""]) + "\n")
+    result = invoke("validate", str(path), "--profile", "openai-chat")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[0] == (
+        f"{path}:4: 3 blank line(s), the first at line 4, skipped (they are not records): remove "
+        "them; readers that parse each line, such as Together's check_file, refuse them "
+        "[ingest.blank_line]"
+    )
+    assert invoke("validate", str(path), "--profile", "together").exit_code == 1
+    assert not together_check(path)["is_check_passed"]
+    code = CliRunner().invoke(cli, ["run", str(path), "--out", str(tmp_path / "o")]).exit_code
+    manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    assert code == 0 and manifest["warnings_by_rule"]["ingest.blank_line"] == 3
+    assert manifest["counts"]["records"] == 12

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from pipeline.findings import ERROR, WARNING, pointer, shown
+from pipeline.findings import ERROR, pointer, shown
 from pipeline.rules.common import (
     Issue,
     check_function_name,
@@ -71,7 +71,6 @@ def check(obj: dict) -> Iterator[Issue]:
 def _check_messages(messages: list, key: str) -> Iterator[Issue]:
     previous = None
     systems = 0
-    calls = responses = 0
     for i, m in enumerate(messages):
         if not isinstance(m, dict):
             continue
@@ -108,7 +107,6 @@ def _check_messages(messages: list, key: str) -> Iterator[Issue]:
         previous = role
         tool_calls = m.get("tool_calls")
         if isinstance(tool_calls, list):
-            calls += len(tool_calls)
             for j, call in enumerate(tool_calls):
                 cid = call.get("id") if isinstance(call, dict) else None
                 if isinstance(cid, str) and not TOOL_CALL_ID.match(cid):
@@ -119,7 +117,6 @@ def _check_messages(messages: list, key: str) -> Iterator[Issue]:
                         f"tool call id {cid!r} must be exactly 9 characters of a-z, A-Z, 0-9",
                     )
         if role == "tool":
-            responses += 1
             cid = m.get("tool_call_id")
             if cid is None:
                 yield (
@@ -138,12 +135,18 @@ def _check_messages(messages: list, key: str) -> Iterator[Issue]:
     # the message objects' indices and roles
     objects = [(i, role_of(m)) for i, m in enumerate(messages) if isinstance(m, dict)]
     roles = [role for _, role in objects]
-    if len(roles) == 1 and roles[0] is not None and roles[0] not in ("user", "system"):
+    # mistral-finetune lifts system messages into the system prompt, then validates the rest
+    # (S36 tokenize.py build_instruct_sample; S38 "Conversation must start with a user message
+    # or system message" for a single message)
+    rest = [(i, role) for i, role in objects if role != "system"]
+    if len(rest) == 1 and rest[0][1] is not None and rest[0][1] != "user":
         yield (
-            pointer(key, objects[0][0], "role"),
+            pointer(key, rest[0][0], "role"),
             "mistral.role.first",
             ERROR,
-            "a conversation must start with a user message or system message",
+            f"apart from the system message the conversation holds one {rest[0][1]} message; "
+            "Mistral lifts the system message out and then needs the conversation to start with "
+            "a user message: add the user turn before it",
         )
     if roles and roles[-1] is not None and roles[-1] != "assistant":
         yield (
@@ -153,18 +156,50 @@ def _check_messages(messages: list, key: str) -> Iterator[Issue]:
             f"expected last role assistant for fine-tuning but got {roles[-1]!r}: "
             "end the conversation with the assistant reply",
         )
-    if calls != responses:
+    yield from _check_call_counts(messages, key)
+    yield from (
+        issue
+        for issue in check_tool_calls(messages, (key,), "mistral")
+        if issue[1] != "mistral.tool.unmatched"  # the v3 validator does not match ids (S38)
+    )
+
+
+def _check_call_counts(messages: list, key: str) -> Iterator[Issue]:
+    """Tool responses against calls, as mistral_common counts them in fine-tuning mode (S38
+    ``_validate_tool_calls_followed_by_tool_messages``, the system messages lifted out as
+    mistral-finetune does): an assistant message may come only once the previous calls are all
+    answered; at the end, calls left unanswered are tolerated, extra responses are not."""
+    rest = [
+        (i, m) for i, m in enumerate(messages) if isinstance(m, dict) and role_of(m) != "system"
+    ]
+    pending = 0
+    for n, (i, m) in enumerate(rest):
+        role = role_of(m)
+        if n == 0:
+            continue
+        if role == "tool":
+            pending -= 1
+        elif role == "assistant":
+            if pending:
+                what = "unanswered" if pending > 0 else "extra"
+                yield (
+                    pointer(key, i),
+                    "mistral.tool_call.count",
+                    ERROR,
+                    f"{abs(pending)} {what} tool call response(s) before this assistant message: "
+                    "answer each tool call with exactly one tool message before the assistant "
+                    "speaks again",
+                )
+            calls = m.get("tool_calls")
+            pending = len(calls) if isinstance(calls, list) else 0
+    if pending < 0:
         yield (
             pointer(key),
             "mistral.tool_call.count",
             ERROR,
-            f"{calls} tool call(s) but {responses} tool response(s): answer each call with one tool message",
+            f"{-pending} more tool response(s) than tool calls: remove the extra tool messages or "
+            "add the calls they answer",
         )
-    yield from (
-        issue
-        for issue in check_tool_calls(messages, (key,), "mistral")
-        if issue[1] != "mistral.tool.unmatched"  # the count above covers ids that do not match
-    )
 
 
 def _check_content(m: dict, role: str, where: tuple) -> Iterator[Issue]:
@@ -177,13 +212,14 @@ def _check_content(m: dict, role: str, where: tuple) -> Iterator[Issue]:
             f"a {role} message has both 'text' and 'content': keep only one of the two",
         )
     if m.get("tool_calls"):
-        if has_content and m["content"] != "":
+        if m.get("content") or m.get("text"):
             yield (
                 pointer(*where, "content"),
                 "mistral.assistant.content_and_tool_calls",
-                WARNING,
-                "tokenizer v3 accepts content or tool_calls in one assistant message, not both "
-                "(v5 and later accept both): move the text to its own message if you target v3",
+                ERROR,
+                "an assistant message has both content and tool_calls; mistral-finetune checks "
+                "with the v3 validator, which takes one or the other (S36, S38): move the text "
+                "to an assistant message of its own",
             )
         return
     if not has_content and "text" not in m:
@@ -192,4 +228,12 @@ def _check_content(m: dict, role: str, where: tuple) -> Iterator[Issue]:
             "mistral.message.content_missing",
             ERROR,
             f"a {role} message has no 'content': write it, or give the assistant tool_calls",
+        )
+    elif role == "assistant" and not (m.get("content") or m.get("text")):
+        yield (
+            pointer(*where, "content"),
+            "mistral.assistant.content_empty",
+            ERROR,
+            "the assistant reply is empty; mistral_common refuses an assistant message with "
+            "neither content nor tool_calls (S38): write the reply or drop the example",
         )
