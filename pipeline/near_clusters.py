@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.near_index import side_similarity
+from pipeline.near_index import boiler_part, side_similarity
 
 REPS_PER_BUCKET = 8
 MAX_CHECKS = 32
@@ -42,6 +42,11 @@ class NearDecision:
     response_similarity: np.ndarray  # float32
     group: np.ndarray  # int64: the representative of its conflict group (same prompt)
     group_similarity: np.ndarray  # float32: its cluster's prompt similarity to the group's
+    split_group: np.ndarray | None = None  # int64: what the split keeps together (its root)
+
+    def __post_init__(self) -> None:
+        if self.split_group is None:
+            self.split_group = self.group
 
     @staticmethod
     def singletons(n: int) -> NearDecision:
@@ -96,16 +101,13 @@ def pair_similarity(
     """(similarity, prompt's, response's) of Examples i and j, exactly: the lower of the two
     sides (the prompt's alone with ``prompt_only``); -1 when their contexts differ. The response
     is not compared when the prompts are already below ``threshold``."""
-    ctx_i, *sides_i = reader.get(i)
-    ctx_j, *sides_j = reader.get(j)
-    if ctx_i != ctx_j:
+    a, b = reader.get(i), reader.get(j)
+    if a.ctx != b.ctx:
         return -1.0, 0.0, 0.0
-    p = side_similarity(sides_i[0], sides_i[1], sides_j[0], sides_j[1])
-    if prompt_only:
+    p = side_similarity(a.prompt, a.prompt_boiler, b.prompt, b.prompt_boiler)
+    if prompt_only or p < threshold:
         return p, p, 0.0
-    if p < threshold:
-        return p, p, 0.0
-    r = side_similarity(sides_i[2], sides_i[3], sides_j[2], sides_j[3])
+    r = side_similarity(a.response, a.response_boiler, b.response, b.response_boiler)
     return min(p, r), p, r
 
 
@@ -193,6 +195,95 @@ KEEP, DUPLICATE, REJECT = 0, 1, 2  # what becomes of an Example
 SNIPPET = 300  # characters of a response shown in conflicts.jsonl
 
 
+def fates(decision: NearDecision, mode: str, conflicts: str) -> np.ndarray:
+    """KEEP, DUPLICATE (duplicates.jsonl) or REJECT (rejected.jsonl) per Example."""
+    n = len(decision.rep)
+    index = np.arange(n, dtype=np.int64)
+    copies = decision.rep != index
+    fate = np.full(n, KEEP, dtype=np.int8)
+    if mode == "remove":
+        fate[copies] = DUPLICATE
+    if conflicts == "first":
+        fate[(fate == KEEP) & (decision.group != decision.rep)] = DUPLICATE
+    elif conflicts == "drop":
+        sizes = np.bincount(decision.group[~copies], minlength=n)
+        fate[(fate == KEEP) & (sizes[decision.group] > 1)] = REJECT
+    return fate
+
+
+def split_groups(
+    decision: NearDecision,
+    survivors: np.ndarray,
+    reader: Any,
+    shared: tuple[np.ndarray, np.ndarray],
+    boilerplate: np.ndarray | None,
+    threshold: float,
+    prompt_only: bool,
+) -> np.ndarray:
+    """What the split keeps together: the conflict groups, joined (transitively) wherever two
+    surviving Examples that share a band key are near copies under ``boilerplate``, the
+    boilerplate of the survivors alone (None: the run's own). Survivors are what the run writes,
+    and ``ftprep leakage`` on its train and validation files counts boilerplate over exactly
+    those: members of different clusters may be near copies of each other (clusters never
+    chain), and a shingle can be boilerplate among all Examples and not among the survivors."""
+    n = len(decision.rep)
+    parent = decision.group.copy()
+
+    def find(i: int) -> int:
+        root = i
+        while parent[root] != root:
+            root = int(parent[root])
+        while parent[i] != root:
+            parent[i], i = root, int(parent[i])
+        return root
+
+    redone: dict[int, tuple] = {}
+
+    def sides(i: int) -> tuple:
+        if boilerplate is None:
+            e = reader.get(i)
+            return e.ctx, ((e.prompt, e.prompt_boiler), (e.response, e.response_boiler))
+        if i not in redone:
+            e = reader.get(i)
+            redone[i] = (
+                e.ctx,
+                tuple((v, boiler_part(v, t, boilerplate, tag)) for v, _, t, tag in e.sides()),
+            )
+        return redone[i]
+
+    def near(i: int, j: int) -> bool:
+        (ctx_i, (p_i, r_i)), (ctx_j, (p_j, r_j)) = sides(i), sides(j)
+        if ctx_i != ctx_j or side_similarity(*p_i, *p_j) < threshold:
+            return False
+        return prompt_only or side_similarity(*r_i, *r_j) >= threshold
+
+    rows, buckets = shared
+    keep = survivors[rows]
+    rows, buckets = rows[keep], buckets[keep]
+    order = np.lexsort((rows, buckets))
+    rows, buckets = rows[order], buckets[order]
+    starts = np.flatnonzero(np.concatenate(([True], buckets[1:] != buckets[:-1])))
+    checks = collections.Counter()
+    for start, stop in zip(starts.tolist(), np.append(starts[1:], len(rows)).tolist(), strict=True):
+        seen: dict[int, list[int]] = {}  # root -> the first few members of it in this bucket
+        for i in rows[start:stop].tolist():
+            for root in list(seen):
+                if checks[i] >= MAX_CHECKS:
+                    break
+                if find(root) == find(i):
+                    continue
+                for j in seen[root]:
+                    checks[i] += 1
+                    if near(i, j):
+                        a, b = find(i), find(j)
+                        parent[max(a, b)] = min(a, b)
+                        break
+            members = seen.setdefault(find(i), [])
+            if len(members) < REPS_PER_BUCKET:
+                members.append(i)
+    return np.array([find(i) for i in range(n)], dtype=np.int64) if n else parent
+
+
 class ClusterMap:
     """After ``decide``: for the Examples at indexes [start, stop) (input order among the kept
     ones), which are dropped and why, their cluster ids (a conflict group's representative's id:
@@ -213,28 +304,22 @@ class ClusterMap:
         index = np.arange(n, dtype=np.int64)
         copies = decision.rep != index
         self.near = int(np.count_nonzero(copies))
-        heads = ~copies  # cluster representatives
-        in_conflict = heads & (decision.group != index)
+        in_conflict = ~copies & (decision.group != index)
         self.conflicts = int(np.count_nonzero(in_conflict))
         self._conflict_heads = np.unique(decision.group[in_conflict])
         self.conflict_groups = len(self._conflict_heads)
-        fate = np.full(n, KEEP, dtype=np.int8)
-        if self.remove:
-            fate[copies] = DUPLICATE
-        if conflicts == "first":
-            fate[(fate == KEEP) & (decision.group != decision.rep)] = DUPLICATE
-        elif conflicts == "drop":
-            sizes = np.bincount(decision.group[heads], minlength=n)
-            fate[(fate == KEEP) & (sizes[decision.group] > 1)] = REJECT
+        fate = fates(decision, mode, conflicts)
         self.conflicts_removed = int(np.count_nonzero(fate == DUPLICATE)) - (
             self.near if self.remove else 0
         )
         self.fate = fate
         kept = np.flatnonzero(fate == KEEP)
         first_kept = np.full(n, n, dtype=np.int64)
-        np.minimum.at(first_kept, decision.group[kept], kept)
+        np.minimum.at(first_kept, decision.split_group[kept], kept)
         self._first_kept = first_kept
-        self._wanted = np.unique(np.concatenate((decision.rep[copies], self._conflict_heads)))
+        self._wanted = np.unique(
+            np.concatenate((decision.rep[copies], self._conflict_heads, decision.split_group))
+        )
 
     def wanted(self, start: int, stop: int) -> np.ndarray:
         """Indexes in the range whose id and place later rows refer to (remember them)."""
@@ -255,14 +340,14 @@ class ClusterMap:
         if self.decision is None:
             return np.ones(stop - start, dtype=bool)
         here = np.arange(start, stop)
-        return self._first_kept[self.decision.group[start:stop]] == here
+        return self._first_kept[self.decision.split_group[start:stop]] == here
 
     def cluster_ids(self, start: int, ids: list[str]) -> list[str]:
         """The cluster id of each Example from ``start`` on, given their own ids."""
         if self.decision is None:
             return list(ids)
         here = np.arange(start, start + len(ids))
-        groups = self.decision.group[start : start + len(ids)]
+        groups = self.decision.split_group[start : start + len(ids)]
         out = list(ids)
         for k in np.flatnonzero(groups != here).tolist():
             out[k] = self._info[int(groups[k])][0]

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.minhash import NUM_PERM, SEED, choose_bands
-from pipeline.near_clusters import NearDecision, decide
+from pipeline.near_clusters import KEEP, NearDecision, decide, fates, split_groups
 from pipeline.near_features import CHAR_GRAM, SHORT_CHARS, WORD_GRAM, list_values
 from pipeline.near_index import (
     FLOOR,
@@ -230,11 +230,39 @@ class NearIndex:
             return NearDecision.singletons(n)
         reader = self.reader()
         try:
-            return decide(
+            decision = decide(
                 n, reader, built["buckets"], built["has_prompt"], built["lengths"], self.settings
             )
+            survivors = fates(decision, self.settings.mode, self.settings.conflicts) == KEEP
+            boilerplate = None if survivors.all() else self._boilerplate_of(survivors)
+            decision.split_group = split_groups(
+                decision,
+                survivors,
+                reader,
+                built["buckets"]["dup"],
+                boilerplate,
+                self.settings.threshold,
+                self.settings.key == "prompt",
+            )
+            return decision
         finally:
             reader.close()
+
+    def _boilerplate_of(self, survivors: np.ndarray) -> np.ndarray:
+        """The boilerplate 5-grams counted over the surviving Examples alone."""
+        counter = BoilerplateCounter()
+        at = 0
+        for ref, kept, n in self.parts:
+            mine = np.flatnonzero(survivors[at : at + n])
+            at += n
+            if not len(mine):
+                continue
+            rows = mine if kept is None else np.asarray(kept)[mine]
+            batch = read_features(self.folder, ref)
+            counter.add(
+                [_gather(*list_values(batch.column(side)), rows) for side in ("p_words", "r_words")]
+            )
+        return counter.finish()
 
     def remove_files(self) -> None:
         for path in self._files:

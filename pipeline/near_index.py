@@ -55,7 +55,7 @@ SHARE = 0.01  # ... nor one in less than this share of them
 SKETCH_BITS = 18  # count-min sketch: 2 rows of 2**18 counters (2 MB)
 FLUSH = 1 << 12  # Examples whose 5-grams are counted at once (fixed points: engine-independent)
 TASK_EXAMPLES = 1 << 14  # Examples per signature task
-HEADER = 6  # uint32 words before an Example's sets: context hash (2), four set sizes
+HEADER = 10  # uint32 words before an Example's sets: context hash, tag (2 each), 6 sizes
 DUP_SALT, PROMPT_SALT = 0xD0B1, 0x9807
 
 
@@ -179,9 +179,12 @@ def _short_boilerplate(text: str, boilerplate: np.ndarray, tag: int) -> np.ndarr
     """The character 4-grams and words of a short side that lie only inside words boilerplate
     5-grams cover (sorted)."""
     hashes, _, positions = word_grams([text.encode("utf-8")], np.array([tag], dtype=np.uint64))
+    boiler = _in_sorted(hashes, boilerplate)
+    if not boiler.any():
+        return np.zeros(0, dtype=np.uint32)
     words = text.split(" ")
     covered = np.zeros(len(words), dtype=bool)
-    for start in positions[_in_sorted(hashes, boilerplate)].tolist():
+    for start in positions[boiler].tolist():
         covered[start : start + WORD_GRAM] = True
     # the padded text's characters: " " word " " word ... " "; a space is covered when the
     # words on both sides of it are (the padding when its one word is)
@@ -322,7 +325,9 @@ def sets_task(
         for ref, rows, where in parts:
             batch = read_features(Path(folder), ref)
             p, r = _side(batch, rows, "p", boilerplate), _side(batch, rows, "r", boilerplate)
-            data, starts = _sets_bytes(batch.column("ctx").to_numpy()[rows], p, r)
+            texts = [batch.column(f"{side}_text").take(rows).to_pylist() for side in ("p", "r")]
+            ctx, tags = (batch.column(c).to_numpy()[rows] for c in ("ctx", "r_tag"))
+            data, starts = _sets_bytes(ctx, tags, p, r, texts)
             f.write(data)
             indexes.append(where)
             offsets.append(starts[:-1] + at)
@@ -332,27 +337,44 @@ def sets_task(
     return name, index, np.append(starts, at).astype(np.int64)
 
 
-def _sets_bytes(ctx: np.ndarray, prompt: _Side, response: _Side) -> tuple[bytes, np.ndarray]:
-    """Each Example's header and sets, one after another, as uint32 words: the context hash (two
-    words), the sizes of the prompt's set, its boilerplate part, the response's set and its
-    boilerplate part, then those four sets. Returns the bytes and the Examples' offsets."""
+def _sets_bytes(
+    ctx: np.ndarray, tags: np.ndarray, prompt: _Side, response: _Side, texts: list[list]
+) -> tuple[bytes, np.ndarray]:
+    """Each Example's header, sets and short texts, one after another, as uint32 words: the
+    context hash and the response's tag (two words each), the sizes of the prompt's set, its
+    boilerplate part, the response's set and its boilerplate part, the bytes of the prompt's and
+    the response's short texts (0 for a long side), then those four sets and the two texts
+    (each padded to whole words). Returns the bytes and the Examples' offsets."""
     n = len(ctx)
+    encoded = [[t or b"" for t in side] for side in texts]
+    text_bytes = np.array([[len(p), len(r)] for p, r in zip(*encoded, strict=True)], np.int64)
+    text_bytes = text_bytes.reshape(n, 2)
+    padded = [
+        np.frombuffer(b"".join(t + bytes(-len(t) % 4) for t in side), dtype="<u4")
+        for side in encoded
+    ]
     parts = [
         (prompt.values, prompt.offsets),
         (prompt.boiler, prompt.boiler_offsets),
         (response.values, response.offsets),
         (response.boiler, response.boiler_offsets),
+        *(
+            (words, np.concatenate(([0], np.cumsum((size + 3) // 4))))
+            for words, size in zip(padded, text_bytes.T, strict=True)
+        ),
     ]
     headers = np.zeros((n, HEADER), dtype=np.uint32)
-    headers[:, 0] = (ctx & np.uint64(0xFFFFFFFF)).astype(np.uint32)
-    headers[:, 1] = (ctx >> np.uint64(32)).astype(np.uint32)
-    sizes = np.stack([np.diff(o) for _, o in parts], axis=1) if n else np.zeros((0, 4), np.int64)
-    headers[:, 2:] = sizes
+    for k, value in enumerate((ctx, tags)):
+        headers[:, 2 * k] = (value & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+        headers[:, 2 * k + 1] = (value >> np.uint64(32)).astype(np.uint32)
+    sizes = np.stack([np.diff(o) for _, o in parts], axis=1) if n else np.zeros((0, 6), np.int64)
+    headers[:, 4:8] = sizes[:, :4]
+    headers[:, 8:10] = text_bytes
     totals = HEADER + sizes.sum(axis=1)
     offsets = np.concatenate(([0], np.cumsum(totals))).astype(np.int64)
     out = np.empty(int(offsets[-1]), dtype="<u4")
     out[(offsets[:-1, None] + np.arange(HEADER)).ravel()] = headers.ravel()
-    at = offsets[:-1] + HEADER  # where each Example's next set starts
+    at = offsets[:-1] + HEADER  # where each Example's next part starts
     for k, (values, part_offsets) in enumerate(parts):
         size = sizes[:, k]
         out[np.repeat(at - part_offsets[:-1], size) + np.arange(part_offsets[-1])] = values
@@ -360,10 +382,30 @@ def _sets_bytes(ctx: np.ndarray, prompt: _Side, response: _Side) -> tuple[bytes,
     return out.tobytes(), offsets
 
 
+@dataclass(frozen=True)
+class Entry:
+    """What ``sets_task`` wrote of one Example: its context hash, and per side the set it is
+    compared on, the boilerplate part of it, and the text when the side is short."""
+
+    ctx: int
+    prompt: np.ndarray
+    prompt_boiler: np.ndarray
+    response: np.ndarray
+    response_boiler: np.ndarray
+    prompt_text: str | None
+    response_text: str | None
+    response_tag: int
+
+    def sides(self) -> tuple[tuple, tuple]:
+        return (
+            (self.prompt, self.prompt_boiler, self.prompt_text, PROMPT),
+            (self.response, self.response_boiler, self.response_text, self.response_tag),
+        )
+
+
 class SetReader:
-    """The context hash and sets of the Examples ``sets_task`` wrote, read back on demand by
-    their index among all Examples (with a small cache: a representative is read again and
-    again)."""
+    """The entries ``sets_task`` wrote, read back on demand by the Example's index among all
+    Examples (with a small cache: a representative is read again and again)."""
 
     CACHE = 4096
 
@@ -377,10 +419,13 @@ class SetReader:
         order = np.argsort(self._index, kind="stable")
         self._index, self._file = self._index[order], self._file[order]
         self._start, self._stop = self._start[order], self._stop[order]
-        self._cache: dict[int, tuple] = {}
+        self._cache: dict[int, Entry] = {}
 
-    def get(self, i: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(context hash, prompt set, its boilerplate, response set, its boilerplate)."""
+    def __contains__(self, i: int) -> bool:
+        k = int(np.searchsorted(self._index, i))
+        return k < len(self._index) and self._index[k] == i
+
+    def get(self, i: int) -> Entry:
         hit = self._cache.get(i)
         if hit is not None:
             return hit
@@ -390,9 +435,20 @@ class SetReader:
         lo, hi = int(self._start[k]), int(self._stop[k])
         data = os.pread(self._files[int(self._file[k])].fileno(), 4 * (hi - lo), 4 * lo)
         words = np.frombuffer(data, dtype="<u4")
-        ctx = int(words[0]) | (int(words[1]) << 32)
-        bounds = np.cumsum(np.concatenate(([HEADER], words[2:HEADER].astype(np.int64))))
-        value = (ctx, *(words[bounds[j] : bounds[j + 1]] for j in range(4)))
+        head = words[:HEADER].astype(np.int64)
+        sizes = np.concatenate((head[4:8], (head[8:10] + 3) // 4))
+        bounds = np.cumsum(np.concatenate(([HEADER], sizes)))
+        parts = [words[bounds[j] : bounds[j + 1]] for j in range(6)]
+        texts = [
+            parts[4 + j].tobytes()[: head[8 + j]].decode("utf-8") if head[8 + j] else None
+            for j in range(2)
+        ]
+        value = Entry(
+            int(head[0]) | int(head[1]) << 32,
+            *parts[:4],
+            *texts,
+            int(head[2]) | int(head[3]) << 32,
+        )
         if len(self._cache) >= self.CACHE:
             self._cache.pop(next(iter(self._cache)))
         self._cache[i] = value
@@ -401,6 +457,13 @@ class SetReader:
     def close(self) -> None:
         for f in self._files:
             f.close()
+
+
+def boiler_part(values: np.ndarray, text: str | None, boilerplate: np.ndarray, tag: int):
+    """The boilerplate part of a side's set under another boilerplate set (sorted)."""
+    if text is None:
+        return values[_in_sorted(values, boilerplate)]
+    return _short_boilerplate(text, boilerplate, tag)
 
 
 def _common(a: np.ndarray, b: np.ndarray) -> int:

@@ -96,8 +96,9 @@ class Decided:
 
     def exact(self, i: int, j: int) -> tuple[float, float]:
         a, b = self.reader.get(i), self.reader.get(j)
-        return ni.side_similarity(a[1], a[2], b[1], b[2]), ni.side_similarity(
-            a[3], a[4], b[3], b[4]
+        return (
+            ni.side_similarity(a.prompt, a.prompt_boiler, b.prompt, b.prompt_boiler),
+            ni.side_similarity(a.response, a.response_boiler, b.response, b.response_boiler),
         )
 
 
