@@ -226,8 +226,7 @@ def run(
 
         ftprep run data/raw --out data/processed/sample --profile openai-chat --model gpt-4o-mini-2024-07-18
     """
-    from pipeline.config import load_config
-    from pipeline.engine import RunConfig
+    from pipeline.config import RunConfig, load_config
     from pipeline.engine import run as run_pipeline
     from pipeline.report import run_summary
 

@@ -18,11 +18,11 @@ here does I/O or raises on any JSON input.
 from __future__ import annotations
 
 import collections
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
+from pipeline.config import ConvertOptions
 from pipeline.records import new_example, rejection
 from pipeline.shapes import CONVERTERS, Reject, escape, ptr, type_name
 
@@ -56,16 +56,6 @@ CANONICAL_FIELDS = (
 
 _RECORD_KEYS = frozenset().union(*SIGNATURES.values())
 _JSON_CELLS = ("messages", "conversations", "chosen", "rejected")
-
-
-@dataclass(frozen=True)
-class ConvertOptions:
-    """How to read columns: ``mapping`` canonical field -> input column, ``roles`` extra role
-    aliases (alias -> canonical role), ``system_prompt`` added where an example has none."""
-
-    mapping: dict[str, str] = field(default_factory=dict)
-    roles: dict[str, str] = field(default_factory=dict)
-    system_prompt: str | None = None
 
 
 # --- normalising the raw record -------------------------------------------------------------

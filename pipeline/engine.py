@@ -20,25 +20,25 @@ from __future__ import annotations
 
 import collections
 import itertools
-import math
 import os
 import shutil
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pipeline import convert, ingest
 from pipeline.artifacts import ARTIFACTS, OPTIONAL_ARTIFACTS, JsonlWriter, publish, staging_dir
+from pipeline.config import NearSettings, RunConfig
 from pipeline.dedupe import ExactIndex, duplicate_record
 from pipeline.manifest import build_manifest, write_manifest
 from pipeline.models import ModelInfo, model_for_profile
 from pipeline.near_clusters import ClusterMap
-from pipeline.near_dedupe import NearIndex, NearSettings
+from pipeline.near_dedupe import NearIndex
 from pipeline.near_dedupe import describe as describe_dedupe
 from pipeline.profiles import Profile, get_profile, load_schema
+from pipeline.run_state import RunResult, SourceStats
 from pipeline.split import SplitPlan
 from pipeline.verdict import (
     drop_empty_uploads,
@@ -56,157 +56,6 @@ from pipeline.workers import (
 from pipeline.write import Spill, write_splits
 
 INLINE_BYTES = 4_000_000  # inputs smaller than this run in-process: workers would cost more
-
-
-@dataclass
-class RunConfig:
-    inputs: list[Path]
-    out: Path
-    profile: str = "openai-chat"
-    model: str | None = None
-    val_ratio: float | None = 0.1
-    val_size: int | None = None
-    seed: int = 0
-    system_prompt: str | None = None
-    mapping: dict[str, str] = field(default_factory=dict)
-    roles: dict[str, str] = field(default_factory=dict)
-    max_rejected_share: float | None = None
-    workers: int | None = None
-    batch_size: int = 256
-    length_policy: str = "flag"
-    max_tokens: int | None = None
-    tokenizer: str | None = None
-    near_dupes: str = "remove"
-    near_threshold: float = 0.8
-    keep: str = "first"
-    dedupe_key: str = "full"
-    conflicts: str = "keep"
-    max_duplicate_share: float | None = None
-    decontaminate: list[Path] = field(default_factory=list)  # eval or benchmark files
-    contaminated: str = "report"  # what becomes of a training example that contains an eval item
-    stratify_by: str | None = None
-    cache_dir: Path | None = None  # None: $FTPREP_CACHE_DIR or ~/.cache/ftprep/stages
-    use_cache: bool = True
-
-    def check(self) -> None:
-        """The numeric settings in range, whichever way they came (flags, a config file, code):
-        a bad value is a usage problem (exit 2)."""
-        from pipeline.config import ConfigError
-
-        def within(value: Any, low: float, high: float, high_open: bool = False) -> bool:
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                return False
-            return (
-                math.isfinite(value)
-                and low <= value
-                and (value < high if high_open else value <= high)
-            )
-
-        checks = [
-            ("val_ratio", self.val_ratio, 0, 1, True, "a share in [0, 1)"),
-            ("val_size", self.val_size, 0, math.inf, False, "a count of 0 or more"),
-            ("seed", self.seed, -(2**63), 2**63, True, "an integer of 64 bits"),
-            ("max_rejected_share", self.max_rejected_share, 0, 1, False, "a share in [0, 1]"),
-            ("max_duplicate_share", self.max_duplicate_share, 0, 1, False, "a share in [0, 1]"),
-            ("workers", self.workers, 1, 1024, False, "1 to 1024 processes"),
-            ("batch_size", self.batch_size, 1, 2**20, False, "1 to 1,048,576 records"),
-            ("max_tokens", self.max_tokens, 1, 2**40, False, "a positive token count"),
-        ]
-        problems = [
-            f"{name} must be {what}, not {value!r}"
-            for name, value, low, high, high_open, what in checks
-            if value is not None and not within(value, low, high, high_open)
-        ]
-        problems += [
-            f"{name} must be a whole number, not {value!r}"
-            for name, value in (("val_size", self.val_size), ("seed", self.seed))
-            if value is not None and not isinstance(value, int)
-        ]
-        if self.contaminated not in ("report", "remove"):
-            problems.append(f"contaminated must be report or remove, not {self.contaminated!r}")
-        if problems:
-            raise ConfigError("; ".join(problems))
-
-    def near_settings(self) -> NearSettings:
-        """The dedupe settings, checked (a bad value is a usage problem, exit 2)."""
-        from pipeline.config import ConfigError
-
-        near = NearSettings(
-            self.near_dupes, self.near_threshold, self.keep, self.dedupe_key, self.conflicts
-        )
-        if near.problems():
-            raise ConfigError("; ".join(near.problems()))
-        return near
-
-    def convert_options(self) -> convert.ConvertOptions:
-        return convert.ConvertOptions(
-            mapping=self.mapping, roles=self.roles, system_prompt=self.system_prompt
-        )
-
-    def public(self) -> dict[str, Any]:
-        """The settings recorded in the manifest (no machine-specific values)."""
-        return {
-            "inputs": [ingest.printable(str(p)) for p in self.inputs],
-            "out": ingest.printable(str(self.out)),
-            "profile": self.profile,
-            "model": self.model,
-            "val_ratio": self.val_ratio,
-            "val_size": self.val_size,
-            "seed": self.seed,
-            "system_prompt": self.system_prompt,
-            "mapping": dict(sorted(self.mapping.items())),
-            "roles": dict(sorted(self.roles.items())),
-            "max_rejected_share": self.max_rejected_share,
-            "max_duplicate_share": self.max_duplicate_share,
-            "length_policy": self.length_policy,
-            "max_tokens": self.max_tokens,
-            "tokenizer": self.tokenizer,
-            "near_dupes": self.near_dupes,
-            "near_threshold": self.near_threshold,
-            "keep": self.keep,
-            "dedupe_key": self.dedupe_key,
-            "conflicts": self.conflicts,
-            "decontaminate": [ingest.printable(str(p)) for p in self.decontaminate],
-            "contaminated": self.contaminated,
-            "stratify_by": self.stratify_by,
-        }
-
-
-@dataclass
-class SourceStats:
-    name: str
-    path: Path
-    format: str
-    shape: str | None = None
-    shape_notes: list[str] = field(default_factory=list)
-    sha256: str | None = None  # of the file's bytes, when already computed
-    records: int = 0
-    rejected: int = 0
-    duplicates: int = 0
-    train: int = 0
-    validation: int = 0
-
-    def balanced(self) -> bool:
-        return self.records == self.rejected + self.duplicates + self.train + self.validation
-
-
-@dataclass
-class RunResult:
-    out: Path
-    manifest: dict[str, Any]
-    up_to_date: bool = False  # the artifacts already there were the result of this exact run
-    cache_hits: int = 0
-    cache_misses: int = 0
-
-    @property
-    def rejected_share(self) -> float:
-        counts = self.manifest["counts"]
-        return counts["rejected"] / counts["records"] if counts["records"] else 0.0
-
-    @property
-    def duplicate_share(self) -> float:
-        counts = self.manifest["counts"]
-        return counts["duplicates"] / counts["records"] if counts["records"] else 0.0
 
 
 class Runner:
@@ -682,6 +531,7 @@ class Tally:
     ) -> dict[str, Any]:
         """The manifest, after checking that every input's records add up."""
         from pipeline.length import summarize
+        from pipeline.tokens import rank_file_sha256
 
         for st in self.stats:
             if not st.balanced():
@@ -699,6 +549,7 @@ class Tally:
             tokens=tokens,
             staging=self.staging,
             written=self.written,
+            rank_file_sha256=rank_file_sha256(info.encoding),
         )
         length = summarize(config.length_policy, info.max_tokens, over_limit, self.dropped_long)
         length["dropped"] = self.dropped_long[:1000]

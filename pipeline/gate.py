@@ -22,6 +22,8 @@ from typing import Any
 
 import orjson
 
+from pipeline.config import gate_thresholds
+
 CRITICAL, WARNING, INFO = "critical", "warning", "info"
 MAX_ROWS_SHOWN = 5  # failing rows named per expectation in the report
 MAX_ROWS_KEPT = 20  # failing rows kept per expectation in result.json
@@ -29,28 +31,6 @@ MAX_ROWS_KEPT = 20  # failing rows kept per expectation in result.json
 
 class GateError(ValueError):
     """The folder is not a (complete) run, or a [gate] threshold is wrong: exit 2, not a data failure."""
-
-
-# Thresholds of the [gate] table in the config file, with their defaults. None means "derived from
-# the run" (the profile's minimum, the model's limit) or "report only" (duplicate share).
-DEFAULTS: dict[str, Any] = {
-    "max_rejected_share": 0.05,  # rejected records / input records, from the manifest
-    "val_share_tolerance": 0.05,  # |validation share - requested| allowed, plus one example's share
-    "min_train_examples": None,  # None: the profile's minimum (openai-chat: 10)
-    "max_tokens": None,  # None: the run's length limit, else the model's per-example limit
-    "min_assistant_chars": 1,  # shortest assistant reply (stripped text) that is not "empty"
-    "max_duplicate_share": None,  # None: the duplicate share is reported (info), never fails
-    "fail_on_warning": False,  # warning-level expectations (facts a provider does not enforce) fail too
-}
-_TYPES: dict[str, tuple] = {
-    "max_rejected_share": (int, float),
-    "val_share_tolerance": (int, float),
-    "min_train_examples": (int,),
-    "max_tokens": (int,),
-    "min_assistant_chars": (int,),
-    "max_duplicate_share": (int, float),
-    "fail_on_warning": (bool,),
-}
 
 
 @dataclass(frozen=True)
@@ -205,24 +185,6 @@ def read_manifest(run_dir: Path) -> dict[str, Any]:
         if not (run_dir / name).is_file():
             raise GateError(f"{run_dir} is not a complete run: {name} is missing")
     return manifest
-
-
-def resolve_thresholds(settings: dict[str, Any] | None) -> dict[str, Any]:
-    """The [gate] table over the defaults; GateError for an unknown key or a wrong type."""
-    thresholds = dict(DEFAULTS)
-    for key, value in (settings or {}).items():
-        if key not in DEFAULTS:
-            raise GateError(f"unknown setting gate.{key}; known: {', '.join(sorted(DEFAULTS))}")
-        types = _TYPES[key]
-        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-            raise GateError(f"gate.{key} has the wrong type ({type(value).__name__})")
-        if key.endswith("_share") or key == "val_share_tolerance":
-            if not 0 <= value <= 1:
-                raise GateError(f"gate.{key} must be between 0 and 1, not {value}")
-        elif types == (int,) and value < 0:
-            raise GateError(f"gate.{key} must not be negative, not {value}")
-        thresholds[key] = value
-    return thresholds
 
 
 def _message_lists(table, column: str) -> tuple[list[int], list[dict[str, list]]] | None:
@@ -819,7 +781,7 @@ def run_gate(run_dir: Path, settings: dict[str, Any] | None = None) -> GateResul
     """Validate one run folder; write DIR/quality/ (Data Docs, result.json); return the result."""
     run_dir = Path(run_dir)
     manifest = read_manifest(run_dir)
-    thresholds = resolve_thresholds(settings)
+    thresholds = gate_thresholds(settings)
     examples = examples_frame(run_dir)
     frames = {"examples": examples, "run": run_frame(manifest, examples)}
     specs, notes = derive_suite(manifest, thresholds, len(examples))

@@ -40,7 +40,7 @@ from typing import IO, Any
 
 import orjson
 
-from pipeline.records import rejection
+from pipeline.records import printable, rejection
 
 STAGE = "ingest"
 FORMATS = ("jsonl", "json", "csv", "tsv", "parquet", "hf")
@@ -127,12 +127,6 @@ def _inside(name: Any) -> bool:
     """Whether a name a dataset folder's own JSON gives (a split, a data file) is an entry of
     that folder, not a path out of it."""
     return isinstance(name, str) and name not in ("", ".", "..") and not {"/", "\\"} & set(name)
-
-
-def printable(name: str) -> str:
-    """A file name as valid Unicode: bytes the file system name holds that are not UTF-8 are
-    written as ``\\xff`` escapes (every artifact and report is UTF-8)."""
-    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _display_name(path: Path) -> str:

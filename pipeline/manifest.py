@@ -19,7 +19,6 @@ import orjson
 
 from pipeline import __version__
 from pipeline.artifacts import ARTIFACTS, OPTIONAL_ARTIFACTS, sha256_file
-from pipeline.tokens import RANK_FILES
 
 LIBRARIES = (
     "pyarrow",
@@ -66,9 +65,11 @@ def build_manifest(
     tokens: dict[str, dict[str, int]],
     staging: Path,
     written: dict[str, tuple[str, int]] | None = None,
+    rank_file_sha256: str | None = None,
 ) -> dict[str, Any]:
     """The manifest of a run in ``staging``; ``written`` holds the sha256 and line count of
-    outputs hashed while they were written (others are read back)."""
+    outputs hashed while they were written (others are read back); ``rank_file_sha256`` is the
+    published hash of the tiktoken encoding's rank file (``tokens.rank_file_sha256``)."""
     records = sum(s.records for s in stats)
     rejected = sum(s.rejected for s in stats)
     duplicates = sum(s.duplicates for s in stats)
@@ -127,7 +128,7 @@ def build_manifest(
         "tokenizer": {
             "library": "tiktoken",
             "encoding": model.encoding,
-            "rank_file_sha256": RANK_FILES.get(model.encoding, ("", None))[1],
+            "rank_file_sha256": rank_file_sha256,
             "max_tokens_per_example": model.max_tokens,
             "limit_source": model.source,
             "approximate": model.approximate,

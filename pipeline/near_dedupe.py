@@ -17,12 +17,12 @@ not are conflicts: they are grouped (the group is kept in one split) and reporte
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from pipeline.config import NearSettings
 from pipeline.minhash import NUM_PERM, SEED, choose_bands
 from pipeline.near_clusters import KEEP, NearDecision, decide, fates, split_groups
 from pipeline.near_features import CHAR_GRAM, SHORT_CHARS, WORD_GRAM, list_values
@@ -36,40 +36,6 @@ from pipeline.near_index import (
     sets_task,
     signature_task,
 )
-
-KEYS = ("full", "prompt")
-MODES = ("remove", "flag", "off")
-KEEPS = ("first", "longest")
-CONFLICTS = ("keep", "first", "drop")
-
-
-@dataclass(frozen=True)
-class NearSettings:
-    """What the run asks for; ``mode`` off still computes exact dedupe keys."""
-
-    mode: str = "remove"
-    threshold: float = 0.8
-    keep: str = "first"
-    key: str = "full"
-    conflicts: str = "keep"
-
-    def problems(self) -> list[str]:
-        out = []
-        if self.mode not in MODES:
-            out.append(f"near_dupes must be one of {', '.join(MODES)}, not {self.mode!r}")
-        if (
-            isinstance(self.threshold, bool)
-            or not isinstance(self.threshold, int | float)
-            or not 0 < self.threshold <= 1
-        ):
-            out.append(f"near_threshold must be in (0, 1], not {self.threshold!r}")
-        if self.keep not in KEEPS:
-            out.append(f"keep must be one of {', '.join(KEEPS)}, not {self.keep!r}")
-        if self.key not in KEYS:
-            out.append(f"dedupe_key must be one of {', '.join(KEYS)}, not {self.key!r}")
-        if self.conflicts not in CONFLICTS:
-            out.append(f"conflicts must be one of {', '.join(CONFLICTS)}, not {self.conflicts!r}")
-        return out
 
 
 def describe(settings: NearSettings) -> dict[str, Any]:

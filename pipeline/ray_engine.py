@@ -35,10 +35,11 @@ from typing import Any
 
 from pipeline import convert, engine, ingest, workers
 from pipeline.artifacts import example_schema, publish, staging_dir
-from pipeline.engine import RunConfig, RunResult, SourceStats
+from pipeline.config import RunConfig
 from pipeline.manifest import write_manifest
 from pipeline.near_dedupe import in_process
 from pipeline.near_features import feature_schema
+from pipeline.run_state import RunResult, SourceStats
 from pipeline.write import append_rows
 
 READER_CPUS = 0.25  # a reader mostly waits on the stages after it

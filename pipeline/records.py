@@ -81,3 +81,9 @@ def plain_message(m: Any) -> bool:
 
 def is_rejection(record: dict[str, Any]) -> bool:
     return "stage" in record and "rule" in record and "kind" not in record
+
+
+def printable(name: str) -> str:
+    """A file name as valid Unicode: bytes the file system name holds that are not UTF-8 are
+    written as ``\\xff`` escapes (every artifact and report is UTF-8)."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import collections
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
-if TYPE_CHECKING:
-    from pipeline.convert import ConvertOptions
-
+from pipeline.config import ConvertOptions
 
 ROLE_ALIASES = {
     "human": "user",

@@ -63,6 +63,8 @@ RANK_FILES = {
         "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
     ),
 }
+
+
 TOKENS_PER_MESSAGE = 3
 TOKENS_PER_NAME = 1
 REPLY_PRIMER = 3
@@ -81,6 +83,11 @@ REPEATING_ROLES = frozenset(("system", "developer"))  # whose content is counted
 
 class TokenizerError(RuntimeError):
     """A rank file is missing or does not match its published sha256."""
+
+
+def rank_file_sha256(encoding: str) -> str | None:
+    """The published sha256 of an encoding's rank file; None for one tiktoken does not ship."""
+    return RANK_FILES.get(encoding, ("", None))[1]
 
 
 def rank_bytes(name: str) -> bytes:

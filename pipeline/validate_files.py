@@ -12,25 +12,16 @@ from __future__ import annotations
 
 import collections
 import heapq
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pipeline import ingest
+from pipeline.file_limits import UTF8_BOM, file_limit_findings
 from pipeline.findings import ERROR, WARNING, Finding
-from pipeline.profiles import (
-    PROFILES,
-    TRAINING,
-    VALIDATION,
-    FileLimits,
-    Profile,
-    ProfileError,
-    load_schema,
-)
+from pipeline.profiles import PROFILES, TRAINING, VALIDATION, Profile, ProfileError, load_schema
 from pipeline.validate import validate_record
 
-UTF8_BOM = b"\xef\xbb\xbf"
 AUTO_SAMPLE = 200  # records per file read to choose a profile
 # --profile auto picks, among the profiles whose shape most sampled records have, the first in
 # this order: the format a provider defined first (a messages file was written for OpenAI's chat
@@ -226,57 +217,6 @@ def _validate_one(
         add(*finding)
 
 
-def file_limit_findings(
-    limits: FileLimits,
-    size: int,
-    head: bytes,
-    records: int,
-    formats: collections.Counter | None = None,
-    role: str = TRAINING,
-) -> Iterator[tuple[int, str, str, str, str]]:
-    """The file limits of a profile for one file, as ``(line, pointer, rule, severity,
-    message)``: byte-order mark, size, and the minimums that apply to a file of this ``role``
-    (training or validation). ``ftprep validate`` and the verdict ``ftprep run`` gives on the
-    files it wrote both call this, so they agree."""
-    yield from _byte_findings(limits, size, head, role)
-    if records == 0:
-        yield (
-            0,
-            "",
-            "file.empty",
-            ERROR,
-            "the file holds no examples; providers and loaders refuse an empty file (Together: "
-            "'File is empty'; datasets.load_dataset finds no data): add examples or leave it out",
-        )
-        return
-    if role not in limits.minimum_applies_to:
-        return
-    if limits.min_examples and records < limits.min_examples:
-        what = "a training file" if limits.minimum_applies_to == (TRAINING,) else "each file"
-        yield (
-            0,
-            "",
-            "file.min_examples",
-            limits.min_examples_severity,
-            f"{records} example(s); the provider requires at least {limits.min_examples} in "
-            f"{what}: add examples" + (" (or send fewer to validation)" if role == TRAINING else "")
-            if limits.min_examples_severity == ERROR
-            else f"{records} example(s); at least {limits.min_examples} are advised in {what} "
-            f"({limits.sources.get('min_examples', 'unconfirmed')}): add examples",
-        )
-    for fmt, minimum in limits.min_examples_by_format.items():
-        n = (formats or {}).get(fmt, 0)
-        if 0 < n < minimum:
-            yield (
-                0,
-                "",
-                "file.min_examples",
-                ERROR,
-                f"{n} example(s) in the {fmt} format; it requires at least {minimum} in a "
-                "training file: add examples",
-            )
-
-
 def _json_type(obj: Any) -> str:
     return {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
         type(obj), "number"
@@ -306,62 +246,6 @@ def _check_jsonl_file(path: Path, name: str, add) -> None:
             "file.not_jsonl",
             ERROR,
             f"the provider takes JSON Lines in UTF-8; this file is {what}",
-        )
-
-
-def _byte_findings(
-    limits: FileLimits, size: int, head: bytes, role: str
-) -> Iterator[tuple[int, str, str, str, str]]:
-    if limits.bom == "expect" and head != UTF8_BOM:
-        yield (
-            0,
-            "",
-            "file.bom.missing",
-            WARNING,
-            "the provider expects UTF-8 with a byte-order mark; save the file as 'UTF-8 with BOM'",
-        )
-    elif limits.bom == "reject" and head == UTF8_BOM:
-        yield (
-            1,
-            "",
-            "file.bom.present",
-            ERROR,
-            "the file starts with a UTF-8 byte-order mark, which the provider's JSON reader "
-            "rejects: save as UTF-8 without BOM",
-        )
-    elif limits.bom == "report" and head == UTF8_BOM:
-        yield (
-            1,
-            "",
-            "file.bom.present",
-            WARNING,
-            "the file starts with a UTF-8 byte-order mark; some loaders reject it: save as UTF-8 without BOM",
-        )
-    if limits.max_bytes is not None and (
-        size >= limits.max_bytes if limits.max_bytes_exclusive else size > limits.max_bytes
-    ):
-        bound = "less than" if limits.max_bytes_exclusive else "at most"
-        yield (
-            0,
-            "",
-            "file.max_bytes",
-            ERROR,
-            f"file is {size:,} bytes; the provider accepts {bound} {limits.max_bytes:,}: split it",
-        )
-    if (
-        limits.min_bytes is not None
-        and size < limits.min_bytes
-        and role in limits.minimum_applies_to
-    ):
-        yield (
-            0,
-            "",
-            "file.min_bytes",
-            limits.min_bytes_severity,
-            f"file is {size:,} bytes; the provider requires at least {limits.min_bytes:,}: add examples"
-            if limits.min_bytes_severity == ERROR
-            else f"file is {size:,} bytes; at least {limits.min_bytes:,} are advised "
-            f"({limits.sources.get('min_bytes', 'unconfirmed')}): add examples",
         )
 
 

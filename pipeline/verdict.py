@@ -4,7 +4,7 @@ Takes the staging folder after the write stage, the profile and the manifest; yi
 a verdict for the manifest (``{"ok", "findings", "notes"}``). The per-line rules already ran on
 every kept line and the whole-file rules on the lines as written (``file_findings``); what is
 left is what only the whole file shows: its limits (byte-order mark, size, and the minimums that
-apply to a training or a validation file, by ``validate_files.file_limit_findings``, the code
+apply to a training or a validation file, by ``file_limits.file_limit_findings``, the code
 `ftprep validate` runs) and whether a file was written at all. An upload file with no example is
 not written (providers and loaders refuse an empty file), and an empty train split is an error.
 When the verdict is not ok, `ftprep run` exits 1 and its summary names the file and the reason;
@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pipeline.file_limits import file_limit_findings
 from pipeline.findings import ERROR
 from pipeline.profiles import TRAINING, VALIDATION, Profile
 
@@ -51,8 +52,6 @@ def judge_outputs(
     staging: Path, profile: Profile, manifest: dict[str, Any], file_findings: list[dict]
 ) -> dict[str, Any]:
     """The verdict on the upload files in ``staging`` (see the module docstring)."""
-    from pipeline.validate_files import file_limit_findings
-
     outputs = {o["path"]: o for o in manifest["outputs"]}
     findings: list[dict[str, Any]] = []
     notes: list[str] = []

@@ -16,17 +16,17 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
 from pipeline import convert, ingest
 from pipeline.artifacts import ExampleBatch
+from pipeline.config import NearSettings, RunConfig
 from pipeline.dedupe import example_ids, prompt_key, prompt_messages
 from pipeline.example_rules import empty_reply
 from pipeline.length import RULE, apply_length_policy
 from pipeline.models import ModelInfo
-from pipeline.near_dedupe import NearSettings
 from pipeline.near_features import featurise_batch
 from pipeline.profiles import Profile, get_profile
 from pipeline.records import rejection
@@ -34,9 +34,6 @@ from pipeline.render import Unrenderable
 from pipeline.tokens import TokenizerError
 from pipeline.validate import validate_record
 from pipeline.write import RowsRef, Spill, append_rows, light_schema
-
-if TYPE_CHECKING:
-    from pipeline.engine import RunConfig
 
 STATE: dict[str, Any] = {}
 

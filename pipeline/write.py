@@ -18,19 +18,27 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from pipeline.artifacts import JsonlWriter, ParquetSink, example_schema
 from pipeline.near_clusters import DUPLICATE, REJECT, ClusterMap, response_text
 from pipeline.records import rejection
+from pipeline.run_state import SourceStats
 from pipeline.split import SplitPlan, stratum_of
 
-if TYPE_CHECKING:
-    from pipeline.engine import SourceStats, Tally
-
 SPLITS = ("train", "validation")
+
+
+class Sinks(Protocol):
+    """Where this stage sends what the near-duplicate decision drops or reports: the run's
+    tally (an engine's), with its duplicates and conflicts writers and its rejections."""
+
+    duplicates: JsonlWriter
+    conflicts: JsonlWriter
+
+    def reject(self, st: SourceStats, rec: dict) -> None: ...
 
 
 def write_splits(
@@ -39,7 +47,7 @@ def write_splits(
     plan: SplitPlan,
     stats: dict[str, SourceStats],
     clusters: ClusterMap,
-    sinks: Tally,
+    sinks: Sinks,
     stratify_by: str | None = None,
     bom: bool = False,
     written: dict[str, tuple[str, int]] | None = None,
@@ -312,7 +320,7 @@ def _decide(
     plan: SplitPlan,
     clusters: ClusterMap,
     stats: dict[str, SourceStats],
-    sinks: Tally,
+    sinks: Sinks,
     tokens: dict[str, dict[str, int]],
 ) -> tuple[dict[str, np.ndarray], list[str]]:
     """Each split's mask over the kept rows of a spill batch (a dropped near copy or conflict is
