@@ -33,8 +33,8 @@ def _usage_errors():
     from pipeline.config import ConfigError
     from pipeline.ingest import InputError
     from pipeline.length import PolicyError
-    from pipeline.models import UnknownModel
-    from pipeline.profiles import ProfileError
+    from pipeline.profiles.models import UnknownModel
+    from pipeline.profiles.profiles import ProfileError
     from pipeline.tokens import TokenizerError
 
     return (ConfigError, InputError, UnknownModel, ProfileError, TokenizerError, PolicyError)
@@ -421,7 +421,7 @@ def validate(files, profile, validation_files, model, fmt, max_errors, strict) -
         ftprep validate train.jsonl --validation-file valid.jsonl --profile openai-chat
     """
     from pipeline.formats import RENDERERS
-    from pipeline.profiles import get_profile
+    from pipeline.profiles.profiles import get_profile
     from pipeline.validate_files import auto_note, choose_profile, validate_files
 
     if not files and not validation_files:
@@ -465,8 +465,9 @@ def count(file, model, tokenizer, epochs, price, max_tokens, fmt) -> None:
 
     Billing tokens cap each example at the model's limit; without --epochs, the epochs are the
     ones OpenAI picks by default (3, kept within 100..25,000 example-epochs and 1..25 epochs).
-    Prices come from a dated table (see `pipeline/prices.py`); --price overrides it. Given the
-    folder of a run, counts its train.jsonl. Exit 1 when some records could not be read.
+    Prices come from a dated table (see `pipeline/profiles/prices.py`); --price overrides it.
+    Given the folder of a run, counts its train.jsonl. Exit 1 when some records could not be
+    read.
 
     Example:
 
@@ -567,7 +568,7 @@ def profiles() -> None:
 
         ftprep profiles
     """
-    from pipeline.profiles import profiles_table
+    from pipeline.profiles.profiles import profiles_table
 
     click.echo(profiles_table())
 

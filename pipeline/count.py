@@ -144,7 +144,7 @@ def _pricing(model: str, price: float | None, tokenizer: bool) -> tuple[float | 
         return price, "--price"
     if tokenizer:
         return None, "open model: give --price USD_PER_1M"
-    from pipeline.prices import training_price
+    from pipeline.profiles.prices import training_price
 
     known = training_price(model)
     if known is None:
@@ -165,7 +165,7 @@ def count_file(
     from dataclasses import replace
 
     from pipeline import ingest
-    from pipeline.models import ModelInfo, model_info
+    from pipeline.profiles.models import ModelInfo, model_info
 
     if tokenizer is not None:
         from pipeline.hf_tokens import HFCounter

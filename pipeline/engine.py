@@ -33,11 +33,11 @@ from pipeline.artifacts import ARTIFACTS, OPTIONAL_ARTIFACTS, JsonlWriter, publi
 from pipeline.config import NearSettings, RunConfig
 from pipeline.dedupe import ExactIndex, duplicate_record
 from pipeline.manifest import build_manifest, write_manifest
-from pipeline.models import ModelInfo, model_for_profile
 from pipeline.near_clusters import ClusterMap
 from pipeline.near_dedupe import NearIndex
 from pipeline.near_dedupe import describe as describe_dedupe
-from pipeline.profiles import Profile, get_profile, load_schema
+from pipeline.profiles.models import ModelInfo, model_for_profile
+from pipeline.profiles.profiles import Profile, get_profile, load_schema
 from pipeline.run_state import RunResult, SourceStats
 from pipeline.split import SplitPlan
 from pipeline.verdict import (
@@ -202,7 +202,7 @@ def _model_for(config: RunConfig, profile: Profile) -> ModelInfo:
     check_policy(config.length_policy)
     if config.tokenizer:
         from pipeline.hf_tokens import ChatTokenizer
-        from pipeline.models import openai_model_named
+        from pipeline.profiles.models import openai_model_named
 
         openai_model_named(config.model, config.tokenizer)
         tok = ChatTokenizer(config.tokenizer)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline.findings import pointer
-from pipeline.rules.common import text_of
+from pipeline.profiles.rules.common import text_of
 
 EMPTY_REPLY = "example.assistant.empty"
 SIDES = ("messages", "chosen", "rejected", "completion")

@@ -13,7 +13,7 @@ import collections
 from collections.abc import Iterator
 
 from pipeline.findings import ERROR, WARNING
-from pipeline.profiles import TRAINING, FileLimits
+from pipeline.profiles.profiles import TRAINING, FileLimits
 
 UTF8_BOM = b"\xef\xbb\xbf"
 

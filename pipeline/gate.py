@@ -23,58 +23,14 @@ from typing import Any
 import orjson
 
 from pipeline.config import gate_thresholds
+from pipeline.profiles.gate_facts import CRITICAL, INFO, ROLE_FACTS, WARNING
 
-CRITICAL, WARNING, INFO = "critical", "warning", "info"
 MAX_ROWS_SHOWN = 5  # failing rows named per expectation in the report
 MAX_ROWS_KEPT = 20  # failing rows kept per expectation in result.json
 
 
 class GateError(ValueError):
     """The folder is not a (complete) run, or a [gate] threshold is wrong: exit 2, not a data failure."""
-
-
-@dataclass(frozen=True)
-class RoleFacts:
-    """What a profile requires of roles, and how sure the provider's documents are (providers.md)."""
-
-    roles: tuple[str, ...]
-    last_roles: tuple[str, ...]
-    last_role_severity: str  # critical where the provider enforces it, warning where unconfirmed
-    source: str
-    unconfirmed_roles: tuple[str, ...] = ()  # documented elsewhere only: a warning, as validate
-    unconfirmed_source: str = ""
-
-
-_OPENAI = RoleFacts(
-    ("system", "user", "assistant", "tool", "function"),
-    ("assistant",),
-    WARNING,
-    "providers.md §9: OpenAI does not enforce the last role [U]",
-    ("developer",),
-    "providers.md §1: listed for reinforcement fine-tuning only, as validate warns",
-)
-ROLE_FACTS: dict[str, RoleFacts] = {
-    "openai-chat": _OPENAI,
-    "azure-openai-chat": _OPENAI,
-    "mistral": RoleFacts(
-        ("system", "user", "assistant", "tool"),
-        ("assistant",),
-        CRITICAL,
-        "providers.md §6.3: 'Expected last role Assistant for finetuning'",
-    ),
-    "together": RoleFacts(
-        ("system", "user", "assistant"),
-        ("assistant",),
-        WARNING,
-        "providers.md §7, §9: last message not enforced",
-    ),
-    "azureml-chat": RoleFacts(
-        ("system", "user", "assistant"),
-        ("assistant",),
-        WARNING,
-        "providers.md §5: chat-completions format; last role not documented [U]",
-    ),
-}
 
 
 @dataclass(frozen=True)
@@ -319,7 +275,7 @@ def _length_limit(
     by the length policy, or --max-tokens); then the model's published limit. A limit only known
     from one provider's table (``confirmed=False`` in models.py) makes the check a warning.
     """
-    from pipeline.models import UnknownModel, model_info
+    from pipeline.profiles.models import UnknownModel, model_info
 
     if thresholds["max_tokens"] is not None:
         return thresholds["max_tokens"], "gate.max_tokens", True
@@ -363,7 +319,7 @@ def derive_suite(
     manifest: dict[str, Any], thresholds: dict[str, Any], total_examples: int
 ) -> tuple[list[Spec], list[str]]:
     """The expectations for this run, and notes on what could not be derived."""
-    from pipeline.profiles import ProfileError, get_profile
+    from pipeline.profiles.profiles import ProfileError, get_profile
 
     notes: list[str] = []
     profile_name = str(manifest.get("profile") or "")

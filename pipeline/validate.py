@@ -14,9 +14,9 @@ from functools import cache
 from typing import Any
 
 from pipeline.findings import ERROR, pointer, shown
-from pipeline.profiles import Profile, load_schema
+from pipeline.profiles.profiles import Profile, load_schema
+from pipeline.profiles.rules.common import Issue
 from pipeline.records import plain_message
-from pipeline.rules.common import Issue
 
 
 @cache

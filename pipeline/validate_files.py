@@ -19,32 +19,19 @@ from typing import Any
 from pipeline import ingest
 from pipeline.file_limits import UTF8_BOM, file_limit_findings
 from pipeline.findings import ERROR, WARNING, Finding
-from pipeline.profiles import PROFILES, TRAINING, VALIDATION, Profile, ProfileError, load_schema
+from pipeline.profiles.profiles import (
+    AUTO_ORDER,
+    AZURE_OF,
+    PROFILES,
+    TRAINING,
+    VALIDATION,
+    Profile,
+    ProfileError,
+    load_schema,
+)
 from pipeline.validate import validate_record
 
 AUTO_SAMPLE = 200  # records per file read to choose a profile
-# --profile auto picks, among the profiles whose shape most sampled records have, the first in
-# this order: the format a provider defined first (a messages file was written for OpenAI's chat
-# format; prompt/chosen/rejected for TRL), then the profiles that read the same shape. Errors do
-# not decide: the most lenient profile would win on a broken file.
-AUTO_ORDER = (
-    "bedrock-conversation",
-    "vertex-gemini",
-    "openai-dpo",
-    "openai-chat",
-    "openai-completion",
-    "trl-kto",
-    "trl-dpo",
-    "autotrain-dpo",
-    "trl-sft",
-    "autotrain-sft",
-    "azure-openai-chat",
-    "azure-openai-dpo",
-    "mistral",
-    "together",
-    "azureml-chat",
-)
-AZURE_OF = {"openai-chat": "azure-openai-chat", "openai-dpo": "azure-openai-dpo"}
 
 
 @dataclass
@@ -130,7 +117,7 @@ def validate_files(
     load_schema(profile.name)
     counter = limit = None
     if model:
-        from pipeline.models import model_info
+        from pipeline.profiles.models import model_info
         from pipeline.tokens import Counter
 
         info = model_info(model)

@@ -18,7 +18,7 @@ from typing import Any
 
 from pipeline.file_limits import file_limit_findings
 from pipeline.findings import ERROR
-from pipeline.profiles import TRAINING, VALIDATION, Profile
+from pipeline.profiles.profiles import TRAINING, VALIDATION, Profile
 
 UPLOADS = {"train.jsonl": TRAINING, "validation.jsonl": VALIDATION}
 

@@ -26,11 +26,11 @@ from pipeline.config import NearSettings, RunConfig
 from pipeline.dedupe import example_ids, prompt_key, prompt_messages
 from pipeline.example_rules import empty_reply
 from pipeline.length import RULE, apply_length_policy
-from pipeline.models import ModelInfo
 from pipeline.near_features import featurise_batch
-from pipeline.profiles import Profile, get_profile
+from pipeline.profiles.models import ModelInfo
+from pipeline.profiles.profiles import Profile, get_profile
+from pipeline.profiles.render import Unrenderable
 from pipeline.records import rejection
-from pipeline.render import Unrenderable
 from pipeline.tokens import TokenizerError
 from pipeline.validate import validate_record
 from pipeline.write import RowsRef, Spill, append_rows, light_schema

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from pipeline.cli import cli
 from pipeline.count import default_epochs, distribution
-from pipeline.prices import PRICES, training_price
+from pipeline.profiles.prices import PRICES, training_price
 from pipeline.tokens import get_encoding
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

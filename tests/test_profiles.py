@@ -18,7 +18,7 @@ from jsonschema import Draft202012Validator
 
 from pipeline.cli import cli
 from pipeline.findings import ERROR
-from pipeline.profiles import PROFILES, get_profile, load_schema
+from pipeline.profiles.profiles import PROFILES, get_profile, load_schema
 from pipeline.validate import accepts_plain_lines
 from pipeline.validate_files import choose_profile, validate_files
 from tests.conftest import SHARED_DATA, needs_shared_data, write_jsonl
@@ -279,7 +279,7 @@ def test_an_image_over_10_mib_is_reported(
     profile: str, rule: str, severity: str, tmp_path: Path
 ) -> None:
     """OpenAI and Azure skip such an image in training (a warning); Together's check fails."""
-    from pipeline.rules.common import IMAGE_MAX_BYTES
+    from pipeline.profiles.rules.common import IMAGE_MAX_BYTES
 
     def line(image_bytes: int) -> dict:
         data = b"\x89PNG" + bytes(image_bytes - 4)

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.models import MODELS, UnknownModel, base_model, model_info
+from pipeline.profiles.models import MODELS, UnknownModel, base_model, model_info
 from pipeline.tokens import (
     Counter,
     data_url_size,

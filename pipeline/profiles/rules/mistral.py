@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 
 from pipeline.findings import ERROR, pointer, shown
-from pipeline.rules.common import (
+from pipeline.profiles.rules.common import (
     Issue,
     check_function_name,
     check_tool_calls,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from pipeline.findings import ERROR, WARNING, pointer, shown
-from pipeline.rules.common import FormatTracker, Issue, role_of
+from pipeline.profiles.rules.common import FormatTracker, Issue, role_of
 
 DATA_FIELDS = ("text", "fileData", "inlineData", "functionCall", "functionResponse")
 CONTENT_ROLES = ("user", "model")

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from pipeline.findings import ERROR, WARNING, pointer, shown
-from pipeline.rules.common import FormatTracker, Issue, role_of
+from pipeline.profiles.rules.common import FormatTracker, Issue, role_of
 
 KNOWN_ROLES = ("system", "user", "assistant", "tool", "developer")
 PROMPT_LAST_ROLES = ("user", "tool", "assistant")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from pipeline.findings import ERROR, WARNING, pointer, shown
-from pipeline.rules.common import Issue, role_of
+from pipeline.profiles.rules.common import Issue, role_of
 
 SCHEMA_VERSION = "bedrock-conversation-2024"
 KEYS = ("schemaVersion", "system", "messages")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from pipeline.findings import ERROR, WARNING, pointer, shown
-from pipeline.rules.common import Issue, role_of
+from pipeline.profiles.rules.common import Issue, role_of
 
 ROLES = ("system", "user", "assistant")
 

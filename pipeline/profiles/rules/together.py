@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from pipeline.findings import ERROR, pointer
-from pipeline.rules.common import (
+from pipeline.profiles.rules.common import (
     IMAGE_DATA_URL,
     FormatTracker,
     Issue,

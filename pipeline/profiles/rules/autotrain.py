@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from pipeline.findings import ERROR, WARNING, pointer, shown
-from pipeline.rules.common import Issue, role_of
+from pipeline.profiles.rules.common import Issue, role_of
 
 RESERVED = (
     "autotrain_text",

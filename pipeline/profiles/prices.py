@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.models import ALIASES, base_model
+from pipeline.profiles.models import ALIASES, base_model
 
 PRICE_DATE = "2025-06"
 PRICE_SOURCE = "openai.com/api/pricing, Fine-tuning table (recorded 2025-06, not re-checked)"

@@ -10,8 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from pipeline.findings import ERROR, WARNING, pointer, shown
-from pipeline.records import plain_message
-from pipeline.rules.common import (
+from pipeline.profiles.rules.common import (
     IMAGE_DATA_URL,
     Issue,
     base64_issue,
@@ -27,6 +26,7 @@ from pipeline.rules.common import (
     special_token_issues,
     text_of,
 )
+from pipeline.records import plain_message
 
 ROLES = ("system", "user", "assistant", "tool", "function")
 # The content part types each role takes in a fine-tuning example (S5 message schemas; S6: "Input

@@ -15,10 +15,10 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from pipeline import render as r
-from pipeline.rules import autotrain, azureml, bedrock, mistral, together, trl, vertex
-from pipeline.rules import openai as openai_rules
-from pipeline.rules.common import Issue
+from pipeline.profiles import render as r
+from pipeline.profiles.rules import autotrain, azureml, bedrock, mistral, together, trl, vertex
+from pipeline.profiles.rules import openai as openai_rules
+from pipeline.profiles.rules.common import Issue
 
 
 class ProfileError(ValueError):
@@ -398,6 +398,29 @@ _PROFILES = [
 
 PROFILES: dict[str, Profile] = {p.name: p for p in _PROFILES}
 
+# --profile auto picks, among the profiles whose shape most sampled records have, the first in
+# this order: the format a provider defined first (a messages file was written for OpenAI's chat
+# format; prompt/chosen/rejected for TRL), then the profiles that read the same shape. Errors do
+# not decide: the most lenient profile would win on a broken file.
+AUTO_ORDER = (
+    "bedrock-conversation",
+    "vertex-gemini",
+    "openai-dpo",
+    "openai-chat",
+    "openai-completion",
+    "trl-kto",
+    "trl-dpo",
+    "autotrain-dpo",
+    "trl-sft",
+    "autotrain-sft",
+    "azure-openai-chat",
+    "azure-openai-dpo",
+    "mistral",
+    "together",
+    "azureml-chat",
+)
+AZURE_OF = {"openai-chat": "azure-openai-chat", "openai-dpo": "azure-openai-dpo"}
+
 
 def get_profile(name: str) -> Profile:
     try:
@@ -470,7 +493,7 @@ def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
 
 def profiles_table() -> str:
     """The text of `ftprep profiles`: each profile's kinds, checks, limits and models, with sources."""
-    from pipeline.models import MODELS
+    from pipeline.profiles.models import MODELS
 
     def n(v: int) -> str:
         return f"{v:,}"
