@@ -14,7 +14,7 @@ from collections import defaultdict
 from multiprocessing import Pool
 from pathlib import Path
 
-from pipeline.tokens import get_encoding
+from pipeline.stages.tokens import get_encoding
 
 ENCODING = "o200k_base"
 

@@ -31,11 +31,11 @@ class _Path(click.Path):
 
 def _usage_errors():
     from pipeline.config import ConfigError
-    from pipeline.ingest import InputError
-    from pipeline.length import PolicyError
     from pipeline.profiles.models import UnknownModel
     from pipeline.profiles.profiles import ProfileError
-    from pipeline.tokens import TokenizerError
+    from pipeline.stages.ingest import InputError
+    from pipeline.stages.length import PolicyError
+    from pipeline.stages.tokens import TokenizerError
 
     return (ConfigError, InputError, UnknownModel, ProfileError, TokenizerError, PolicyError)
 
@@ -302,7 +302,7 @@ def run(
         _echo_json(result.manifest)
     elif not quiet:
         click.echo(run_summary(result.manifest, str(config.out)))
-        from pipeline.length import summary_lines
+        from pipeline.stages.length import summary_lines
 
         for text in summary_lines(
             result.manifest.get("length"), result.manifest["tokens"]["over_limit"]

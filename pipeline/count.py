@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.tokens import TokenizerError
+from pipeline.stages.tokens import TokenizerError
 
 TARGET_EPOCHS = 3
 MIN_TARGET_EXAMPLES = 100
@@ -164,11 +164,11 @@ def count_file(
     """Count every Example of a file (or folder) for a model; see the module docstring."""
     from dataclasses import replace
 
-    from pipeline import ingest
     from pipeline.profiles.models import ModelInfo, model_info
+    from pipeline.stages import ingest
 
     if tokenizer is not None:
-        from pipeline.hf_tokens import HFCounter
+        from pipeline.stages.hf_tokens import HFCounter
 
         counter: Any = HFCounter(tokenizer)
         info = ModelInfo(
@@ -211,7 +211,8 @@ def count_file(
 
 def _runner(sources: list, info: Any, tokenizer: Path | None) -> Any:
     """The engine's worker pool (in this process for small inputs), set up to count."""
-    from pipeline import convert, engine
+    from pipeline import engine
+    from pipeline.stages import convert
 
     workers = engine.pool_size(sources, None)
     initargs = (
@@ -226,7 +227,7 @@ def _count_source(src: Any, report: CountReport, info: Any, runner: Any) -> None
     every record's shape; a wrong guess is counted again with the shape of the whole file."""
     import itertools
 
-    from pipeline import convert, ingest
+    from pipeline.stages import convert, ingest
     from pipeline.workers import guess_shape
 
     known = None

@@ -11,7 +11,7 @@ workers append each batch's Examples as Arrow rows to rows files of their own in
 folder (the spill, ``write.Spill``) and hand back where they lie with what the main process needs:
 it dedupes exactly on ids, writes rejected and duplicate records as they come, and marks exact
 copies in the spill. After the last input, near duplicates are clustered and the
-write stage (``pipeline.write``) splits the spill into the artifacts, published atomically.
+write stage (``pipeline.stages.write``) splits the spill into the artifacts, published atomically.
 Memory holds a few batches in flight and about 30 bytes per Example (the exact-dedupe keys, the
 near index's lengths and flags, the copy marks).
 """
@@ -28,24 +28,25 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from pipeline import convert, ingest
 from pipeline.artifacts import ARTIFACTS, OPTIONAL_ARTIFACTS, JsonlWriter, publish, staging_dir
 from pipeline.config import NearSettings, RunConfig
-from pipeline.dedupe import ExactIndex, duplicate_record
 from pipeline.manifest import build_manifest, write_manifest
-from pipeline.near_clusters import ClusterMap
-from pipeline.near_dedupe import NearIndex
-from pipeline.near_dedupe import describe as describe_dedupe
 from pipeline.profiles.models import ModelInfo, model_for_profile
 from pipeline.profiles.profiles import Profile, get_profile, load_schema
 from pipeline.run_state import RunResult, SourceStats
-from pipeline.split import SplitPlan
-from pipeline.verdict import (
+from pipeline.stages import convert, ingest
+from pipeline.stages.dedupe.exact import ExactIndex, duplicate_record
+from pipeline.stages.dedupe.near_clusters import ClusterMap
+from pipeline.stages.dedupe.near_dedupe import NearIndex
+from pipeline.stages.dedupe.near_dedupe import describe as describe_dedupe
+from pipeline.stages.split import SplitPlan
+from pipeline.stages.verdict import (
     drop_empty_uploads,
     judge_outputs,
     note_blank_lines,
     training_minimum,
 )
+from pipeline.stages.write import Spill, write_splits
 from pipeline.workers import (
     BatchResult,
     guess_shape,
@@ -53,7 +54,6 @@ from pipeline.workers import (
     process_batch_arrow,
     worker_initargs,
 )
-from pipeline.write import Spill, write_splits
 
 INLINE_BYTES = 4_000_000  # inputs smaller than this run in-process: workers would cost more
 
@@ -197,12 +197,12 @@ def _model_for(config: RunConfig, profile: Profile) -> ModelInfo:
     template is loaded and probed here, so a broken or unsafe one is exit 2); --max-tokens wins."""
     from dataclasses import replace
 
-    from pipeline.length import check_policy
+    from pipeline.stages.length import check_policy
 
     check_policy(config.length_policy)
     if config.tokenizer:
-        from pipeline.hf_tokens import ChatTokenizer
         from pipeline.profiles.models import openai_model_named
+        from pipeline.stages.hf_tokens import ChatTokenizer
 
         openai_model_named(config.model, config.tokenizer)
         tok = ChatTokenizer(config.tokenizer)
@@ -530,8 +530,8 @@ class Tally:
         tokens: dict[str, dict[str, int]],
     ) -> dict[str, Any]:
         """The manifest, after checking that every input's records add up."""
-        from pipeline.length import summarize
-        from pipeline.tokens import rank_file_sha256
+        from pipeline.stages.length import summarize
+        from pipeline.stages.tokens import rank_file_sha256
 
         for st in self.stats:
             if not st.balanced():
@@ -560,7 +560,7 @@ class Tally:
             "first": self.file_findings[:100],
         }
         if config.tokenizer:
-            from pipeline.hf_tokens import fingerprint
+            from pipeline.stages.hf_tokens import fingerprint
 
             manifest["tokenizer"] = {
                 **fingerprint(config.tokenizer),
@@ -574,7 +574,7 @@ class Tally:
                 "matched": self.contamination["matched"],
                 "removed": self.contamination["removed"],
             }
-        from pipeline.dedupe import largest_clusters
+        from pipeline.stages.dedupe.exact import largest_clusters
 
         manifest["dedupe"] = {
             **describe_dedupe(near),
@@ -596,7 +596,7 @@ class Tally:
 
 def load_evals(config: RunConfig) -> Any:
     """The index of the eval sets ``--decontaminate`` names, or None (a missing one is exit 2)."""
-    from pipeline.contamination import load
+    from pipeline.stages.dedupe.contamination import load
 
     return load(config.decontaminate, config.convert_options())
 
@@ -607,7 +607,7 @@ def _stage_cache(config: RunConfig, profile: Profile, info: ModelInfo, near: Nea
 
     tokenizer = None
     if config.tokenizer:
-        from pipeline.hf_tokens import fingerprint
+        from pipeline.stages.hf_tokens import fingerprint
 
         tokenizer = fingerprint(config.tokenizer)
     settings = {

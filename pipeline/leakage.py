@@ -5,11 +5,11 @@ Takes a train input and a validation input (any shape ftprep reads: a provider's
 JSON, ShareGPT, CSV, Parquet, a folder), converts each record to a canonical Example and yields
 every pair (train record, validation record) that is an exact copy (same normalised content, or
 same prompt with ``key="prompt"``) or a near copy, by the run's own definition
-(``pipeline.near_dedupe``: prompt and response each near-identical, the same context, boilerplate
-both files share left out, the similarity computed exactly). With eval or benchmark files
-(``against``), it also lists the records of either input whose prompt contains an eval item
-(``pipeline.contamination``). Records that cannot be read or converted are counted as skipped,
-not compared. Memory holds the train side's exact keys and a few bytes per record; the features
+(``pipeline.stages.dedupe.near_dedupe``: prompt and response each near-identical, the same
+context, boilerplate both files share left out, the similarity computed exactly). With eval or
+benchmark files (``against``), it also lists the records of either input whose prompt contains an
+eval item (``pipeline.stages.dedupe.contamination``). Records that cannot be read or converted
+are counted as skipped, not compared. Memory holds the train side's exact keys and a few bytes per record; the features
 go to a temporary folder.
 """
 
@@ -24,12 +24,12 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import convert, ingest
-from pipeline.dedupe import example_id, prompt_key, prompt_messages
-from pipeline.near_clusters import MAX_CHECKS, pair_similarity
-from pipeline.near_dedupe import NearIndex, NearSettings
-from pipeline.near_features import featurise_batch
-from pipeline.write import append_rows
+from pipeline.stages import convert, ingest
+from pipeline.stages.dedupe.exact import example_id, prompt_key, prompt_messages
+from pipeline.stages.dedupe.near_clusters import MAX_CHECKS, pair_similarity
+from pipeline.stages.dedupe.near_dedupe import NearIndex, NearSettings
+from pipeline.stages.dedupe.near_features import featurise_batch
+from pipeline.stages.write import append_rows
 
 RULE_EXACT = "leakage.exact"
 RULE_NEAR = "leakage.near"
@@ -212,7 +212,7 @@ def find_leakage(
     options: convert.ConvertOptions | None = None,
     against: list[Path] | None = None,
 ) -> LeakageReport:
-    from pipeline.contamination import load, prompt_texts
+    from pipeline.stages.dedupe.contamination import load, prompt_texts
 
     options = options or convert.ConvertOptions()
     evals = load(against, options)

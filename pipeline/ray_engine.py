@@ -33,14 +33,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
-from pipeline import convert, engine, ingest, workers
+from pipeline import engine, workers
 from pipeline.artifacts import example_schema, publish, staging_dir
 from pipeline.config import RunConfig
 from pipeline.manifest import write_manifest
-from pipeline.near_dedupe import in_process
-from pipeline.near_features import feature_schema
 from pipeline.run_state import RunResult, SourceStats
-from pipeline.write import append_rows
+from pipeline.stages import convert, ingest
+from pipeline.stages.dedupe.near_dedupe import in_process
+from pipeline.stages.dedupe.near_features import feature_schema
+from pipeline.stages.write import append_rows
 
 READER_CPUS = 0.25  # a reader mostly waits on the stages after it
 STAGE_CPUS = 0.75  # so the actor pool and the readers fit on the same cores

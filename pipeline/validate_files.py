@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline import ingest
-from pipeline.file_limits import UTF8_BOM, file_limit_findings
 from pipeline.findings import ERROR, WARNING, Finding
 from pipeline.profiles.profiles import (
     AUTO_ORDER,
@@ -29,7 +27,9 @@ from pipeline.profiles.profiles import (
     ProfileError,
     load_schema,
 )
-from pipeline.validate import validate_record
+from pipeline.stages import ingest
+from pipeline.stages.file_limits import UTF8_BOM, file_limit_findings
+from pipeline.stages.validate import validate_record
 
 AUTO_SAMPLE = 200  # records per file read to choose a profile
 
@@ -118,7 +118,7 @@ def validate_files(
     counter = limit = None
     if model:
         from pipeline.profiles.models import model_info
-        from pipeline.tokens import Counter
+        from pipeline.stages.tokens import Counter
 
         info = model_info(model)
         counter, limit = Counter(info.encoding), info.max_tokens

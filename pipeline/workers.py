@@ -20,20 +20,20 @@ from typing import Any
 
 import orjson
 
-from pipeline import convert, ingest
 from pipeline.artifacts import ExampleBatch
 from pipeline.config import NearSettings, RunConfig
-from pipeline.dedupe import example_ids, prompt_key, prompt_messages
-from pipeline.example_rules import empty_reply
-from pipeline.length import RULE, apply_length_policy
-from pipeline.near_features import featurise_batch
 from pipeline.profiles.models import ModelInfo
 from pipeline.profiles.profiles import Profile, get_profile
 from pipeline.profiles.render import Unrenderable
 from pipeline.records import rejection
-from pipeline.tokens import TokenizerError
-from pipeline.validate import validate_record
-from pipeline.write import RowsRef, Spill, append_rows, light_schema
+from pipeline.stages import convert, ingest
+from pipeline.stages.dedupe.exact import example_ids, prompt_key, prompt_messages
+from pipeline.stages.dedupe.near_features import featurise_batch
+from pipeline.stages.example_rules import empty_reply
+from pipeline.stages.length import RULE, apply_length_policy
+from pipeline.stages.tokens import TokenizerError
+from pipeline.stages.validate import validate_record
+from pipeline.stages.write import RowsRef, Spill, append_rows, light_schema
 
 STATE: dict[str, Any] = {}
 
@@ -49,10 +49,10 @@ def init_worker(
     evals: Any = None,
     contaminated: str = "report",
 ) -> None:
-    from pipeline.tokens import Counter
+    from pipeline.stages.tokens import Counter
 
     if tokenizer:
-        from pipeline.hf_tokens import HFCounter
+        from pipeline.stages.hf_tokens import HFCounter
 
         counter: Any = HFCounter(tokenizer)
     else:
@@ -156,7 +156,7 @@ def process_batch(
 def decontaminate(results: list, raws: list, evals: Any, mode: str) -> list:
     """Mark each Example whose prompt contains an eval item (``contaminated``: the matches), or,
     with mode remove, reject it."""
-    from pipeline.contamination import RULE, prompt_texts
+    from pipeline.stages.dedupe.contamination import RULE, prompt_texts
 
     positions = [k for k, rec in enumerate(results) if "stage" not in rec]
     matches = evals.match(prompt_texts([results[k] for k in positions]))

@@ -13,14 +13,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.convert import (
+from pipeline.records import is_rejection, new_example
+from pipeline.stages.convert import (
     SHAPES,
     ConvertOptions,
     choose_file_shape,
     convert_record,
     shape_of,
 )
-from pipeline.records import is_rejection, new_example
 
 NO = ConvertOptions()
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from pipeline.cli import cli
 from pipeline.count import default_epochs, distribution
 from pipeline.profiles.prices import PRICES, training_price
-from pipeline.tokens import get_encoding
+from pipeline.stages.tokens import get_encoding
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -7,7 +7,7 @@ import unicodedata
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.dedupe import example_id, normalise_text
+from pipeline.stages.dedupe.exact import example_id, normalise_text
 
 WHITESPACE = [chr(c) for c in range(0x110000) if chr(c).isspace()]
 TRICKY = st.sampled_from([*WHITESPACE, "a", "Z", "\u00a8", "\u00b4", "\ufb01", "\x00", "\x7f", "é"])
@@ -56,7 +56,7 @@ def test_content_key_fast_path_equals_the_definition(contents) -> None:
     definition's: normalised strings, nulls dropped, keys sorted."""
     import orjson
 
-    from pipeline.dedupe import CONTENT_FIELDS, _normalise, content_keys
+    from pipeline.stages.dedupe.exact import CONTENT_FIELDS, _normalise, content_keys
 
     batch = [
         {"kind": "sft", "messages": messages, "tools": tools, "text": text}
@@ -79,7 +79,7 @@ def test_content_key_fast_path_equals_the_definition(contents) -> None:
 )
 def test_exact_index_answers_like_a_dict(keys: list[int], sizes: list[int], keep_ids: bool) -> None:
     """Batches of any size, copies within and across batches, keys sharing their high half."""
-    from pipeline.dedupe import ExactIndex
+    from pipeline.stages.dedupe.exact import ExactIndex
 
     def key(k: int) -> str:  # small numbers: many share the high 64 bits, some the whole key
         return f"{k % 3:016x}{k:016x}"

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import cli
-from pipeline.hf_tokens import ChatTokenizer, HFCounter, TemplateError
-from pipeline.tokens import TokenizerError
+from pipeline.stages.hf_tokens import ChatTokenizer, HFCounter, TemplateError
+from pipeline.stages.tokens import TokenizerError
 
 CHATML = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"

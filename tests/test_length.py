@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.cli import cli
-from pipeline.length import POLICIES, truncate_messages
-from pipeline.tokens import Counter
+from pipeline.stages.length import POLICIES, truncate_messages
+from pipeline.stages.tokens import Counter
 
 LIMIT = 120
 

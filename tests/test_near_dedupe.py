@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline import minhash
-from pipeline import near_features as nf
-from pipeline import near_index as ni
-from pipeline.near_dedupe import NearIndex, NearSettings, describe
-from pipeline.write import append_rows
+from pipeline.stages.dedupe import minhash
+from pipeline.stages.dedupe import near_features as nf
+from pipeline.stages.dedupe import near_index as ni
+from pipeline.stages.dedupe.near_dedupe import NearIndex, NearSettings, describe
+from pipeline.stages.write import append_rows
 
 WORDS = (
     "the model data train answer question user assistant file line token record split cluster "

@@ -24,7 +24,7 @@ def _lines(path: Path) -> list[dict]:
 
 
 def _records_by_line(path: Path) -> dict[int, dict]:
-    from pipeline import ingest
+    from pipeline.stages import ingest
 
     out = {}
     for src in ingest.discover(path, str(path)):

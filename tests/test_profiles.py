@@ -19,7 +19,7 @@ from jsonschema import Draft202012Validator
 from pipeline.cli import cli
 from pipeline.findings import ERROR
 from pipeline.profiles.profiles import PROFILES, get_profile, load_schema
-from pipeline.validate import accepts_plain_lines
+from pipeline.stages.validate import accepts_plain_lines
 from pipeline.validate_files import choose_profile, validate_files
 from tests.conftest import SHARED_DATA, needs_shared_data, write_jsonl
 
@@ -241,7 +241,7 @@ def test_run_output_passes_validate(tmp_path: Path, source: str, profile: str) -
 def test_renderer_output_passes_its_profile(tmp_path: Path, profile: str) -> None:
     """Round trip without the engine: a canonical Example of each accepted kind, rendered, passes."""
     from pipeline.records import new_example
-    from pipeline.validate import validate_record
+    from pipeline.stages.validate import validate_record
 
     p = get_profile(profile)
     user = {"role": "user", "content": "What is the capital of France?"}

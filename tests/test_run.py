@@ -420,7 +420,7 @@ def assert_one_internal_error(tmp_path: Path, records: list, line: int, error: s
 
 
 def test_an_unexpected_error_costs_one_record_not_the_run(tmp_path: Path, monkeypatch) -> None:
-    from pipeline import convert
+    from pipeline.stages import convert
 
     real = convert.convert_record
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from pipeline.engine import RunConfig, run
 from pipeline.leakage import find_leakage
-from pipeline.split import SplitPlan, largest_remainder
+from pipeline.stages.split import SplitPlan, largest_remainder
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_near_dedupe import _conversation, _mutate  # noqa: E402

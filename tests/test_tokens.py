@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.profiles.models import MODELS, UnknownModel, base_model, model_info
-from pipeline.tokens import (
+from pipeline.stages.tokens import (
     Counter,
     data_url_size,
     get_encoding,
@@ -94,7 +94,7 @@ def test_counts_equal_independent_formula_on_real_files(encoding):
 
 @needs_data
 def test_example_count_matches_messages_for_sft_rows():
-    from pipeline.convert import ConvertOptions, convert_record
+    from pipeline.stages.convert import ConvertOptions, convert_record
 
     counter = Counter("o200k_base")
     path = DATA / "openai_cookbook" / "drone_training.jsonl"

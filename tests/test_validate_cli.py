@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from pipeline import validate
 from pipeline.cli import cli
 from pipeline.profiles import profiles
+from pipeline.stages import validate
 from tests.conftest import chat, write_jsonl
 
 
@@ -361,7 +361,7 @@ def test_auto_picks_the_format_the_file_was_written_for(tmp_path: Path) -> None:
 def test_every_schema_finding_says_what_to_change() -> None:
     """Each case file's schema findings end in an action (the profile's rules already do)."""
     from pipeline.profiles.profiles import PROFILES, load_schema
-    from pipeline.validate import schema_issues
+    from pipeline.stages.validate import schema_issues
 
     cases = Path(__file__).parent / "cases"
     seen = 0

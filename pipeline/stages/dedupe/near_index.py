@@ -19,11 +19,11 @@ Two sides are compared on their sets with the boilerplate both share left out
 (``side_similarity``): shared boilerplate is no evidence, boilerplate only one side has is a
 difference like any other.
 
-Each side gets a MinHash signature (``pipeline.minhash``) of what is not boilerplate (the whole set
+Each side gets a MinHash signature (``minhash``) of what is not boilerplate (the whole set
 when nothing else is left); the Example's signature is their elementwise minimum (the signature
 of the union of its tagged sets), cut into bands whose keys propose duplicate candidates, and the
 prompt's own band keys propose prompt candidates (conflicts). The sets are written to the staging
-folder, so a candidate pair is verified exactly (``pipeline.near_clusters``), never on the
+folder, so a candidate pair is verified exactly (``near_clusters``), never on the
 estimate. Memory holds a few bytes per Example (set offsets, lengths, flags) and the fixed
 sketch; band keys and sets are on disk.
 """
@@ -38,8 +38,8 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import minhash
-from pipeline.near_features import (
+from pipeline.stages.dedupe import minhash
+from pipeline.stages.dedupe.near_features import (
     CHAR_GRAM,
     PROMPT,
     WORD_GRAM,

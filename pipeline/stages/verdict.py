@@ -16,9 +16,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pipeline.file_limits import file_limit_findings
 from pipeline.findings import ERROR
 from pipeline.profiles.profiles import TRAINING, VALIDATION, Profile
+from pipeline.stages.file_limits import file_limit_findings
 
 UPLOADS = {"train.jsonl": TRAINING, "validation.jsonl": VALIDATION}
 
@@ -117,7 +117,7 @@ def _why_no_validation(manifest: dict[str, Any], profile: Profile) -> str:
 def note_blank_lines(manifest: dict[str, Any], stats: list) -> None:
     """Blank lines of the JSONL inputs are skipped (they are not records); say so once per
     input, as a note on the input and a warning count (``ingest.blank_line``)."""
-    from pipeline.ingest import blank_line_note, blank_lines
+    from pipeline.stages.ingest import blank_line_note, blank_lines
 
     entries = {entry["path"]: entry for entry in manifest["inputs"]}
     warnings = manifest["warnings_by_rule"]

@@ -28,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pipeline.tokens import TokenizerError
+from pipeline.stages.tokens import TokenizerError
 
 _START, _END = "\ue000", "\ue001"  # private-use marks around {% generation %} output
 _GENERATION = re.compile(r"\{%-?\s*generation\s*-?%\}")

@@ -24,7 +24,7 @@ import orjson
 
 from pipeline.config import ConvertOptions
 from pipeline.records import new_example, rejection
-from pipeline.shapes import CONVERTERS, Reject, escape, ptr, type_name
+from pipeline.stages.shapes import CONVERTERS, Reject, escape, ptr, type_name
 
 STAGE = "convert"
 

@@ -3,7 +3,7 @@
 Each ``from_*`` function takes a raw record already renamed by the column mapping, fills the
 canonical Example it is given and returns the set of top-level keys it consumed (the rest go to
 ``meta``). A problem inside the record raises ``Reject(rule, pointer, message)``, which
-``pipeline.convert`` turns into a rejection; nothing here does I/O.
+``convert`` turns into a rejection; nothing here does I/O.
 """
 
 from __future__ import annotations

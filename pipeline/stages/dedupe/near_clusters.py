@@ -1,7 +1,7 @@
 """Near-duplicate clusters and conflict groups, decided exactly; what the write stage asks of them.
 
 ``decide`` goes through the Examples that share a band key with another, in order (input order,
-or longest first with ``--keep longest``). Each is compared, exactly (``pipeline.near_index``),
+or longest first with ``--keep longest``). Each is compared, exactly (``near_index``),
 with the representatives its buckets remember, and joins the most similar one at or above the
 threshold; if none, it becomes a representative itself. Members never represent, so clusters
 never chain: every member's reported similarity is to its representative, and is at least the
@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.near_index import boiler_part, side_similarity
+from pipeline.stages.dedupe.near_index import boiler_part, side_similarity
 
 REPS_PER_BUCKET = 8
 MAX_CHECKS = 32

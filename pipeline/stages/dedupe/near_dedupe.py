@@ -1,16 +1,17 @@
-"""Near-duplicate detection, the main side: settings, the run's index, and the decision.
+"""Near-duplicate detection, the main side: the run's index and the decision.
 
-Takes, in input order, the feature batches (``pipeline.near_features``) of the Examples that exact
+Takes, in input order, the feature batches (``near_features``) of the Examples that exact
 dedupe kept, and decides which of them are near copies of an earlier one and which ask the same
-as another with a different answer (conflicts).
+as another with a different answer (conflicts). Its settings (``NearSettings``) live in
+``pipeline.config``, where the run's configuration builds them.
 
 Two Examples are near copies only when their prompts are near-identical, their responses are
 near-identical, and their context (system prompt, tools) is the same after normalisation; near-
 identical means an exact Jaccard similarity at or above the threshold, on sets from which the
-boilerplate of the run is left out (``pipeline.near_index``). MinHash band keys only propose
+boilerplate of the run is left out (``near_index``). MinHash band keys only propose
 candidates; an Example joins a cluster only when its similarity to the cluster's representative,
 computed exactly on the two sets, is at least the threshold, never through a chain of members
-(``pipeline.near_clusters``). Examples whose prompts are near-identical but whose responses are
+(``near_clusters``). Examples whose prompts are near-identical but whose responses are
 not are conflicts: they are grouped (the group is kept in one split) and reported.
 """
 
@@ -23,10 +24,10 @@ from typing import Any
 import numpy as np
 
 from pipeline.config import NearSettings
-from pipeline.minhash import NUM_PERM, SEED, choose_bands
-from pipeline.near_clusters import KEEP, NearDecision, decide, fates, split_groups
-from pipeline.near_features import CHAR_GRAM, SHORT_CHARS, WORD_GRAM, list_values
-from pipeline.near_index import (
+from pipeline.stages.dedupe.minhash import NUM_PERM, SEED, choose_bands
+from pipeline.stages.dedupe.near_clusters import KEEP, NearDecision, decide, fates, split_groups
+from pipeline.stages.dedupe.near_features import CHAR_GRAM, SHORT_CHARS, WORD_GRAM, list_values
+from pipeline.stages.dedupe.near_index import (
     FLOOR,
     SHARE,
     TASK_EXAMPLES,
@@ -124,7 +125,7 @@ class NearIndex:
     def build(self, mapper: Mapper = in_process) -> None:
         """Signatures and band keys of every Example added, then the sets of those that share a
         band key with another (the only ones a decision compares)."""
-        from pipeline.near_clusters import shared_buckets
+        from pipeline.stages.dedupe.near_clusters import shared_buckets
 
         self.boilerplate = self.counter.finish()
         lsh = choose_bands(self.settings.threshold)

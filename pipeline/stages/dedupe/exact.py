@@ -9,7 +9,7 @@ one 128-bit integer per kept Example, not the records.
 With ``--dedupe-key prompt`` the key is the hash of the prompt alone (``prompt_key``: for SFT the
 messages before the last assistant turn, for preference and unpaired data the prompt messages), so
 two records that ask the same thing count as copies whatever their answers; the id is unchanged.
-Near copies are found after this stage, by ``pipeline.near_dedupe``.
+Near copies are found after this stage, by ``near_dedupe``.
 """
 
 from __future__ import annotations

@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import convert, ingest
-from pipeline.near_features import _grams, mix, normalise, side_texts, word_hashes
+from pipeline.stages import convert, ingest
+from pipeline.stages.dedupe.near_features import _grams, mix, normalise, side_texts, word_hashes
 
 NGRAM = 13
 MIN_WORDS = 5

@@ -24,7 +24,7 @@ are kept: "2+2" is not "3+3") and cut into shingles, 32-bit hashes tagged with t
 The worker side calls ``featurise_batch``: per Example the context hash, the character length of
 its sides, each side's distinct word 5-grams and, for a short side, its normalised text and its
 distinct character 4-grams, as one Arrow record batch (``feature_schema``). Everything here is
-vectorised over a batch with numpy; the main side (``pipeline.near_index``) takes it from there.
+vectorised over a batch with numpy; the main side (``near_index``) takes it from there.
 """
 
 from __future__ import annotations

@@ -23,10 +23,10 @@ from typing import Any, Protocol
 import numpy as np
 
 from pipeline.artifacts import JsonlWriter, ParquetSink, example_schema
-from pipeline.near_clusters import DUPLICATE, REJECT, ClusterMap, response_text
 from pipeline.records import rejection
 from pipeline.run_state import SourceStats
-from pipeline.split import SplitPlan, stratum_of
+from pipeline.stages.dedupe.near_clusters import DUPLICATE, REJECT, ClusterMap, response_text
+from pipeline.stages.split import SplitPlan, stratum_of
 
 SPLITS = ("train", "validation")
 
