@@ -21,11 +21,11 @@ from pathlib import Path
 import orjson
 
 from pipeline.artifacts import ExampleBatch
-from pipeline.engine import RunConfig, resolve
+from pipeline.engines.embedded import RunConfig, resolve
+from pipeline.engines.workers import STATE, assign_ids, init_worker, near_features, worker_initargs
 from pipeline.stages import convert, ingest
 from pipeline.stages.ingest import batched
 from pipeline.stages.validate import validate_record
-from pipeline.workers import STATE, assign_ids, init_worker, near_features, worker_initargs
 
 STAGES = ("parse", "convert", "render", "validate", "count", "id", "features", "rows")
 

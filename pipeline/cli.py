@@ -227,7 +227,7 @@ def run(
         ftprep run data/raw --out data/processed/sample --profile openai-chat --model gpt-4o-mini-2024-07-18
     """
     from pipeline.config import RunConfig, load_config
-    from pipeline.engine import run as run_pipeline
+    from pipeline.engines.embedded import run as run_pipeline
     from pipeline.report import run_summary
 
     _refuse_together(
@@ -279,11 +279,11 @@ def run(
                 raise UsageProblem(f"input {path} does not exist")
         settings.setdefault("out", Path("data/processed") / _default_name(settings["inputs"]))
         config = RunConfig(**settings)
-        from pipeline.progress import Bars
+        from pipeline.engines.progress import Bars
 
         progress = None if quiet or not sys.stderr.isatty() else Bars()
         if engine == "ray":
-            from pipeline.ray_engine import run as run_pipeline
+            from pipeline.engines.ray import run as run_pipeline
         try:
             result = run_pipeline(config, progress=progress)
         except KeyboardInterrupt:  # wherever it lands, no staging folder is left beside --out

@@ -211,7 +211,7 @@ def count_file(
 
 def _runner(sources: list, info: Any, tokenizer: Path | None) -> Any:
     """The engine's worker pool (in this process for small inputs), set up to count."""
-    from pipeline import engine
+    from pipeline.engines import embedded as engine
     from pipeline.stages import convert
 
     workers = engine.pool_size(sources, None)
@@ -227,8 +227,8 @@ def _count_source(src: Any, report: CountReport, info: Any, runner: Any) -> None
     every record's shape; a wrong guess is counted again with the shape of the whole file."""
     import itertools
 
+    from pipeline.engines.workers import guess_shape
     from pipeline.stages import convert, ingest
-    from pipeline.workers import guess_shape
 
     known = None
     while True:
@@ -274,7 +274,7 @@ def count_batch(
 ) -> tuple[list, collections.Counter]:
     """Worker side: (line, tokens, trained tokens) per Example, or the record's rejection, in
     input order; and the count of each record shape."""
-    from pipeline.workers import STATE, convert_items
+    from pipeline.engines.workers import STATE, convert_items
 
     counter = STATE["counter"]
     counter.new_batch()

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import cache as cache_module
 from pipeline.artifacts import ARTIFACTS
-from pipeline.engine import RunConfig, run
+from pipeline.engines import cache as cache_module
+from pipeline.engines.embedded import RunConfig, run
 from tests.conftest import many_chats, write_jsonl
 
 
@@ -132,7 +132,7 @@ def test_no_cache_reads_and_writes_nothing(inputs: list[Path], tmp_path: Path) -
 def test_an_interrupted_run_leaves_no_cache_entry(
     inputs: list[Path], tmp_path: Path, monkeypatch
 ) -> None:
-    import pipeline.engine as engine
+    import pipeline.engines.embedded as engine
 
     cache_dir = tmp_path / "cache"
 

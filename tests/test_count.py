@@ -183,8 +183,8 @@ def test_count_on_real_file_matches_the_formula():
 def test_count_on_the_worker_pool_equals_count_in_one_process(tmp_path, monkeypatch):
     """Both cores, same numbers; and a file whose first records mislead about its shape is
     counted with the shape of all its records (the plain chats lack the KTO label)."""
-    from pipeline import engine
     from pipeline.count import count_file
+    from pipeline.engines import embedded as engine
     from tests.conftest import many_chats, write_jsonl
 
     plain = [{"messages": c["messages"]} for c in many_chats(300)]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.engine import RunConfig, run
+from pipeline.engines.embedded import RunConfig, run
 from tests.conftest import SHARED_DATA, needs_shared_data, write_jsonl
 
 pytestmark = needs_shared_data

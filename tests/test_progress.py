@@ -7,7 +7,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from pipeline.cli import cli
-from pipeline.progress import Bars
+from pipeline.engines.progress import Bars
 from tests.conftest import many_chats, write_jsonl
 
 

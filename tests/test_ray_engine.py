@@ -16,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.artifacts import ARTIFACTS
-from pipeline.engine import RunConfig
-from pipeline.engine import run as run_embedded
+from pipeline.engines.embedded import RunConfig
+from pipeline.engines.embedded import run as run_embedded
 from tests.conftest import chat, write_jsonl
 from tests.test_run import assert_conserved, read_jsonl, run_cli
 
@@ -148,7 +148,7 @@ def test_ray_run_matches_the_embedded_engine(inputs: list[Path], tmp_path: Path)
 def test_prompt_key_stratified_size_split_matches(inputs: list[Path], tmp_path: Path) -> None:
     """The other dedupe key (copies point at the kept copy's id) and the order-dependent split
     (stratified, exact size), in small batches that straddle the file boundary."""
-    from pipeline.ray_engine import run as run_ray
+    from pipeline.engines.ray import run as run_ray
 
     options = dict(
         dedupe_key="prompt", near_dupes="off", stratify_by="source", val_size=37, batch_size=50
@@ -173,7 +173,7 @@ def test_prompt_key_stratified_size_split_matches(inputs: list[Path], tmp_path: 
 def test_first_copies_is_the_minimum_seq_of_each_repeated_key(keys, rnd) -> None:
     import ray.data
 
-    from pipeline.ray_engine import _data_context, first_copies
+    from pipeline.engines.ray import _data_context, first_copies
 
     rows = [{"seq": i * 3, "key": k, "status": "kept"} for i, k in enumerate(keys)]
     rows.append({"seq": -1, "key": None, "status": "rejected"})
@@ -197,7 +197,7 @@ def test_without_ray_the_engine_is_a_usage_error(
 def test_an_unreachable_cluster_address_fails_fast() -> None:
     import socket
 
-    from pipeline.ray_engine import _check_reachable
+    from pipeline.engines.ray import _check_reachable
 
     with socket.socket() as s:  # a port that was free a moment ago
         s.bind(("127.0.0.1", 0))
@@ -215,7 +215,7 @@ def test_a_misleading_first_batch_gets_the_shape_of_the_whole_file(tmp_path: Pat
     plain = [{"messages": c["messages"]} for c in many_chats(300)]
     labelled = [{**c, "label": True} for c in many_chats(700, start=300)]
     path = write_jsonl(tmp_path / "mixed.jsonl", plain + labelled)
-    from pipeline.ray_engine import run as run_ray
+    from pipeline.engines.ray import run as run_ray
 
     run_embedded(RunConfig(inputs=[path], out=tmp_path / "embedded", batch_size=100))
     manifest = run_ray(RunConfig(inputs=[path], out=tmp_path / "ray", batch_size=100)).manifest

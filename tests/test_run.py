@@ -138,7 +138,7 @@ def test_batch_size_leaves_no_trace_in_the_artifacts(tmp_path: Path) -> None:
     """Parquet row groups are written from contiguous columns, so the bytes do not depend on how
     the rows came in batches (nor, by the same token, on the engine). The texts are long enough
     to outgrow Parquet's dictionary page, whose fallback point otherwise moved with the batches."""
-    from pipeline.engine import RunConfig, run
+    from pipeline.engines.embedded import RunConfig, run
 
     chats = many_chats(2600)
     for c in chats:
@@ -158,7 +158,7 @@ def test_parquet_dictionary_encodes_repeated_values_only(tmp_path: Path) -> None
     no dictionary built and abandoned."""
     import pyarrow.parquet as pq
 
-    from pipeline.engine import RunConfig, run
+    from pipeline.engines.embedded import RunConfig, run
 
     data = write_jsonl(tmp_path / "in.jsonl", many_chats(50))
     run(RunConfig(inputs=[data], out=tmp_path / "out", use_cache=False))
@@ -366,7 +366,7 @@ def test_interrupted_run_leaves_previous_artifacts(tmp_path: Path, monkeypatch) 
     assert run_cli("run", str(data), "--out", str(out))[0] == 0
     before = {p.name: p.read_bytes() for p in out.iterdir()}
 
-    import pipeline.engine as engine
+    import pipeline.engines.embedded as engine
 
     def boom(*args, **kwargs):
         raise KeyboardInterrupt
@@ -449,7 +449,7 @@ def test_validate_reports_a_too_deep_line_and_goes_on(tmp_path: Path) -> None:
 def test_a_record_that_breaks_the_batch_featuriser_costs_only_itself(
     tmp_path: Path, monkeypatch
 ) -> None:
-    from pipeline import workers
+    from pipeline.engines import workers
 
     real = workers.featurise_batch
 
@@ -467,7 +467,7 @@ def test_a_record_that_breaks_the_batch_featuriser_costs_only_itself(
 def test_batches_made_only_of_exact_copies(tmp_path: Path) -> None:
     """Exact copies stay in the spill, marked; a batch of nothing else writes nothing, and the
     rows after it still line up with their near-duplicate features and splits."""
-    from pipeline.engine import RunConfig, run
+    from pipeline.engines.embedded import RunConfig, run
 
     originals = many_chats(6)
     records = originals[:2] + originals[:2] + originals[2:4] + originals[2:4] + originals[4:]
@@ -546,7 +546,7 @@ def test_console_script_turns_io_errors_and_bugs_into_one_line(tmp_path: Path) -
         "whose parent you can write to\n",
     )
     bug = (
-        "import sys, pipeline.engine as e\n"
+        "import sys, pipeline.engines.embedded as e\n"
         "def broken(*a, **k): raise KeyError('boom')\n"
         "e.write_splits = broken\n"
         "from pipeline.cli import main\n"
@@ -628,7 +628,7 @@ def test_files_a_folder_holds_but_no_reader_takes_are_named(tmp_path: Path) -> N
 def test_a_failed_run_leaves_no_partial_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pipeline import engine
+    from pipeline.engines import embedded as engine
 
     def fail(*args, **kwargs):
         raise RuntimeError("disk full")

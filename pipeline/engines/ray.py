@@ -33,9 +33,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
-from pipeline import engine, workers
 from pipeline.artifacts import example_schema, publish, staging_dir
 from pipeline.config import RunConfig
+from pipeline.engines import embedded as engine
+from pipeline.engines import workers
 from pipeline.manifest import write_manifest
 from pipeline.run_state import RunResult, SourceStats
 from pipeline.stages import convert, ingest

@@ -45,7 +45,7 @@ def default_dir() -> Path:
 def code_version() -> str:
     """A hash of every module and schema of the installed ftprep."""
     digest = hashlib.sha256()
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]  # pipeline/, with every sub-package
     files = sorted(package.rglob("*.py"))
     schemas = resources.files("pipeline.schemas")
     for path in files:

@@ -1,6 +1,6 @@
 """The embedded engine: runs the stages over every input, on all cores, in bounded memory.
 
-Per input file, one pass streams batches through the per-record stages (``pipeline.workers``:
+Per input file, one pass streams batches through the per-record stages (``workers``:
 read, convert, validate, count, featurise) in a process pool, in input order; a plain JSONL file
 is handed to the workers as byte ranges of lines, which they read themselves. An input whose
 content, settings and code are unchanged is replayed from the stage cache instead. A file's shape
@@ -30,6 +30,13 @@ from typing import Any
 
 from pipeline.artifacts import ARTIFACTS, OPTIONAL_ARTIFACTS, JsonlWriter, publish, staging_dir
 from pipeline.config import NearSettings, RunConfig
+from pipeline.engines.workers import (
+    BatchResult,
+    guess_shape,
+    init_worker,
+    process_batch_arrow,
+    worker_initargs,
+)
 from pipeline.manifest import build_manifest, write_manifest
 from pipeline.profiles.models import ModelInfo, model_for_profile
 from pipeline.profiles.profiles import Profile, get_profile, load_schema
@@ -47,13 +54,6 @@ from pipeline.stages.verdict import (
     training_minimum,
 )
 from pipeline.stages.write import Spill, write_splits
-from pipeline.workers import (
-    BatchResult,
-    guess_shape,
-    init_worker,
-    process_batch_arrow,
-    worker_initargs,
-)
 
 INLINE_BYTES = 4_000_000  # inputs smaller than this run in-process: workers would cost more
 
@@ -231,7 +231,7 @@ def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> Run
     try:
         if workers > 1 and not (config.use_cache and (config.out / "manifest.json").exists()):
             runner.start()  # a first run into this folder: the stages will most likely run
-        from pipeline.cache import content_hash, content_key
+        from pipeline.engines.cache import content_hash, content_key
 
         source_keys = [cache.key(src.name, content_key(src.path)) for src in sources]
         run_key = _run_key(config, cache, source_keys, skipped)
@@ -384,7 +384,7 @@ def _take(result: BatchResult, st: SourceStats, tally: Tally, index: ExactIndex)
 
 def _relinked(results: Iterator[BatchResult], folder: Path, rows_prefix: Path) -> Iterator:
     """A cache entry's batches, their rows files linked (or copied) into the spill first."""
-    from pipeline.cache import link_or_copy
+    from pipeline.engines.cache import link_or_copy
 
     names = {}
     for path in sorted(folder.glob("*.arrow")):
@@ -603,7 +603,7 @@ def load_evals(config: RunConfig) -> Any:
 
 def _stage_cache(config: RunConfig, profile: Profile, info: ModelInfo, near: NearSettings):
     """The per-input cache, keyed by everything the per-record stages read."""
-    from pipeline.cache import StageCache, content_key, default_dir
+    from pipeline.engines.cache import StageCache, content_key, default_dir
 
     tokenizer = None
     if config.tokenizer:
@@ -632,7 +632,7 @@ def _stage_cache(config: RunConfig, profile: Profile, info: ModelInfo, near: Nea
 
 
 def _run_key(config: RunConfig, cache: Any, source_keys: list[str], skipped: list[str]) -> str:
-    from pipeline.cache import fingerprint
+    from pipeline.engines.cache import fingerprint
 
     public = config.public()
     public.pop("max_rejected_share")  # decides the exit code only
