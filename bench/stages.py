@@ -21,7 +21,8 @@ from pathlib import Path
 import orjson
 
 from pipeline.artifacts import ExampleBatch
-from pipeline.engines.embedded import RunConfig, resolve
+from pipeline.config import RunConfig
+from pipeline.engines.prepare import resolve
 from pipeline.engines.workers import STATE, assign_ids, init_worker, near_features, worker_initargs
 from pipeline.stages import convert, ingest
 from pipeline.stages.ingest import batched

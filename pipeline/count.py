@@ -211,15 +211,15 @@ def count_file(
 
 def _runner(sources: list, info: Any, tokenizer: Path | None) -> Any:
     """The engine's worker pool (in this process for small inputs), set up to count."""
-    from pipeline.engines import embedded as engine
+    from pipeline.engines.runner import Runner, pool_size
     from pipeline.stages import convert
 
-    workers = engine.pool_size(sources, None)
+    workers = pool_size(sources, None)
     initargs = (
         "openai-chat", info.encoding, convert.ConvertOptions(), info.max_tokens, "flag",
         str(tokenizer) if tokenizer else None, None,
     )  # fmt: skip
-    return engine.Runner(workers, initargs)  # in this process, it sets the worker state up
+    return Runner(workers, initargs)  # in this process, it sets the worker state up
 
 
 def _count_source(src: Any, report: CountReport, info: Any, runner: Any) -> None:

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from pipeline.artifacts import ARTIFACTS
+from pipeline.config import RunConfig
 from pipeline.engines import cache as cache_module
-from pipeline.engines.embedded import RunConfig, run
+from pipeline.engines.embedded import run
 from tests.conftest import many_chats, write_jsonl
 
 
@@ -132,14 +133,14 @@ def test_no_cache_reads_and_writes_nothing(inputs: list[Path], tmp_path: Path) -
 def test_an_interrupted_run_leaves_no_cache_entry(
     inputs: list[Path], tmp_path: Path, monkeypatch
 ) -> None:
-    import pipeline.engines.embedded as engine
+    import pipeline.engines.tally as tally
 
     cache_dir = tmp_path / "cache"
 
     def boom(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(engine, "duplicate_record", boom)  # fails while the second input streams
+    monkeypatch.setattr(tally, "duplicate_record", boom)  # fails while the second input streams
     with pytest.raises(KeyboardInterrupt):
         run(RunConfig(inputs=inputs, out=tmp_path / "o", cache_dir=cache_dir))
     entries = [p for p in cache_dir.iterdir()]

@@ -184,7 +184,7 @@ def test_count_on_the_worker_pool_equals_count_in_one_process(tmp_path, monkeypa
     """Both cores, same numbers; and a file whose first records mislead about its shape is
     counted with the shape of all its records (the plain chats lack the KTO label)."""
     from pipeline.count import count_file
-    from pipeline.engines import embedded as engine
+    from pipeline.engines import runner
     from tests.conftest import many_chats, write_jsonl
 
     plain = [{"messages": c["messages"]} for c in many_chats(300)]
@@ -193,7 +193,7 @@ def test_count_on_the_worker_pool_equals_count_in_one_process(tmp_path, monkeypa
     with open(path, "a", encoding="utf-8") as f:
         f.write('{"broken\n')
     inline = count_file(path, model="gpt-4o-mini-2024-07-18").as_dict()
-    monkeypatch.setattr(engine, "INLINE_BYTES", 0)  # the pool, even for a small file
+    monkeypatch.setattr(runner, "INLINE_BYTES", 0)  # the pool, even for a small file
     pooled = count_file(path, model="gpt-4o-mini-2024-07-18")
     assert pooled.as_dict() == inline
     assert pooled.examples == 700

@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from pipeline.artifacts import example_schema
 from pipeline.cli import cli
 from pipeline.config import GATE_DEFAULTS as DEFAULTS
-from pipeline.engines.embedded import RunConfig
+from pipeline.config import RunConfig
 from pipeline.engines.embedded import run as run_pipeline
 from pipeline.gate import CRITICAL, INFO, WARNING, derive_suite, run_gate
 

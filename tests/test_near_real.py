@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.engines.embedded import RunConfig, run
+from pipeline.config import RunConfig
+from pipeline.engines.embedded import run
 from tests.conftest import SHARED_DATA, needs_shared_data, write_jsonl
 
 pytestmark = needs_shared_data

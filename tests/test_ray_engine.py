@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.artifacts import ARTIFACTS
-from pipeline.engines.embedded import RunConfig
+from pipeline.config import RunConfig
 from pipeline.engines.embedded import run as run_embedded
 from tests.conftest import chat, write_jsonl
 from tests.test_run import assert_conserved, read_jsonl, run_cli

@@ -138,7 +138,8 @@ def test_batch_size_leaves_no_trace_in_the_artifacts(tmp_path: Path) -> None:
     """Parquet row groups are written from contiguous columns, so the bytes do not depend on how
     the rows came in batches (nor, by the same token, on the engine). The texts are long enough
     to outgrow Parquet's dictionary page, whose fallback point otherwise moved with the batches."""
-    from pipeline.engines.embedded import RunConfig, run
+    from pipeline.config import RunConfig
+    from pipeline.engines.embedded import run
 
     chats = many_chats(2600)
     for c in chats:
@@ -158,7 +159,8 @@ def test_parquet_dictionary_encodes_repeated_values_only(tmp_path: Path) -> None
     no dictionary built and abandoned."""
     import pyarrow.parquet as pq
 
-    from pipeline.engines.embedded import RunConfig, run
+    from pipeline.config import RunConfig
+    from pipeline.engines.embedded import run
 
     data = write_jsonl(tmp_path / "in.jsonl", many_chats(50))
     run(RunConfig(inputs=[data], out=tmp_path / "out", use_cache=False))
@@ -367,11 +369,12 @@ def test_interrupted_run_leaves_previous_artifacts(tmp_path: Path, monkeypatch) 
     before = {p.name: p.read_bytes() for p in out.iterdir()}
 
     import pipeline.engines.embedded as engine
+    import pipeline.engines.tally as tally
 
     def boom(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(engine, "write_splits", boom)
+    monkeypatch.setattr(tally, "write_splits", boom)
     with pytest.raises(KeyboardInterrupt):
         engine.run(engine.RunConfig(inputs=[data], out=out, seed=1))  # a new run, not up to date
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
@@ -467,7 +470,8 @@ def test_a_record_that_breaks_the_batch_featuriser_costs_only_itself(
 def test_batches_made_only_of_exact_copies(tmp_path: Path) -> None:
     """Exact copies stay in the spill, marked; a batch of nothing else writes nothing, and the
     rows after it still line up with their near-duplicate features and splits."""
-    from pipeline.engines.embedded import RunConfig, run
+    from pipeline.config import RunConfig
+    from pipeline.engines.embedded import run
 
     originals = many_chats(6)
     records = originals[:2] + originals[:2] + originals[2:4] + originals[2:4] + originals[4:]
@@ -546,7 +550,7 @@ def test_console_script_turns_io_errors_and_bugs_into_one_line(tmp_path: Path) -
         "whose parent you can write to\n",
     )
     bug = (
-        "import sys, pipeline.engines.embedded as e\n"
+        "import sys, pipeline.engines.tally as e\n"
         "def broken(*a, **k): raise KeyError('boom')\n"
         "e.write_splits = broken\n"
         "from pipeline.cli import main\n"

@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.engines.embedded import RunConfig, run
+from pipeline.config import RunConfig
+from pipeline.engines.embedded import run
 from pipeline.leakage import find_leakage
 from pipeline.stages.split import SplitPlan, largest_remainder
 

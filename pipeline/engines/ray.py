@@ -35,8 +35,9 @@ from typing import Any
 
 from pipeline.artifacts import example_schema, publish, staging_dir
 from pipeline.config import RunConfig
-from pipeline.engines import embedded as engine
 from pipeline.engines import workers
+from pipeline.engines.prepare import load_evals, resolve
+from pipeline.engines.tally import Tally
 from pipeline.manifest import write_manifest
 from pipeline.run_state import RunResult, SourceStats
 from pipeline.stages import convert, ingest
@@ -314,10 +315,10 @@ def first_copies(ray: Any, processed: Any, partitions: int) -> dict[str, int]:
 
 
 def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> RunResult:
-    profile, info, sources, skipped = engine.resolve(config)  # usage problems before Ray starts
+    profile, info, sources, skipped = resolve(config)  # usage problems before Ray starts
     near = config.near_settings()
     ray = _import_ray()
-    evals = engine.load_evals(config)
+    evals = load_evals(config)
     initargs = workers.worker_initargs(config, profile, info, near, evals)
     session = _Session(ray, config.workers)
     try:
@@ -408,7 +409,7 @@ def _in_order(processed: Any) -> Iterator[Any]:
 
 
 def _take(
-    tally: engine.Tally,
+    tally: Tally,
     st: SourceStats,
     rec: dict,
     seq: int,
@@ -456,7 +457,7 @@ def _write(
     import pyarrow as pa
 
     by_name = {st.name: st for st in stats}
-    tally = engine.Tally(config, staging, near, evals)
+    tally = Tally(config, staging, near, evals)
     tally.stats = stats
     kept_first: dict[str, tuple] = {}  # only keys that have copies
     advance = getattr(progress, "advance", None)
