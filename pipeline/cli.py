@@ -30,14 +30,9 @@ class _Path(click.Path):
 
 
 def _usage_errors():
-    from pipeline.config import ConfigError
-    from pipeline.profiles.models import UnknownModel
-    from pipeline.profiles.profiles import ProfileError
-    from pipeline.stages.ingest import InputError
-    from pipeline.stages.length import PolicyError
-    from pipeline.stages.tokens import TokenizerError
+    from pipeline.commands.usage import usage_errors
 
-    return (ConfigError, InputError, UnknownModel, ProfileError, TokenizerError, PolicyError)
+    return usage_errors()
 
 
 def debug() -> bool:
@@ -226,9 +221,13 @@ def run(
 
         ftprep run data/raw --out data/processed/sample --profile openai-chat --model gpt-4o-mini-2024-07-18
     """
-    from pipeline.config import RunConfig, load_config
-    from pipeline.engines.embedded import run as run_pipeline
-    from pipeline.report import run_summary
+    from pipeline.commands.run import (
+        execute,
+        run_config,
+        summary_text,
+        threshold_failures,
+        verdict_lines,
+    )
 
     _refuse_together(
         ("--val-ratio", val_ratio, "--val-size", val_size, "give a share or an exact count"),
@@ -241,98 +240,50 @@ def run(
             "the stage cache is not used with --engine ray: drop --cache-dir",
         ),
     )
+    given = {
+        "inputs": [Path(p) for p in inputs] or None,
+        "out": out,
+        "profile": profile,
+        "model": model,
+        "val_ratio": val_ratio,
+        "val_size": val_size,
+        "seed": seed,
+        "system_prompt": system_prompt,
+        "max_rejected_share": max_rejected_share,
+        "workers": workers,
+        "near_dupes": near_dupes,
+        "near_threshold": near_threshold,
+        "keep": keep,
+        "dedupe_key": dedupe_key,
+        "conflicts": conflicts,
+        "max_duplicate_share": max_duplicate_share,
+        "decontaminate": [Path(p) for p in eval_sets] or None,
+        "contaminated": contaminated,
+        "stratify_by": stratify_by,
+        "length_policy": length_policy,
+        "max_tokens": max_tokens,
+        "tokenizer": str(tokenizer) if tokenizer else None,
+        "cache_dir": cache_dir,
+        "use_cache": False if no_cache else None,
+    }
     try:
-        settings = load_config(config_path) if config_path else {}
-        settings.pop("gate", None)
-        _settle_split_size(settings, val_ratio, val_size, config_path)
-        given = {
-            "inputs": [Path(p) for p in inputs] or None,
-            "out": out,
-            "profile": profile,
-            "model": model,
-            "val_ratio": val_ratio,
-            "val_size": val_size,
-            "seed": seed,
-            "system_prompt": system_prompt,
-            "max_rejected_share": max_rejected_share,
-            "workers": workers,
-            "near_dupes": near_dupes,
-            "near_threshold": near_threshold,
-            "keep": keep,
-            "dedupe_key": dedupe_key,
-            "conflicts": conflicts,
-            "max_duplicate_share": max_duplicate_share,
-            "decontaminate": [Path(p) for p in eval_sets] or None,
-            "contaminated": contaminated,
-            "stratify_by": stratify_by,
-            "length_policy": length_policy,
-            "max_tokens": max_tokens,
-            "tokenizer": str(tokenizer) if tokenizer else None,
-            "cache_dir": cache_dir,
-            "use_cache": False if no_cache else None,
-        }
-        settings.update({k: v for k, v in given.items() if v is not None})
-        if not settings.get("inputs"):
-            raise UsageProblem("no inputs: name files or folders, or give --config with run.inputs")
-        for path in settings["inputs"]:
-            if not Path(path).exists():
-                raise UsageProblem(f"input {path} does not exist")
-        settings.setdefault("out", Path("data/processed") / _default_name(settings["inputs"]))
-        config = RunConfig(**settings)
-        from pipeline.engines.progress import Bars
-
-        progress = None if quiet or not sys.stderr.isatty() else Bars()
-        if engine == "ray":
-            from pipeline.engines.ray import run as run_pipeline
-        try:
-            result = run_pipeline(config, progress=progress)
-        except KeyboardInterrupt:  # wherever it lands, no staging folder is left beside --out
-            import shutil
-
-            from pipeline.artifacts import staging_path
-
-            shutil.rmtree(staging_path(config.out), ignore_errors=True)
-            raise
-        finally:
-            if progress is not None:
-                progress.close()
+        config = run_config(config_path, given, val_ratio, val_size)
+        result = execute(config, engine, quiet)
     except _usage_errors() as exc:
         raise UsageProblem(str(exc)) from None
     if fmt == "json":
         _echo_json(result.manifest)
     elif not quiet:
-        click.echo(run_summary(result.manifest, str(config.out)))
-        from pipeline.stages.length import summary_lines
-
-        for text in summary_lines(
-            result.manifest.get("length"), result.manifest["tokens"]["over_limit"]
-        ):
-            click.echo(text)
-        click.echo(_cache_line(result))
+        click.echo(summary_text(result, config))
     failed = False
     verdict = result.manifest.get("verdict") or {"ok": True}
     if not verdict["ok"]:
         if quiet or fmt == "json":
-            from pipeline.report import verdict_lines
-
             for text in verdict_lines(result.manifest):
                 click.echo(text.strip(), err=True)
         failed = True
-    limit = config.max_rejected_share
-    if limit is not None and result.rejected_share > limit:
-        click.echo(
-            f"ftprep: {result.rejected_share:.1%} of records were rejected, over --max-rejected-share {limit:.1%}; "
-            f"see {config.out / 'rejected.jsonl'}",
-            err=True,
-        )
-        failed = True
-    limit = config.max_duplicate_share
-    if limit is not None and result.duplicate_share > limit:
-        click.echo(
-            f"ftprep: {result.duplicate_share:.1%} of records were removed as duplicates, over "
-            f"--max-duplicate-share {limit:.1%}; see {config.out / 'duplicates.jsonl'}",
-            err=True,
-        )
+    for message in threshold_failures(result, config):
+        click.echo(message, err=True)
         failed = True
     if failed:
         sys.exit(1)
@@ -345,37 +296,10 @@ def _refuse_together(*pairs: tuple) -> None:
             raise UsageProblem(f"{first} and {second} were both given: {what}")
 
 
-def _settle_split_size(settings: dict, val_ratio, val_size, config_path) -> None:
-    """A flag overrides the config file's other way of sizing validation; both in the file is a
-    usage problem."""
-    if val_ratio is not None:
-        settings.pop("val_size", None)
-    elif val_size is not None:
-        settings.pop("val_ratio", None)
-    elif "val_ratio" in settings and "val_size" in settings:
-        raise UsageProblem(
-            f"{config_path}: run.val_ratio and run.val_size are both set: keep one (a share or "
-            "an exact count)"
-        )
-
-
 def _echo_json(value) -> None:
     import orjson
 
     click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
-
-
-def _cache_line(result) -> str:
-    if result.up_to_date:
-        return "  cache     up to date: inputs, settings and code unchanged since this folder was written"
-    hits, total = result.cache_hits, result.cache_hits + result.cache_misses
-    return f"  cache     {hits} of {total} input(s) reused from the stage cache"
-
-
-def _default_name(inputs: list[Path]) -> str:
-    first = Path(inputs[0])
-    name = first.name.split(".")[0] if first.is_file() else first.name
-    return name or "run"
 
 
 @cli.command()
@@ -420,24 +344,18 @@ def validate(files, profile, validation_files, model, fmt, max_errors, strict) -
 
         ftprep validate train.jsonl --validation-file valid.jsonl --profile openai-chat
     """
-    from pipeline.formats import RENDERERS
-    from pipeline.profiles.profiles import get_profile
-    from pipeline.validate_files import auto_note, choose_profile, validate_files
+    from pipeline.commands.validate import RENDERERS, check_files
 
     if not files and not validation_files:
         raise UsageProblem(
             "no files: name the files to check (validation files with --validation-file)"
         )
     try:
-        if profile == "auto":
-            chosen, reason = choose_profile([*files, *validation_files])
-        else:
-            chosen = get_profile(profile)
-        report = validate_files(list(files), chosen, model, max_errors, list(validation_files))
+        report, note = check_files(files, profile, validation_files, model, max_errors)
     except _usage_errors() as exc:
         raise UsageProblem(str(exc)) from None
-    if profile == "auto":
-        click.echo(auto_note(chosen, reason, report), err=True)
+    if note:
+        click.echo(note, err=True)
     click.echo(RENDERERS[fmt](report, strict))
     sys.exit(0 if report.ok(strict) else 1)
 
@@ -473,21 +391,13 @@ def count(file, model, tokenizer, epochs, price, max_tokens, fmt) -> None:
 
         ftprep count train.jsonl --model gpt-4o-mini-2024-07-18 --format json
     """
-    from pipeline.count import count_file
+    from pipeline.commands.count import count_file, count_target
 
-    if not file.exists():
-        raise UsageProblem(f"{file} does not exist")
-    if file.is_dir() and (file / "manifest.json").is_file():  # a run's folder: its training file
-        if not (file / "train.jsonl").is_file():
-            raise UsageProblem(f"{file} is an ftprep run with no train.jsonl: nothing to count")
-        click.echo(
-            f"ftprep count: {file} is an ftprep run: counting its train.jsonl, the file that is "
-            "trained and billed (name validation.jsonl to count it too)",
-            err=True,
-        )
-        file = file / "train.jsonl"
     try:
-        report = count_file(file, model, epochs, price, tokenizer, max_tokens)
+        target, note = count_target(file)
+        if note:
+            click.echo(note, err=True)
+        report = count_file(target, model, epochs, price, tokenizer, max_tokens)
     except _usage_errors() as exc:
         raise UsageProblem(str(exc)) from None
     if fmt == "json":
@@ -537,7 +447,7 @@ def leakage(train, validation, against, near_threshold, dedupe_key, fmt) -> None
 
         ftprep leakage train.jsonl validation.jsonl --against gsm8k_test.jsonl --format json
     """
-    from pipeline.leakage import find_leakage
+    from pipeline.commands.leakage import find_leakage, require_records
 
     if validation is None and not against:
         raise UsageProblem("give a VALIDATION file to compare with, or --against EVAL, or both")
@@ -545,14 +455,9 @@ def leakage(train, validation, against, near_threshold, dedupe_key, fmt) -> None
         report = find_leakage(
             train, validation, near_threshold, dedupe_key, against=list(against) or None
         )
+        require_records(report)
     except _usage_errors() as exc:
         raise UsageProblem(str(exc)) from None
-    for side in (report.train, report.validation):
-        if side is not None and side.skipped and side.skipped == side.records:
-            raise UsageProblem(
-                f"{side.path}: none of its {side.skipped:,} record(s) could be read, so nothing "
-                "was compared; check the file (`ftprep validate` says what is wrong)"
-            )
     if fmt == "json":
         _echo_json(report.as_dict())
     else:
@@ -568,7 +473,7 @@ def profiles() -> None:
 
         ftprep profiles
     """
-    from pipeline.profiles.profiles import profiles_table
+    from pipeline.commands.profiles import profiles_table
 
     click.echo(profiles_table())
 
@@ -599,14 +504,13 @@ def gate(run_dir, config_path, fmt) -> None:
 
         ftprep gate data/processed/sample --config ftprep.toml --format junit > gate.xml
     """
-    from pipeline.config import ConfigError, load_config
-    from pipeline.gate import GateError, run_gate
-    from pipeline.gate_report import render_json, render_junit, render_text
+    from pipeline.commands.gate import gate_settings, run_gate
+    from pipeline.commands.gate_report import render_json, render_junit, render_text
+    from pipeline.commands.usage import gate_errors
 
     try:
-        settings = load_config(config_path).get("gate", {}) if config_path else {}
-        result = run_gate(run_dir, settings)
-    except (ConfigError, GateError) as exc:
+        result = run_gate(run_dir, gate_settings(config_path))
+    except gate_errors() as exc:
         raise UsageProblem(str(exc)) from None
     render = {"text": render_text, "json": render_json, "junit": render_junit}[fmt]
     click.echo(render(result))

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import cli
-from pipeline.count import default_epochs, distribution
+from pipeline.commands.count import default_epochs, distribution
 from pipeline.profiles.prices import PRICES, training_price
 from pipeline.stages.tokens import get_encoding
 
@@ -183,7 +183,7 @@ def test_count_on_real_file_matches_the_formula():
 def test_count_on_the_worker_pool_equals_count_in_one_process(tmp_path, monkeypatch):
     """Both cores, same numbers; and a file whose first records mislead about its shape is
     counted with the shape of all its records (the plain chats lack the KTO label)."""
-    from pipeline.count import count_file
+    from pipeline.commands.count import count_file
     from pipeline.engines import runner
     from tests.conftest import many_chats, write_jsonl
 

@@ -20,10 +20,10 @@ from click.testing import CliRunner
 
 from pipeline.artifacts import example_schema
 from pipeline.cli import cli
+from pipeline.commands.gate import CRITICAL, INFO, WARNING, derive_suite, run_gate
 from pipeline.config import GATE_DEFAULTS as DEFAULTS
 from pipeline.config import RunConfig
 from pipeline.engines.embedded import run as run_pipeline
-from pipeline.gate import CRITICAL, INFO, WARNING, derive_suite, run_gate
 
 VAL_SIZE = 6
 

@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from pipeline.cli import cli
+from pipeline.commands.validate import choose_profile, validate_files
 from pipeline.findings import ERROR
 from pipeline.profiles.profiles import PROFILES, get_profile, load_schema
 from pipeline.stages.validate import accepts_plain_lines
-from pipeline.validate_files import choose_profile, validate_files
 from tests.conftest import SHARED_DATA, needs_shared_data, write_jsonl
 
 CASES = Path(__file__).parent / "cases"

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pipeline.commands.leakage import find_leakage
 from pipeline.config import RunConfig
 from pipeline.engines.embedded import run
-from pipeline.leakage import find_leakage
 from pipeline.stages.split import SplitPlan, largest_remainder
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from pipeline.artifacts import ExampleBatch
-from pipeline.config import NearSettings, RunConfig
+from pipeline.config import ConvertOptions, NearSettings, RunConfig
 from pipeline.profiles.models import ModelInfo
 from pipeline.profiles.profiles import Profile, get_profile
 from pipeline.profiles.render import Unrenderable
@@ -41,7 +41,7 @@ STATE: dict[str, Any] = {}
 def init_worker(
     profile_name: str,
     encoding: str,
-    options: convert.ConvertOptions,
+    options: ConvertOptions,
     limit: int | None,
     length_policy: str = "flag",
     tokenizer: str | None = None,
@@ -87,7 +87,7 @@ def worker_initargs(
     )
 
 
-def count_shapes(source: str, items: list, options: convert.ConvertOptions) -> collections.Counter:
+def count_shapes(source: str, items: list, options: ConvertOptions) -> collections.Counter:
     """How many records of each shape a batch of raw items holds (unparseable ones aside)."""
     counts: collections.Counter = collections.Counter()
     for item in items:
@@ -97,7 +97,7 @@ def count_shapes(source: str, items: list, options: convert.ConvertOptions) -> c
     return counts
 
 
-def guess_shape(source: str, first: list, options: convert.ConvertOptions) -> str | None:
+def guess_shape(source: str, first: list, options: ConvertOptions) -> str | None:
     """The shape of an input as its first batch shows it (to be confirmed by all its records)."""
     return convert.choose_file_shape(count_shapes(source, first, options))[0]
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.config import ConvertOptions
 from pipeline.stages import convert, ingest
 from pipeline.stages.dedupe.near_features import _grams, mix, normalise, side_texts, word_hashes
 
@@ -54,7 +55,7 @@ class EvalIndex:
     owners: list[np.ndarray] = field(default_factory=list)  # per table: item of each hash
 
     @classmethod
-    def from_paths(cls, paths: list[Path], options: convert.ConvertOptions) -> EvalIndex:
+    def from_paths(cls, paths: list[Path], options: ConvertOptions) -> EvalIndex:
         index = cls()
         grams: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
         for path in paths:
@@ -149,7 +150,7 @@ class EvalIndex:
         }
 
 
-def _eval_texts(path: Path, eval_set: EvalSet, options: convert.ConvertOptions):
+def _eval_texts(path: Path, eval_set: EvalSet, options: ConvertOptions):
     """(source, line, text) of every eval item under ``path``."""
     for src in ingest.discover(path, str(path)):
         counts: collections.Counter = collections.Counter()
@@ -189,7 +190,7 @@ def prompt_texts(examples: list[dict[str, Any]]) -> list[str]:
     return [side_texts(ex)[1] for ex in examples]
 
 
-def load(paths: list[Path] | None, options: convert.ConvertOptions) -> EvalIndex | None:
+def load(paths: list[Path] | None, options: ConvertOptions) -> EvalIndex | None:
     """The index of the eval files a run names, or None."""
     if not paths:
         return None

@@ -1,8 +1,124 @@
-"""Human summaries of a run, kept apart from the engine so the library never prints."""
+"""``ftprep run``: the run's settings, the engine that runs it, and what it says afterwards.
+
+``run_config`` merges the config file's ``[run]`` table with the flags given (a flag wins);
+``execute`` runs the embedded or the Ray engine, with progress bars on a terminal; the summary
+(``summary_text``: where every record went, the length policy's lines, the cache) and the reasons
+for exit 1 (``threshold_failures``) are text here, kept apart from the engines, so the library
+never prints.
+"""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any
+
+from pipeline.config import ConfigError, RunConfig, load_config
+from pipeline.run_state import RunResult
+
+
+def run_config(
+    config_path: Path | None,
+    given: dict[str, Any],
+    val_ratio: float | None,
+    val_size: int | None,
+) -> RunConfig:
+    """The run's settings: the config file's (when given) with the flags ``given`` over them (a
+    None value was not given). ConfigError for a usage problem (exit 2)."""
+    settings = load_config(config_path) if config_path else {}
+    settings.pop("gate", None)
+    _settle_split_size(settings, val_ratio, val_size, config_path)
+    settings.update({k: v for k, v in given.items() if v is not None})
+    if not settings.get("inputs"):
+        raise ConfigError("no inputs: name files or folders, or give --config with run.inputs")
+    for path in settings["inputs"]:
+        if not Path(path).exists():
+            raise ConfigError(f"input {path} does not exist")
+    settings.setdefault("out", Path("data/processed") / _default_name(settings["inputs"]))
+    return RunConfig(**settings)
+
+
+def _settle_split_size(settings: dict, val_ratio, val_size, config_path) -> None:
+    """A flag overrides the config file's other way of sizing validation; both in the file is a
+    usage problem."""
+    if val_ratio is not None:
+        settings.pop("val_size", None)
+    elif val_size is not None:
+        settings.pop("val_ratio", None)
+    elif "val_ratio" in settings and "val_size" in settings:
+        raise ConfigError(
+            f"{config_path}: run.val_ratio and run.val_size are both set: keep one (a share or "
+            "an exact count)"
+        )
+
+
+def _default_name(inputs: list[Path]) -> str:
+    first = Path(inputs[0])
+    name = first.name.split(".")[0] if first.is_file() else first.name
+    return name or "run"
+
+
+def execute(config: RunConfig, engine: str = "embedded", quiet: bool = False) -> RunResult:
+    """Run with the engine asked for, with progress bars when stderr is a terminal (and not
+    ``quiet``); an interrupt, wherever it lands, leaves no staging folder beside --out."""
+    from pipeline.engines.embedded import run as run_pipeline
+    from pipeline.engines.progress import Bars
+
+    progress = None if quiet or not sys.stderr.isatty() else Bars()
+    if engine == "ray":
+        from pipeline.engines.ray import run as run_pipeline
+    try:
+        return run_pipeline(config, progress=progress)
+    except KeyboardInterrupt:
+        import shutil
+
+        from pipeline.artifacts import staging_path
+
+        shutil.rmtree(staging_path(config.out), ignore_errors=True)
+        raise
+    finally:
+        if progress is not None:
+            progress.close()
+
+
+def summary_text(result: RunResult, config: RunConfig) -> str:
+    """What ``ftprep run`` prints: the run's summary, the length policy's lines and the cache's."""
+    from pipeline.stages.length import summary_lines
+
+    manifest = result.manifest
+    lines = [run_summary(manifest, str(config.out))]
+    lines += summary_lines(manifest.get("length"), manifest["tokens"]["over_limit"])
+    lines.append(_cache_line(result))
+    return "\n".join(lines)
+
+
+def _cache_line(result: RunResult) -> str:
+    if result.up_to_date:
+        return "  cache     up to date: inputs, settings and code unchanged since this folder was written"
+    hits, total = result.cache_hits, result.cache_hits + result.cache_misses
+    return f"  cache     {hits} of {total} input(s) reused from the stage cache"
+
+
+def threshold_failures(result: RunResult, config: RunConfig) -> list[str]:
+    """Why the run exits 1 for CI, beside the verdict: the shares over --max-rejected-share and
+    --max-duplicate-share."""
+    failures = []
+    limit = config.max_rejected_share
+    if limit is not None and result.rejected_share > limit:
+        failures.append(
+            f"ftprep: {result.rejected_share:.1%} of records were rejected, over --max-rejected-share {limit:.1%}; "
+            f"see {config.out / 'rejected.jsonl'}"
+        )
+    limit = config.max_duplicate_share
+    if limit is not None and result.duplicate_share > limit:
+        failures.append(
+            f"ftprep: {result.duplicate_share:.1%} of records were removed as duplicates, over "
+            f"--max-duplicate-share {limit:.1%}; see {config.out / 'duplicates.jsonl'}"
+        )
+    return failures
+
+
+# --------------------------------------------------------------------------- the summary
 
 
 def _n(value: int) -> str:

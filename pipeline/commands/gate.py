@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from pipeline.config import gate_thresholds
+from pipeline.config import gate_thresholds, load_config
 from pipeline.profiles.gate_facts import CRITICAL, INFO, ROLE_FACTS, WARNING
 
 MAX_ROWS_SHOWN = 5  # failing rows named per expectation in the report
@@ -731,6 +731,11 @@ def _failing_rows(context: Any, source: Any, spec: Spec, frame: Any) -> list[dic
         if len(rows) >= MAX_ROWS_KEPT:
             break
     return rows[:MAX_ROWS_KEPT]
+
+
+def gate_settings(config_path: Path | None) -> dict[str, Any]:
+    """The [gate] table of a config file, as written (none given: the defaults)."""
+    return load_config(config_path).get("gate", {}) if config_path else {}
 
 
 def run_gate(run_dir: Path, settings: dict[str, Any] | None = None) -> GateResult:

@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from pipeline.gate import MAX_ROWS_SHOWN, Check, GateResult
+from pipeline.commands.gate import MAX_ROWS_SHOWN, Check, GateResult
 
 
 def _observed(value: Any) -> str:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline.config import ConvertOptions
 from pipeline.stages.tokens import TokenizerError
 
 TARGET_EPOCHS = 3
@@ -153,6 +154,24 @@ def _pricing(model: str, price: float | None, tokenizer: bool) -> tuple[float | 
     return known.usd_per_1m, f"{status} price of {known.date} for {known.model}, {known.source}"
 
 
+def count_target(path: Path) -> tuple[Path, str | None]:
+    """The file ``ftprep count`` counts for ``path``, and a note when it is another: given the
+    folder of a run, its train.jsonl (the file that is trained and billed)."""
+    from pipeline.stages.ingest import InputError
+
+    if not path.exists():
+        raise InputError(f"{path} does not exist")
+    if path.is_dir() and (path / "manifest.json").is_file():  # a run's folder: its training file
+        if not (path / "train.jsonl").is_file():
+            raise InputError(f"{path} is an ftprep run with no train.jsonl: nothing to count")
+        note = (
+            f"ftprep count: {path} is an ftprep run: counting its train.jsonl, the file that is "
+            "trained and billed (name validation.jsonl to count it too)"
+        )
+        return path / "train.jsonl", note
+    return path, None
+
+
 def count_file(
     path: Path,
     model: str | None = None,
@@ -212,11 +231,10 @@ def count_file(
 def _runner(sources: list, info: Any, tokenizer: Path | None) -> Any:
     """The engine's worker pool (in this process for small inputs), set up to count."""
     from pipeline.engines.runner import Runner, pool_size
-    from pipeline.stages import convert
 
     workers = pool_size(sources, None)
     initargs = (
-        "openai-chat", info.encoding, convert.ConvertOptions(), info.max_tokens, "flag",
+        "openai-chat", info.encoding, ConvertOptions(), info.max_tokens, "flag",
         str(tokenizer) if tokenizer else None, None,
     )  # fmt: skip
     return Runner(workers, initargs)  # in this process, it sets the worker state up
@@ -237,7 +255,7 @@ def _count_source(src: Any, report: CountReport, info: Any, runner: Any) -> None
         guess = (
             known
             if known is not None
-            else guess_shape(src.name, ingest.batch_items(first), convert.ConvertOptions())
+            else guess_shape(src.name, ingest.batch_items(first), ConvertOptions())
         )
         part = CountReport("", "", None, "", 0, False, None, "")
         shapes: collections.Counter = collections.Counter()

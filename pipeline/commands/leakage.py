@@ -24,10 +24,11 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.config import ConvertOptions, NearSettings
 from pipeline.stages import convert, ingest
 from pipeline.stages.dedupe.exact import example_id, prompt_key, prompt_messages
 from pipeline.stages.dedupe.near_clusters import MAX_CHECKS, pair_similarity
-from pipeline.stages.dedupe.near_dedupe import NearIndex, NearSettings
+from pipeline.stages.dedupe.near_dedupe import NearIndex
 from pipeline.stages.dedupe.near_features import featurise_batch
 from pipeline.stages.write import append_rows
 
@@ -147,7 +148,7 @@ class LeakageReport:
         return "\n".join(lines)
 
 
-def read_examples(path: Path, side: Side, options: convert.ConvertOptions) -> Iterator[dict]:
+def read_examples(path: Path, side: Side, options: ConvertOptions) -> Iterator[dict]:
     """Canonical Examples of every record under ``path``; unreadable ones counted as skipped."""
     for src in ingest.discover(path, str(path)):
         counts: collections.Counter = collections.Counter()
@@ -209,12 +210,12 @@ def find_leakage(
     validation: Path | None,
     threshold: float = 0.8,
     key: str = "full",
-    options: convert.ConvertOptions | None = None,
+    options: ConvertOptions | None = None,
     against: list[Path] | None = None,
 ) -> LeakageReport:
     from pipeline.stages.dedupe.contamination import load, prompt_texts
 
-    options = options or convert.ConvertOptions()
+    options = options or ConvertOptions()
     evals = load(against, options)
     report = LeakageReport(
         Side(str(train)), Side(str(validation)) if validation else None, threshold, key
@@ -261,6 +262,16 @@ def find_leakage(
     report.pairs.sort(key=lambda p: (p.validation, p.train))
     report.evals.sort(key=lambda e: (e.where, e.match["eval_source"], e.match["eval_line"]))
     return report
+
+
+def require_records(report: LeakageReport) -> None:
+    """InputError when a side's records could none of them be read: nothing was compared."""
+    for side in (report.train, report.validation):
+        if side is not None and side.skipped and side.skipped == side.records:
+            raise ingest.InputError(
+                f"{side.path}: none of its {side.skipped:,} record(s) could be read, so nothing "
+                "was compared; check the file (`ftprep validate` says what is wrong)"
+            )
 
 
 def _near_pairs(
