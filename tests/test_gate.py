@@ -20,10 +20,12 @@ from click.testing import CliRunner
 
 from pipeline.artifacts import example_schema
 from pipeline.cli import cli
-from pipeline.commands.gate import CRITICAL, INFO, WARNING, derive_suite, run_gate
+from pipeline.commands.gate import run_gate
+from pipeline.commands.gate_suite import derive_suite
 from pipeline.config import GATE_DEFAULTS as DEFAULTS
 from pipeline.config import RunConfig
 from pipeline.engines.embedded import run as run_pipeline
+from pipeline.profiles.gate_facts import CRITICAL, INFO, WARNING
 
 VAL_SIZE = 6
 

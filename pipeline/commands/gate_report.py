@@ -6,7 +6,8 @@ from typing import Any
 
 import orjson
 
-from pipeline.commands.gate import MAX_ROWS_SHOWN, Check, GateResult
+from pipeline.commands.gate import GateResult
+from pipeline.commands.gate_docs import MAX_ROWS_SHOWN, Check
 
 
 def _observed(value: Any) -> str:

@@ -21,7 +21,7 @@ def usage_errors() -> tuple[type[Exception], ...]:
 
 def gate_errors() -> tuple[type[Exception], ...]:
     """What ``gate`` reports as one: a wrong [gate] table, or a folder that is not a run."""
-    from pipeline.commands.gate import GateError
+    from pipeline.commands.gate_tables import GateError
     from pipeline.config import ConfigError
 
     return (ConfigError, GateError)
