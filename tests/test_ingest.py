@@ -15,7 +15,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.records import is_rejection
-from pipeline.stages import ingest
 from pipeline.stages.ingest import (
     InputError,
     LineRange,
@@ -26,6 +25,7 @@ from pipeline.stages.ingest import (
     read_batches,
     read_source,
 )
+from pipeline.stages.ingest import batches as ingest
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -342,7 +342,7 @@ def test_invalid_utf8_in_json_array(tmp_path: Path) -> None:
 
 
 def test_json_items_spanning_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("pipeline.stages.ingest.CHUNK_CHARS", 7)
+    monkeypatch.setattr("pipeline.stages.ingest.json_documents.CHUNK_CHARS", 7)
     items = [{"s": "x" * 50, "n": 1234567890123}, 9876543210, {"t": "\\u00e9 \u00e9"}] * 5
     f = write(tmp_path / "a.json", json.dumps(items, indent=1))
     assert [v for _, v in only_records(f)] == items
@@ -607,7 +607,7 @@ def test_json_streaming_does_not_depend_on_chunk_size(
     f = write(tmp_path / "a.json", text)
     expected = read(f)
     for size in (1, 2, 3, 7, 64):
-        monkeypatch.setattr("pipeline.stages.ingest.CHUNK_CHARS", size)
+        monkeypatch.setattr("pipeline.stages.ingest.json_documents.CHUNK_CHARS", size)
         assert read(f) == expected, size
 
 

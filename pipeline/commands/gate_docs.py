@@ -17,8 +17,6 @@ from typing import Any
 from pipeline.commands.gate_suite import Spec, level_of
 
 MAX_ROWS_SHOWN = 5  # failing rows named per expectation in the report
-
-
 MAX_ROWS_KEPT = 20  # failing rows kept per expectation in result.json
 
 

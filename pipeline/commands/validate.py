@@ -30,6 +30,7 @@ from pipeline.profiles.profiles import (
     get_profile,
     load_schema,
 )
+from pipeline.records import printable
 from pipeline.stages import ingest
 from pipeline.stages.file_limits import UTF8_BOM, file_limit_findings
 from pipeline.stages.validate import validate_record
@@ -130,7 +131,7 @@ def validate_files(
         _require_file(path)
     report = ValidationReport(profile.name, max_findings=max_errors)
     for path, role in roles:
-        name = ingest.printable(str(path))
+        name = printable(str(path))
         report.files.append(name)
         _validate_one(Path(path), name, profile, report, counter, limit, role)
     return report
@@ -234,7 +235,7 @@ def _json_type(obj: Any) -> str:
 
 def _require_file(path: Path) -> None:
     """A path validate can read: a regular file (a folder, a device or nothing is exit 2)."""
-    path, name = Path(path), ingest.printable(str(path))
+    path, name = Path(path), printable(str(path))
     if path.is_dir():
         raise ingest.InputError(f"{name}: a folder; validate checks files: name them")
     if not path.exists() and not path.is_symlink():

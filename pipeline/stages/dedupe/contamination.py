@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.config import ConvertOptions
+from pipeline.records import printable
 from pipeline.stages import convert, ingest
 from pipeline.stages.dedupe.near_features import _grams, mix, normalise, side_texts, word_hashes
 
@@ -59,7 +60,7 @@ class EvalIndex:
         index = cls()
         grams: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
         for path in paths:
-            eval_set = EvalSet(ingest.printable(str(path)))
+            eval_set = EvalSet(printable(str(path)))
             index.sets.append(eval_set)
             batch: list[tuple[str, int, str]] = []
             for source, line, text in _eval_texts(Path(path), eval_set, options):
