@@ -384,8 +384,8 @@ def test_every_limit_has_a_source_and_unknown_models_fail_clearly():
 def test_a_repeated_string_is_encoded_once():
     c = Counter("o200k_base")
     calls = []
-    encode = c._encode
-    c._encode = lambda s: calls.append(s) or encode(s)
+    count = c._count
+    c._count = lambda s: calls.append(s) or count(s)
     system = {"role": "system", "content": "You are a careful assistant. " * 20}
     for i in range(50):
         c.messages([system, {"role": "user", "content": f"q{i}"}])

@@ -187,6 +187,10 @@ class Tally:
             written=self.written,
             rank_file_sha256=rank_file_sha256(info.encoding),
         )
+        if not config.tokenizer:
+            from pipeline.stages.bpe_count import backend
+
+            manifest["tokenizer"]["counted_with"] = backend(info.encoding)
         length = summarize(config.length_policy, info.max_tokens, over_limit, self.dropped_long)
         length["dropped"] = self.dropped_long[:1000]
         length["truncated"] = [o for o in over_limit if o["action"] == "truncated"][:1000]

@@ -294,9 +294,12 @@ class Counter:
     texts that seldom repeat costs more than their rare repeats save)."""
 
     def __init__(self, encoding_name: str):
+        from pipeline.stages.bpe_count import fast_counter
+
         self.encoding_name = encoding_name
         self.encoding = get_encoding(encoding_name)
         self._encode = self.encoding.encode_ordinary
+        self._count = fast_counter(encoding_name) or (lambda text: len(self._encode(text)))
         self._cache: dict[str, int] = {}
 
     @property
@@ -309,12 +312,12 @@ class Counter:
             return 0
         cached = self._cache.get(text)
         if cached is None:
-            cached = self._cache[text] = len(self._encode(text))
+            cached = self._cache[text] = self._count(text)
         return cached
 
     def once(self, text: str) -> int:
-        """Tokens of a text that seldom repeats (a user turn, a reply): encoded, not cached."""
-        return len(self._encode(text)) if text else 0
+        """Tokens of a text that seldom repeats (a user turn, a reply): counted, not cached."""
+        return self._count(text) if text else 0
 
     def new_batch(self) -> None:
         """Called before each batch: keeps the cache bounded (repeats across batches stay)."""
