@@ -32,14 +32,17 @@ WORK = ROOT / "bench" / "work"
 PEAK = (
     "import resource, subprocess, sys\n"
     "done = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)\n"
-    "print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    "use = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "print(done.returncode, use.ru_maxrss, use.ru_utime + use.ru_stime)\n"
     "sys.stderr.write(done.stderr[-2000:])\n"
 )
 
 
 def measure(cmd: list[str]) -> dict:
-    """Wall time, peak RSS and, where Linux perf can count them, the user-space instructions of
-    every process of the command (the CPU work done, whatever the machine's speed at the time)."""
+    """Wall time, CPU seconds (user + system of every process of the command, as the kernel
+    accounts them to the processes that waited for them), peak RSS and, where Linux perf can
+    count them, the user-space instructions of every process (the CPU work done, whatever the
+    machine's speed at the time)."""
     WORK.mkdir(parents=True, exist_ok=True)
     counts = WORK / "perf-stat.txt"
     wrapper = [sys.executable, "-c", PEAK, *cmd]
@@ -48,10 +51,14 @@ def measure(cmd: list[str]) -> dict:
     start = time.perf_counter()
     done = subprocess.run(wrapper, capture_output=True, text=True, cwd=ROOT)
     wall = time.perf_counter() - start
-    code, peak = done.stdout.split()
+    code, peak, cpu = done.stdout.split()
     if int(code) not in (0, 1):
         raise SystemExit(f"benchmark command failed ({code}): {' '.join(cmd)}\n{done.stderr}")
-    result = {"wall_s": round(wall, 2), "peak_rss_mib": round(int(peak) / 1024, 1)}
+    result = {
+        "wall_s": round(wall, 2),
+        "cpu_s": round(float(cpu), 2),
+        "peak_rss_mib": round(int(peak) / 1024, 1),
+    }
     if perf_available():
         result["g_instructions"] = round(_instructions(counts.read_text()) / 1e9, 1)
     return result
@@ -160,6 +167,7 @@ def main() -> None:
                 r["peak_rss_mib"] = max(r["peak_rss_mib"], best["peak_rss_mib"])
                 if best["wall_s"] <= r["wall_s"]:
                     r["wall_s"] = best["wall_s"]
+                r["cpu_s"] = min(r["cpu_s"], best["cpu_s"])
                 if "g_instructions" in r:
                     r["g_instructions"] = min(r["g_instructions"], best["g_instructions"])
             r["examples_per_s"] = round(lines / r["wall_s"])
@@ -168,6 +176,7 @@ def main() -> None:
     floor = results.get("floor, 2 processes", {})
     for r in results.values():
         r["x_floor2"] = round(r["wall_s"] / floor["wall_s"], 2) if floor else None
+        r["cpu_x_floor2"] = round(r["cpu_s"] / floor["cpu_s"], 2) if floor else None
         if "g_instructions" in r and floor.get("g_instructions"):
             r["work_x_floor2"] = round(r["g_instructions"] / floor["g_instructions"], 2)
     print("measuring: where a worker's time goes ...", file=sys.stderr, flush=True)
@@ -206,21 +215,23 @@ def markdown(report: dict) -> str:
         "",
         f"Corpus: {c['examples']:,} chat examples ({c['lines']:,} lines with exact and near copies and "
         f"broken lines, {c['mb']} MB); {report['machine']['cpus']} CPUs, Python {report['machine']['python']}.",
-        "Ratios are wall time over the two-process floor (parse + tiktoken encoding of every message) "
+        "Ratios are over the two-process floor (parse + tiktoken encoding of every message) "
         f"measured in the same run; each stateless row is the fastest of {report.get('repeat', 1)} "
-        "interleaved rounds, the cache rows run once in order. CPU work is the user-space "
-        "instructions of all the command's processes (Linux `perf stat`; n/a where perf cannot "
-        "count): unlike wall time it does not move with the machine's load, so its ratio to the "
-        "floor is the steadier comparison of how much each one does.",
+        "interleaved rounds, the cache rows run once in order. CPU s is user + system time of "
+        "all the command's processes: on a shared machine it moves less with the load than wall "
+        "time, so x floor (CPU) is the steadier comparison of how much work each one does; "
+        "instructions are the user-space instructions of all its processes (Linux `perf stat`; "
+        "n/a where perf cannot count).",
         "",
-        "| what | wall s | examples/s | MB/s | peak RSS MiB | x floor (2 proc) "
-        "| CPU work, G instructions | work x floor |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| what | wall s | x floor (wall) | CPU s | x floor (CPU) | examples/s | MB/s "
+        "| peak RSS MiB | G instructions | x floor (instructions) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, r in report["results"].items():
         lines.append(
-            f"| {name} | {r['wall_s']} | {r['examples_per_s']:,} | {r['mb_per_s']} "
-            f"| {r['peak_rss_mib']} | {r['x_floor2']} | {r.get('g_instructions', 'n/a')} "
+            f"| {name} | {r['wall_s']} | {r['x_floor2']} | {r.get('cpu_s', 'n/a')} "
+            f"| {r.get('cpu_x_floor2', 'n/a')} | {r['examples_per_s']:,} | {r['mb_per_s']} "
+            f"| {r['peak_rss_mib']} | {r.get('g_instructions', 'n/a')} "
             f"| {r.get('work_x_floor2', 'n/a')} |"
         )
     stages = report.get("stages_us_per_record") or {}
@@ -228,7 +239,7 @@ def markdown(report: dict) -> str:
         lines += [
             "",
             "Where one worker's time goes (`python -m bench.stages`: each per-record stage timed in one "
-            "process over the first 20,000 records, microseconds per record):",
+            "process over the first 20,000 records, microseconds of the thread's CPU time per record):",
             "",
             "| " + " | ".join(stages) + " | total |",
             "|" + "---:|" * (len(stages) + 1),
@@ -241,12 +252,13 @@ def markdown(report: dict) -> str:
             "",
             "Peak RSS of `ftprep run` by input size:",
             "",
-            "| examples | wall s | examples/s | peak RSS MiB |",
-            "|---:|---:|---:|---:|",
+            "| examples | wall s | CPU s | examples/s | peak RSS MiB |",
+            "|---:|---:|---:|---:|---:|",
         ]
         for n, r in report["scaling"].items():
             lines.append(
-                f"| {int(n):,} | {r['wall_s']} | {r['examples_per_s']:,} | {r['peak_rss_mib']} |"
+                f"| {int(n):,} | {r['wall_s']} | {r.get('cpu_s', 'n/a')} | {r['examples_per_s']:,} "
+                f"| {r['peak_rss_mib']} |"
             )
     return "\n".join(lines) + "\n"
 
