@@ -27,16 +27,17 @@ def test_instruction_counts_are_read_from_perf_csv() -> None:
 def test_results_table_shows_work_where_perf_counted_it() -> None:
     from bench.run import markdown
 
-    row = {"wall_s": 2.0, "examples_per_s": 50, "mb_per_s": 1.0, "peak_rss_mib": 9.0}
+    row = {"wall_s": 2.0, "cpu_s": 3.5, "examples_per_s": 50, "mb_per_s": 1.0, "peak_rss_mib": 9.0}
+    ratios = {"x_floor2": 1.0, "cpu_x_floor2": 1.2}
     report = {
         "corpus": {"examples": 100, "lines": 100, "mb": 0.2},
         "machine": {"cpus": 2, "python": "3.11"},
         "results": {
-            "counted": {**row, "x_floor2": 1.0, "g_instructions": 3.0, "work_x_floor2": 1.5},
-            "not counted": {**row, "x_floor2": 1.0},
+            "counted": {**row, **ratios, "g_instructions": 3.0, "work_x_floor2": 1.5},
+            "not counted": {**row, **ratios},
         },
         "scaling": {},
     }
     table = markdown(report)
-    assert "| counted | 2.0 | 50 | 1.0 | 9.0 | 1.0 | 3.0 | 1.5 |" in table
-    assert "| not counted | 2.0 | 50 | 1.0 | 9.0 | 1.0 | n/a | n/a |" in table
+    assert "| counted | 2.0 | 1.0 | 3.5 | 1.2 | 50 | 1.0 | 9.0 | 3.0 | 1.5 |" in table
+    assert "| not counted | 2.0 | 1.0 | 3.5 | 1.2 | 50 | 1.0 | 9.0 | n/a | n/a |" in table
