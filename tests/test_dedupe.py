@@ -28,8 +28,11 @@ def test_ids_ignore_whitespace_and_compatibility_forms_only() -> None:
 
 
 JSON_TEXT = st.text(
-    alphabet=st.sampled_from([*WHITESPACE[:12], "a", "b", '"', "\\", "n", "é", "\x01"])
-)
+    alphabet=st.sampled_from(
+        [*WHITESPACE[:12], "a", "b", '"', "\\", "n", "é", "\u0301", "\ufb01", "\x01"]
+        + ["\x85", "\u2028", "\u1680", "\u00a0", "\u3000", "日"]
+    )
+)  # "a" + U+0301 and the ligature change under NFKC; U+0085, U+1680, U+2028 are spaces it keeps
 JSON_VALUE = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | JSON_TEXT,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(JSON_TEXT, inner, max_size=3),

@@ -14,6 +14,7 @@ Near copies are found after this stage, by ``near_dedupe``.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Any
 
@@ -76,13 +77,16 @@ def content_key(ex: dict[str, Any]) -> bytes:
 # other control characters; any backslash that does not escape a quote is checked). orjson never
 # writes a raw newline, so one separates the contents of a batch.
 _ESCAPES = (b"\\n", b"\\t", b"\\r", b"\\f", b"\\u00")
+# whitespace str.split() splits on that NFKC leaves as it is (it maps the other spaces to " ")
+_UNICODE_SPACE = re.compile("[\x85\u1680\u2028\u2029]")
 _NULL = b"null"
 
 
 def _already_normal(raws: list[bytes], top_level_nulls: list[int]) -> list[bool]:
-    """For each serialised content, whether normalising would leave it unchanged: ASCII (so NFKC
-    changes nothing), no null inside (those entries are dropped), no whitespace to fold. A false
-    "no" only costs time: that content is then normalised string by string."""
+    """For each serialised content, whether normalising would leave it unchanged: NFKC changes
+    nothing (ASCII, or non-ASCII text ``unicodedata.is_normalized`` says so of), no null inside
+    (those entries are dropped), no whitespace to fold. A false "no" only costs time: that
+    content is then normalised string by string."""
     n = len(raws)
     if not n:
         return []
@@ -92,18 +96,29 @@ def _already_normal(raws: list[bytes], top_level_nulls: list[int]) -> list[bool]
     def per_raw(positions: np.ndarray) -> np.ndarray:
         return np.bincount(np.searchsorted(ends, positions), minlength=n)
 
-    bad = per_raw(np.flatnonzero(buf >= 128)) > 0
-    spacing = (buf == 32) | (buf == 34)
-    bad |= per_raw(np.flatnonzero(spacing[1:] & spacing[:-1])) > 0
+    non_ascii = per_raw(np.flatnonzero(buf >= 128)) > 0
+    # a space beside a string's own quote; a quote after a backslash is text (\"). (When it ends
+    # a string after an escaped backslash (\\"), its neighbours are a backslash and a comma or a
+    # brace, compact JSON has no space there, so taking it as text changes nothing.)
+    slash = buf == 92
+    quotes = np.flatnonzero(buf == 34)
+    escaped = slash[np.maximum(quotes - 1, 0)]
+    spacing = buf == 32
+    spacing[quotes[~escaped]] = True
+    bad = per_raw(np.flatnonzero(spacing[1:] & spacing[:-1])) > 0
     null = buf[:-3] == _NULL[0]
     for i in range(1, 4):
         null &= buf[i : len(buf) - 3 + i] == _NULL[i]
     bad |= per_raw(np.flatnonzero(null)) != np.asarray(top_level_nulls)
-    slashes = np.flatnonzero(buf == 92)  # never last: a content ends with "}"
+    slashes = np.flatnonzero(slash)  # never last: a content ends with "}"
     odd = per_raw(slashes) != per_raw(slashes[buf[slashes + 1] == 34])
     normal = (~bad).tolist()
     for i in np.flatnonzero(odd & ~bad).tolist():
         normal[i] = not any(escape in raws[i] for escape in _ESCAPES)
+    for i in np.flatnonzero(non_ascii & ~bad).tolist():
+        if normal[i]:
+            text = raws[i].decode("utf-8")
+            normal[i] = unicodedata.is_normalized("NFKC", text) and not _UNICODE_SPACE.search(text)
     return normal
 
 
