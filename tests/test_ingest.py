@@ -626,3 +626,65 @@ def test_truncated_gzip_csv(tmp_path: Path) -> None:
 def test_csv_duplicate_header_names_keep_every_cell(tmp_path: Path) -> None:
     f = write(tmp_path / "p.csv", "a,a,b,a\n1,2,3,4\n")
     assert only_records(f) == [(2, {"a": "1", "a.1": "2", "b": "3", "a.2": "4"})]
+
+
+# ---------------------------------------------------------------- lines too long, blank lines
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_a_line_over_the_cap_is_rejected_as_it_streams(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compressed: bool
+) -> None:
+    """A line over MAX_LINE_BYTES is one rejection with its size; the lines around it are read
+    (plain JSONL by the workers' byte ranges, gzip by the streaming reader)."""
+    import gzip
+
+    from pipeline.stages.ingest import batches, jsonl
+
+    for module in (jsonl, batches):
+        monkeypatch.setattr(module, "MAX_LINE_BYTES", 5_000)
+    monkeypatch.setattr(batches, "RANGE_BLOCK", 1_024)
+    monkeypatch.setattr(jsonl, "SKIP_CHUNK", 700)
+    monkeypatch.setattr(batches, "SKIP_CHUNK", 700)
+    good = b'{"messages": [{"role": "user", "content": "hi"}]}\n'
+    huge = b'{"messages": [{"role": "user", "content": "' + b"x" * 20_000 + b'"}]}\n'
+    data = good * 3 + huge + good * 2 + huge.rstrip(b"\n")
+    path = tmp_path / ("in.jsonl.gz" if compressed else "in.jsonl")
+    path.write_bytes(gzip.compress(data) if compressed else data)
+    [src] = discover(path, str(path))
+    items = [item for batch in read_batches(src, 2) for item in batch_items(batch)]
+    lines = [item[0] if isinstance(item, tuple) else (item["line"], item["rule"]) for item in items]
+    assert lines == [1, 2, 3, (4, "ingest.line_too_long"), 5, 6, (7, "ingest.line_too_long")]
+    assert "the line is 0 MB, over ftprep's limit of 0 MB" in items[3]["message"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from([b'{"a": 1}', b"", b" ", b"\t \r", b"\xef\xbb\xbf", b"x" * 30, b" y "]),
+        max_size=25,
+    ),
+    st.sampled_from([b"", b"\n", b" ", b"\n\n"]),
+)
+def test_blank_lines_are_counted_block_by_block(lines: list[bytes], end: bytes) -> None:
+    """blank_lines reads a block at a time; it counts what reading line by line would."""
+    import io
+    import tempfile
+
+    from pipeline.stages.ingest import jsonl
+
+    data = b"\n".join(lines) + end
+    expected, first = 0, None
+    for number, line in enumerate(io.BytesIO(data), 1):  # lines end at a newline only
+        if not line.strip(b" \t\r\n\xef\xbb\xbf"):
+            expected, first = expected + 1, first or number
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "f.jsonl"
+        path.write_bytes(data)
+        saved = jsonl.BLANK_BLOCK
+        try:
+            for block in (3, 7, 1 << 20):
+                jsonl.BLANK_BLOCK = block
+                assert jsonl.blank_lines(path, "jsonl") == (expected, first)
+        finally:
+            jsonl.BLANK_BLOCK = saved

@@ -12,7 +12,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.stages.ingest.jsonl import json_document, jsonl_line
+from pipeline.stages.ingest.jsonl import (
+    MAX_LINE_BYTES,
+    SKIP_CHUNK,
+    json_document,
+    jsonl_line,
+    line_too_long,
+)
 from pipeline.stages.ingest.read import read_source
 from pipeline.stages.ingest.sources import Item, Source, read_head, unreadable
 
@@ -95,7 +101,8 @@ def _line_ranges(src: Source, size: int) -> Iterator[Batch]:
     """``LineRange`` batches of ``size`` lines (the last one shorter; one also ends at the last
     line end of a block that takes it past ``RANGE_BYTES``, so large records come in smaller
     batches), found by scanning the file's newlines a block at a time (in C: nothing per line
-    here). A read error ends the file with one rejection, as ``read_source`` does."""
+    here). A line over ``MAX_LINE_BYTES`` is skipped where it lies, as a batch of its one
+    rejection. A read error ends the file with one rejection, as ``read_source`` does."""
     import numpy as np
 
     path = str(src.path)
@@ -103,6 +110,7 @@ def _line_ranges(src: Source, size: int) -> Iterator[Batch]:
     first = 1  # its first line's number
     counted = 0  # newlines seen since ``start``
     offset = 0  # of the block in the file
+    line_start = 0  # where the line not yet ended starts
     try:
         with open(path, "rb") as f:
             while block := f.read(RANGE_BLOCK):
@@ -113,13 +121,34 @@ def _line_ranges(src: Source, size: int) -> Iterator[Batch]:
                     yield LineRange(src.name, path, start, stop, first)
                     start, first = stop, first + size
                 counted += len(ends) - size * len(cuts)
-                last = offset + int(ends[-1]) + 1 if len(ends) else start
-                if last - start >= RANGE_BYTES:  # every newline counted lies before ``last``
-                    yield LineRange(src.name, path, start, last, first)
-                    start, first, counted = last, first + counted, 0
+                if len(ends):
+                    line_start = offset + int(ends[-1]) + 1
+                if line_start - start >= RANGE_BYTES:  # every newline counted lies before it
+                    yield LineRange(src.name, path, start, line_start, first)
+                    start, first, counted = line_start, first + counted, 0
                 offset += len(block)
+                if offset - line_start > MAX_LINE_BYTES:  # the unended line is too long
+                    if line_start > start:
+                        yield LineRange(src.name, path, start, line_start, first)
+                        first += counted
+                    end, complete = _skip_line(f)
+                    length = end - line_start - complete  # without its newline
+                    yield [line_too_long(src, first, length, complete)]
+                    start = line_start = offset = end
+                    first, counted = first + 1, 0
+                    f.seek(end)
     except OSError as err:
         yield [unreadable(src, first, err)]
         return
     if offset > start:
         yield LineRange(src.name, path, start, offset, first)
+
+
+def _skip_line(f) -> tuple[int, bool]:
+    """Read on to the end of the current line: (the position after its newline, or the end of
+    the file; whether a newline ended it)."""
+    while chunk := f.read(SKIP_CHUNK):
+        at = chunk.find(b"\n")
+        if at >= 0:
+            return f.tell() - len(chunk) + at + 1, True
+    return f.tell(), False
