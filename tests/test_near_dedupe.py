@@ -401,3 +401,29 @@ def test_a_text_longer_than_a_chunk_is_compared_on_its_start(
         nf._power_tables.cache_clear()
     words = batch.column("r_words").to_pylist()
     assert words[0] == words[1] and words[0]  # the same first 200 bytes
+
+
+def test_boilerplate_without_some_examples_equals_counting_the_rest() -> None:
+    """The survivors' boilerplate: the run's sketch less the removed Examples' counts is the
+    sketch of the survivors alone, so both find the same 5-grams."""
+    rng = np.random.default_rng(1)
+    common = rng.integers(0, 2**32, 40, dtype=np.uint64).astype(np.uint32)
+    rows = []
+    for k in range(2000):
+        shared = common[: 10 + k % 30]
+        own = rng.integers(0, 2**32, 20, dtype=np.uint64).astype(np.uint32)
+        rows.append(np.unique(np.concatenate((shared, own))))
+
+    def column(chosen):
+        part = [rows[i] for i in chosen]
+        return [(np.concatenate(part), np.concatenate(([0], np.cumsum([len(r) for r in part]))))]
+
+    everything = ni.BoilerplateCounter()
+    everything.add(column(range(2000)))
+    everything.finish()
+    gone = [i for i in range(2000) if i % 3 == 0 or i > 1700]
+    rest = ni.BoilerplateCounter()
+    rest.add(column([i for i in range(2000) if i not in set(gone)]))
+    expected = rest.finish()
+    assert len(expected) and np.array_equal(everything.without(column(gone)), expected)
+    assert everything.without(column(range(1200))) is None  # over half gone: count afresh

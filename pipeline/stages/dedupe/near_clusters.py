@@ -138,14 +138,18 @@ def _greedy(
     starts = np.flatnonzero(np.concatenate(([True], rows[1:] != rows[:-1])))
     stops = np.append(starts[1:], len(rows))
     remembered: dict[int, list[int]] = {}  # bucket -> its first representatives
+    all_rows, all_buckets = rows.tolist(), buckets.tolist()
+    ranks = rank.tolist()
     for start, stop in zip(starts.tolist(), stops.tolist(), strict=True):
-        row = int(rows[start])
-        mine = buckets[start:stop].tolist()
-        shares = collections.Counter(c for b in mine for c in remembered.get(b, ()))
-        candidates = sorted(
-            (c for c, k in shares.items() if k >= min_shared),
-            key=lambda c: (-shares[c], rank[c]),
-        )
+        row = all_rows[start]
+        mine = all_buckets[start:stop]
+        shares: dict[int, int] = {}
+        for b in mine:
+            for c in remembered.get(b, ()):
+                shares[c] = shares.get(c, 0) + 1
+        candidates = [c for c, k in shares.items() if k >= min_shared]
+        if len(candidates) > 1:
+            candidates.sort(key=lambda c: (-shares[c], ranks[c]))
         best, best_sims = -1, (0.0, 0.0, 0.0)
         for c in candidates[:MAX_CHECKS]:
             found = similar(row, c)

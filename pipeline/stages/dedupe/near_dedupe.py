@@ -216,20 +216,31 @@ class NearIndex:
             reader.close()
 
     def _boilerplate_of(self, survivors: np.ndarray) -> np.ndarray:
-        """The boilerplate 5-grams counted over the surviving Examples alone."""
+        """The boilerplate 5-grams counted over the surviving Examples alone: the run's counts
+        less those of the Examples that do not survive (usually few), or counted afresh."""
+        gone = self._words(~survivors)
+        found = self.counter.without(gone)
+        if found is not None:
+            return found
         counter = BoilerplateCounter()
+        counter.add(self._words(survivors))
+        return counter.finish()
+
+    def _words(self, chosen: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The prompt and response 5-grams of the chosen Examples (a mask over all of them), as
+        ``BoilerplateCounter.add`` takes them."""
+        parts: list[list[tuple[np.ndarray, np.ndarray]]] = [[], []]
         at = 0
         for ref, kept, n in self.parts:
-            mine = np.flatnonzero(survivors[at : at + n])
+            mine = np.flatnonzero(chosen[at : at + n])
             at += n
             if not len(mine):
                 continue
             rows = mine if kept is None else np.asarray(kept)[mine]
             batch = read_features(self.folder, ref)
-            counter.add(
-                [_gather(*list_values(batch.column(side)), rows) for side in ("p_words", "r_words")]
-            )
-        return counter.finish()
+            for k, side in enumerate(("p_words", "r_words")):
+                parts[k].append(_gather(*list_values(batch.column(side)), rows))
+        return [_join(p) for p in parts]
 
     def remove_files(self) -> None:
         for path in self._files:
@@ -265,6 +276,15 @@ def _set_jobs(parts: list[tuple[Any, np.ndarray | None, int]], needed: np.ndarra
             job, size, number = [], 0, number + 1
     if job:
         yield number, job
+
+
+def _join(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Flat (values, offsets) columns one after another, as one."""
+    if not parts:
+        return np.zeros(0, np.uint32), np.zeros(1, np.int64)
+    values = np.concatenate([v for v, _ in parts])
+    sizes = np.concatenate([np.diff(o) for _, o in parts])
+    return values, np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
 
 
 def _jobs(parts: list[tuple[Any, np.ndarray | None, int]]) -> Iterator[tuple]:

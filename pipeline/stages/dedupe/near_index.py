@@ -75,6 +75,7 @@ class BoilerplateCounter:
         self._pending: list[np.ndarray] = []
         self._pending_examples = 0
         self._candidates = np.zeros(0, dtype=np.uint32)
+        self._loose = np.zeros(0, dtype=np.uint32)  # at half the floor: for ``without``
 
     def _index(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         wide = values.astype(np.int64)
@@ -113,19 +114,39 @@ class BoilerplateCounter:
         first, second = self._index(values)
         floor = boilerplate_floor(self.examples)
         heavy = np.ones(len(values), dtype=bool)
+        loose = np.ones(len(values), dtype=bool)
         for row, index in ((0, first), (1, second)):
             self.rows[row] += np.bincount(index, minlength=self.width).astype(np.uint32)
             heavy &= (self.rows[row] >= floor)[index]  # a small table: a cheap lookup
+            loose &= (self.rows[row] >= (floor + 1) // 2)[index]
         if heavy.any():
             self._candidates = np.union1d(self._candidates, values[heavy])
+        if loose.any():
+            self._loose = np.union1d(self._loose, values[loose])
 
     def finish(self) -> np.ndarray:
         """The boilerplate 5-grams, sorted: candidates still at or over the floor."""
         self._flush()
         floor = boilerplate_floor(self.examples)
-        found = self._candidates[self.estimate(self._candidates) >= floor]
-        self.rows = np.zeros((2, 1), dtype=np.uint32)  # the sketch is not needed any more
-        return found.astype(np.uint32)
+        return self._candidates[self.estimate(self._candidates) >= floor].astype(np.uint32)
+
+    def without(self, sides: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray | None:
+        """The boilerplate of the Examples counted (``finish`` first) less those given as
+        ``add`` takes them: the same counters as counting the rest alone (a sketch's cells add
+        up), or None when over half are taken away (the candidates kept at half the floor may
+        then miss a 5-gram: count the rest afresh)."""
+        n = len(sides[0][1]) - 1
+        left = self.examples - n
+        if left < self.examples / 2:
+            return None
+        values = np.concatenate([v[o[0] : o[-1]] for v, o in sides])
+        first, second = self._index(values)
+        rows = self.rows.astype(np.int64)
+        rows[0] -= np.bincount(first, minlength=self.width)
+        rows[1] -= np.bincount(second, minlength=self.width)
+        a, b = self._index(self._loose)
+        estimate = np.minimum(rows[0][a], rows[1][b])
+        return self._loose[estimate >= boilerplate_floor(left)].astype(np.uint32)
 
 
 # ---------------------------------------------------------------- signatures (worker side)
