@@ -78,9 +78,10 @@ class BoilerplateCounter:
         self._loose = np.zeros(0, dtype=np.uint32)  # at half the floor: for ``without``
 
     def _index(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        wide = values.astype(np.int64)
-        first = wide & (self.width - 1)
-        second = ((wide * 0x9E3779B1) >> 32 - SKETCH_BITS) & (self.width - 1)
+        mask = np.uint64(self.width - 1)  # numpy scalars throughout: no slow promotion
+        wide = values.astype(np.uint64)
+        first = wide & mask
+        second = ((wide * np.uint64(0x9E3779B1)) >> np.uint64(32 - SKETCH_BITS)) & mask
         return first, second
 
     def estimate(self, values: np.ndarray) -> np.ndarray:
@@ -113,16 +114,14 @@ class BoilerplateCounter:
             return
         first, second = self._index(values)
         floor = boilerplate_floor(self.examples)
-        heavy = np.ones(len(values), dtype=bool)
-        loose = np.ones(len(values), dtype=bool)
         for row, index in ((0, first), (1, second)):
             self.rows[row] += np.bincount(index, minlength=self.width).astype(np.uint32)
-            heavy &= (self.rows[row] >= floor)[index]  # a small table: a cheap lookup
-            loose &= (self.rows[row] >= (floor + 1) // 2)[index]
-        if heavy.any():
-            self._candidates = np.union1d(self._candidates, values[heavy])
-        if loose.any():
-            self._loose = np.union1d(self._loose, values[loose])
+        estimate = np.minimum(self.rows[0][first], self.rows[1][second])
+        loose = values[estimate >= (floor + 1) // 2]
+        if len(loose):
+            heavy = loose[self.estimate(loose) >= floor]
+            self._candidates = np.union1d(self._candidates, heavy)
+            self._loose = np.union1d(self._loose, loose)
 
     def finish(self) -> np.ndarray:
         """The boilerplate 5-grams, sorted: candidates still at or over the floor."""
