@@ -409,3 +409,36 @@ def test_a_blank_line_is_said_once_per_file(tmp_path: Path) -> None:
     manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
     assert code == 0 and manifest["warnings_by_rule"]["ingest.blank_line"] == 3
     assert manifest["counts"]["records"] == 12
+
+
+@pytest.mark.parametrize("max_errors", [None, 3])
+@pytest.mark.parametrize("model", [None, "gpt-4o-mini-2024-07-18"])
+def test_every_core_finds_what_one_finds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, max_errors: int | None, model: str | None
+) -> None:
+    """A large file is checked a range of lines per worker: the report is the one a single
+    process writes, findings, order, counts and the cap on those shown alike."""
+    from pipeline.commands import validate as command
+
+    lines = []
+    for i in range(5_000):
+        if i % 97 == 0:
+            lines.append('{"messages": [{"role": "user", "content": "cut')
+        elif i % 89 == 0:
+            lines.append(json.dumps({"messages": [{"role": "wizard", "content": "x"}]}))
+        elif i % 83 == 0:
+            lines.append("[1, 2]")
+        else:
+            lines.append(json.dumps(chat(f"question {i}", "answer " * (i % 7 + 1))))
+    path = tmp_path / "big.jsonl"
+    path.write_text("\n".join(lines) + "\n\n", encoding="utf-8")
+    reports = []
+    for parallel_from in (1 << 62, 0):
+        monkeypatch.setattr(command, "PARALLEL_BYTES", parallel_from)
+        monkeypatch.setattr(command, "RANGE_LINES", 700)
+        report, _ = command.check_files([path], "openai-chat", model=model, max_errors=max_errors)
+        reports.append(command.format_json(report))
+    assert reports[0] == reports[1]
+    summary = json.loads(reports[0])["summary"]
+    assert summary["by_rule"]["ingest.invalid_json"] == 52
+    assert summary["by_rule"]["json.not_object"] > 0

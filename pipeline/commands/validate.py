@@ -1,7 +1,8 @@
 """``ftprep validate``: check files already in a provider's format, every finding with its line.
 
 Reads each file record by record (bounded memory: one line at a time, and at most ``max_errors``
-findings kept when that is given), checks each line with the profile's compiled schema (jsonschema
+findings kept when that is given; a file over ``PARALLEL_BYTES`` a range of lines per core, the
+report the same), checks each line with the profile's compiled schema (jsonschema
 explains only the lines that fail) and its rules, then the whole-file rules (one format per file,
 labels) and the file limits (minimum examples, minimum and maximum size, byte-order mark). With a
 model, token counts are checked against the model's per-example limit (a warning: providers
@@ -13,6 +14,9 @@ from __future__ import annotations
 
 import collections
 import heapq
+import os
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,6 +130,7 @@ def validate_files(
 
         info = model_info(model)
         counter, limit = Counter(info.encoding), info.max_tokens
+        _WORKER.update(counter=counter, limit=limit)  # forked workers inherit it
     roles = [(p, TRAINING) for p in paths] + [(p, VALIDATION) for p in validation_paths]
     for path, _ in roles:
         _require_file(path)
@@ -188,9 +193,45 @@ def _validate_one(
     file_rules = profile.file_rules() if profile.file_rules else None
     formats: collections.Counter = collections.Counter()
     records = 0
+    if file_rules is None and _parallel(path):
+        for batch in _in_parallel(path, name, profile.name, counter):
+            records += batch.records
+            formats.update(batch.formats)
+            for finding in batch.findings:
+                add(*finding)
+    else:
+        checked = _check_records(_records(path, name), profile, counter, limit, add, file_rules)
+        records, formats = checked.records, checked.formats
+    report.records += records
+    if file_rules is not None:
+        for line, (pointer, rule, severity, message) in file_rules.finish():
+            add(line, pointer, rule, severity, message)
+    for finding in file_limit_findings(limits, size, head, records, formats, role):
+        add(*finding)
+
+
+@dataclass
+class _Checked:
+    """What checking a run of records found: their number, the findings (line, pointer, rule,
+    severity, message) in line order when they are gathered, and the records per format the
+    profile tells apart."""
+
+    records: int = 0
+    findings: list = field(default_factory=list)
+    formats: collections.Counter = field(default_factory=collections.Counter)
+
+
+def _check_records(
+    records, profile: Profile, counter, limit, add=None, file_rules=None
+) -> _Checked:
+    """Every per-record finding of (line, parsed object or rejection) pairs, handed to ``add``
+    (line, pointer, rule, severity, message) as found, or gathered in the result."""
+    out = _Checked()
+    if add is None:
+        add = lambda *finding: out.findings.append(finding)  # noqa: E731
     check_record = validate_record
-    for line, obj in _records(path, name):
-        records += 1
+    for line, obj in records:
+        out.records += 1
         if isinstance(obj, _Bad):
             add(line, obj.get("pointer", ""), obj["rule"], ERROR, obj["message"])
             continue
@@ -208,7 +249,7 @@ def _validate_one(
         if file_rules is not None:
             file_rules.see(line, obj)
         if profile.format_of is not None:
-            formats[profile.format_of(obj)] += 1
+            out.formats[profile.format_of(obj)] += 1
         if counter is not None and limit:
             n = _tokens(counter, obj)
             if n > limit:
@@ -219,12 +260,61 @@ def _validate_one(
                     WARNING,
                     f"{n:,} tokens, over the model's {limit:,}-token limit: the provider truncates the end",
                 )
-    report.records += records
-    if file_rules is not None:
-        for line, (pointer, rule, severity, message) in file_rules.finish():
-            add(line, pointer, rule, severity, message)
-    for finding in file_limit_findings(limits, size, head, records, formats, role):
-        add(*finding)
+    return out
+
+
+# A plain JSONL file this large is checked by every core, a range of lines each (findings and
+# their order are the same: the ranges are handed back in order).
+PARALLEL_BYTES = 8 << 20
+RANGE_LINES = 2_000
+
+
+def _parallel(path: Path) -> bool:
+    return (
+        (os.cpu_count() or 1) > 1
+        and sys.platform == "linux"
+        and (path.stat().st_size >= PARALLEL_BYTES)
+    )
+
+
+def _in_parallel(path: Path, name: str, profile: str, counter) -> Iterator[_Checked]:
+    """``_check_records`` over a file's line ranges in a pool of forked workers, in order; a file
+    that is not plain JSONL (compressed, UTF-16, a JSON document) is read here as usual."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    ranges = (
+        batch
+        for src in ingest.discover(path, name)
+        for batch in ingest.read_batches(src, RANGE_LINES)
+    )
+    model = counter is not None
+    context = multiprocessing.get_context("fork")
+    window: collections.deque = collections.deque()
+    with ProcessPoolExecutor(os.cpu_count(), mp_context=context) as pool:
+        for batch in ranges:
+            window.append(pool.submit(_check_batch, profile, name, model, batch))
+            if len(window) >= 3 * (os.cpu_count() or 1):
+                yield window.popleft().result()
+        while window:
+            yield window.popleft().result()
+
+
+_WORKER: dict[str, Any] = {}  # the counter a forked worker made (from the parent's, by fork)
+
+
+def _check_batch(profile_name: str, name: str, model: bool, batch: Any) -> _Checked:
+    profile = get_profile(profile_name)
+    counter = limit = None
+    if model:
+        counter, limit = _WORKER["counter"], _WORKER["limit"]
+    items = ingest.batch_items(batch)
+    parsed = (
+        (item[0], obj) if ok else (obj["line"], _Bad(obj))
+        for item in items
+        for ok, obj in [ingest.parse_item(name, item)]
+    )
+    return _check_records(parsed, profile, counter, limit)
 
 
 def _json_type(obj: Any) -> str:
