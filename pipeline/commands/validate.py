@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from pipeline.config import ScanSettings
 from pipeline.findings import ERROR, WARNING, Finding
 from pipeline.profiles.profiles import (
     AUTO_ORDER,
@@ -33,6 +34,7 @@ from pipeline.profiles.profiles import (
 from pipeline.records import printable
 from pipeline.stages import ingest
 from pipeline.stages.file_limits import UTF8_BOM, file_limit_findings
+from pipeline.stages.scan.policy import findings as scan_findings
 from pipeline.stages.validate import validate_record
 
 AUTO_SAMPLE = 200  # records per file read to choose a profile
@@ -115,6 +117,7 @@ def validate_files(
     model: str | None = None,
     max_errors: int | None = None,
     validation_paths: list[Path] = (),
+    scan: ScanSettings | None = None,
 ) -> ValidationReport:
     """Every finding of the files: ``paths`` are training files, ``validation_paths`` validation
     files (the minimums a provider states for training files only are not checked there)."""
@@ -133,7 +136,7 @@ def validate_files(
     for path, role in roles:
         name = printable(str(path))
         report.files.append(name)
-        _validate_one(Path(path), name, profile, report, counter, limit, role)
+        _validate_one(Path(path), name, profile, report, counter, limit, role, scan)
     return report
 
 
@@ -143,6 +146,7 @@ def check_files(
     validation_files: list[Path] = (),
     model: str | None = None,
     max_errors: int | None = None,
+    scan: tuple[str, str] = ("warn", "warn"),
 ) -> tuple[ValidationReport, str | None]:
     """What ``ftprep validate`` reports: the report on ``files`` (training files) and
     ``validation_files`` for the profile named ``profile``, or for the one they fit with
@@ -151,7 +155,10 @@ def check_files(
         chosen, reason = choose_profile([*files, *validation_files])
     else:
         chosen = get_profile(profile)
-    report = validate_files(list(files), chosen, model, max_errors, list(validation_files))
+    settings = ScanSettings(secrets=scan[0], pii=scan[1])
+    report = validate_files(
+        list(files), chosen, model, max_errors, list(validation_files), settings
+    )
     note = auto_note(chosen, reason, report) if profile == "auto" else None
     return report, note
 
@@ -169,7 +176,14 @@ class _Bad(dict):
 
 
 def _validate_one(
-    path: Path, name: str, profile: Profile, report, counter, limit, role: str = TRAINING
+    path: Path,
+    name: str,
+    profile: Profile,
+    report,
+    counter,
+    limit,
+    role: str = TRAINING,
+    scan: ScanSettings | None = None,
 ) -> None:
     def add(line: int, pointer: str, rule: str, severity: str, message: str) -> None:
         report.add(Finding(name, line, pointer, rule, severity, message))
@@ -205,6 +219,9 @@ def _validate_one(
             continue
         for pointer, rule, severity, message in check_record(profile, obj):
             add(line, pointer, rule, severity, message)
+        if scan is not None:
+            for finding in scan_findings(obj, scan):
+                add(line, *finding)
         if file_rules is not None:
             file_rules.see(line, obj)
         if profile.format_of is not None:
