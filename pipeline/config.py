@@ -123,6 +123,8 @@ GATE_DEFAULTS: dict[str, Any] = {
     "min_assistant_chars": 1,  # shortest assistant reply (stripped text) that is not "empty"
     "max_duplicate_share": None,  # None: the duplicate share is reported (info), never fails
     "fail_on_warning": False,  # warning-level expectations (facts a provider does not enforce) fail too
+    "max_secrets": 0,  # secrets the scan may still find in one written example
+    "max_pii_share": None,  # None: the share of examples holding PII is reported, never fails
 }
 _GATE_TYPES: dict[str, tuple] = {
     "max_rejected_share": (int, float),
@@ -132,6 +134,8 @@ _GATE_TYPES: dict[str, tuple] = {
     "min_assistant_chars": (int,),
     "max_duplicate_share": (int, float),
     "fail_on_warning": (bool,),
+    "max_secrets": (int,),
+    "max_pii_share": (int, float),
 }
 
 

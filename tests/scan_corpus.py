@@ -231,7 +231,9 @@ class Gen:
         )
         if country == "PL":  # ... and Polish ones a weighted check in the bank number
             weights = (3, 9, 7, 1, 3, 9, 7)
-            check = (10 - sum(int(d) * w for d, w in zip(bban[:7], weights, strict=False)) % 10) % 10
+            check = (
+                10 - sum(int(d) * w for d, w in zip(bban[:7], weights, strict=False)) % 10
+            ) % 10
             bban = bban[:7] + str(check) + bban[8:]
         iban = country + self.iban_check(country, bban) + bban
         if self.r.random() < 0.6:
@@ -315,7 +317,8 @@ class Gen:
                 25,
                 24,
                 23,
-            ], strict=False,
+            ],
+            strict=False,
         )
     )
 

@@ -30,19 +30,22 @@ def _category(rule: str) -> str:
     return BY_RULE[rule].category
 
 
-def message(hit: scanner.Hit, mode: str) -> str:
-    """What a finding says: the kind, the match masked, and what to do."""
+def message(hit: scanner.Hit, mode: str, command: str = "run", argument: str | None = None) -> str:
+    """What a finding says: the kind, the match masked (and the tool-call argument it is in),
+    and what to do; ``command`` is ``run`` or ``validate``, whose advice differs."""
     kind = BY_RULE[hit.rule]
     flag = "--secrets" if kind.category == SECRET else "--pii"
-    what = (
-        f"{kind.what} ({hit.masked}) in this text"
-        if kind.category == SECRET
-        else f"{kind.what} ({hit.masked})"
-    )
-    if mode == "error":
+    where = f' in the argument "{argument}"' if argument else ""
+    what = f"{kind.what} ({hit.masked}){where}"
+    if command == "validate":
         todo = (
-            f"remove it from the source, or run with {flag} redact to replace it with "
-            f"{kind.placeholder}; the rejected copy of this record is redacted"
+            f"it would be uploaded and could be learned: remove it, or prepare the data with "
+            f"`ftprep run {flag} redact` (it becomes {kind.placeholder})"
+        )
+    elif mode == "error":
+        todo = (
+            f"rejected as {flag} error asks: remove it from the source, or run with {flag} "
+            f"redact to replace it with {kind.placeholder} (the copy in rejected.jsonl is redacted)"
         )
     elif mode == "redact":
         todo = f"replaced with {kind.placeholder} in the output"
@@ -54,6 +57,16 @@ def message(hit: scanner.Hit, mode: str) -> str:
     return f"{what}: {todo}"
 
 
+def _argument(value: Any, hit: scanner.Hit) -> str | None:
+    """The key of a tool call's JSON arguments that holds the match, if the hit is in one."""
+    if len(hit.path) < 2 or hit.path[-1] != "arguments":
+        return None
+    node = value
+    for key in hit.path:
+        node = node[key]
+    return scanner.json_key_of(node, hit.match) if isinstance(node, str) else None
+
+
 def findings(value: Any, settings: ScanSettings) -> list[tuple[str, str, str, str]]:
     """(pointer, rule, severity, message) for every match in a record, as ``validate`` reports
     them: an error where the category's mode is ``error``, else a warning."""
@@ -63,9 +76,9 @@ def findings(value: Any, settings: ScanSettings) -> list[tuple[str, str, str, st
     out = []
     for hit in scanner.scan_value(value, cats, settings.regions):
         mode = settings.mode(_category(hit.rule))
-        out.append(
-            (hit.pointer, hit.rule, ERROR if mode == "error" else WARNING, message(hit, mode))
-        )
+        severity = ERROR if mode == "error" else WARNING
+        text = message(hit, mode, "validate", _argument(value, hit))
+        out.append((hit.pointer, hit.rule, severity, text))
     return out
 
 
@@ -90,7 +103,7 @@ def apply(
     errors = [h for h in hits if settings.mode(_category(h.rule)) == "error"]
     if errors:
         first = errors[0]
-        text = message(first, "error")
+        text = message(first, "error", "run", _argument(obj, first))
         if len(errors) > 1:
             text += f" (and {len(errors) - 1} more finding(s) of an error-mode kind)"
         rej = rejection(
@@ -160,3 +173,26 @@ def split_counts(counts: collections.Counter) -> tuple[collections.Counter, dict
         "records_with_secrets": records[SECRET],
         "records_with_pii": records[PII],
     }
+
+
+# Columns of the written Parquet files that hold text a provider receives.
+TEXT_COLUMNS = ("messages", "chosen", "rejected", "completion", "text", "reasoning")
+
+
+def table_counts(table: Any, settings: ScanSettings | None = None) -> tuple[list[int], list[int]]:
+    """For each row of a written split (a pyarrow Table of ``example_schema``): how many
+    secrets its texts hold, and whether they hold personal data (0 or 1), scanned with every
+    category on (the gate checks what was written, whatever the run's settings were). Reads a
+    few thousand rows at a time."""
+    settings = settings or ScanSettings()
+    columns = [c for c in TEXT_COLUMNS if c in table.column_names]
+    secrets_per_row: list[int] = []
+    pii_per_row: list[int] = []
+    if not columns:
+        return [0] * table.num_rows, [0] * table.num_rows
+    for batch in table.select(columns).to_batches(max_chunksize=2048):
+        for row in batch.to_pylist():
+            hits = scanner.scan_value(row, settings.categories, settings.regions)
+            secrets_per_row.append(sum(1 for h in hits if _category(h.rule) == SECRET))
+            pii_per_row.append(int(any(_category(h.rule) == PII for h in hits)))
+    return secrets_per_row, pii_per_row
