@@ -56,7 +56,8 @@ def measure(corpus: Path, examples: int, batch_size: int = 256) -> dict[str, flo
             if not ok:
                 continue
             t = clock()
-            obj, rejected = scan_policy.apply(obj, sources[0].name, item[0], scan, found)
+            raw = item[1] if type(item[1]) is bytes else None
+            obj, rejected = scan_policy.apply(obj, sources[0].name, item[0], scan, found, raw)
             spent["scan"] += clock() - t
             if rejected is not None:
                 continue

@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.stages.scan import scanner
 from pipeline.stages.scan.kinds import RULES, mask
@@ -104,3 +108,30 @@ def test_categories_off_find_nothing_of_them():
         "secret.aws_access_key"
     }
     assert scanner.scan_text(text, frozenset()) == []
+
+
+TEXTS = [c.text for c in scan_corpus.corpus() + scan_corpus.holdout_corpus()]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(TEXTS), max_size=3),
+    st.text(max_size=60),
+    st.booleans(),
+)
+def test_a_line_passed_from_its_bytes_holds_nothing(parts, noise, ascii_only):
+    """The run's fast path: a JSONL line ``nothing_in`` passes without parsing holds no match in
+    any string, however the text is escaped."""
+    import orjson
+
+    record = {"messages": [{"role": "user", "content": noise.join(parts)}, {"x": [noise]}]}
+    line = json.dumps(record, ensure_ascii=True).encode() if ascii_only else orjson.dumps(record)
+    if scanner.nothing_in(line):
+        assert scanner.scan_value(record) == []
+
+
+def test_lines_with_findings_are_not_passed():
+    for case in scan_corpus.corpus():
+        if case.planted:
+            line = json.dumps({"content": case.text}, ensure_ascii=False).encode()
+            assert not scanner.nothing_in(line), case.text

@@ -124,7 +124,8 @@ def convert_items(
             yield None, (scan_policy.redact_rejection(obj, scan) if scan else obj)
             continue
         if scan is not None:
-            obj, rejected = scan_policy.apply(obj, source, item[0], scan, counts)
+            raw = item[1] if type(item) is tuple and type(item[1]) is bytes else None
+            obj, rejected = scan_policy.apply(obj, source, item[0], scan, counts, raw)
             if rejected is not None:
                 yield None, rejected
                 continue

@@ -83,12 +83,19 @@ def findings(value: Any, settings: ScanSettings) -> list[tuple[str, str, str, st
 
 
 def apply(
-    obj: Any, source: str, line: int, settings: ScanSettings, counts: collections.Counter
+    obj: Any,
+    source: str,
+    line: int,
+    settings: ScanSettings,
+    counts: collections.Counter,
+    raw: bytes | None = None,
 ) -> tuple[Any, dict | None]:
     """(the record to carry on with, None), or (None, its rejection) when a category in
-    ``error`` mode found something. Counts what was found and replaced in ``counts``."""
+    ``error`` mode found something. Counts what was found and replaced in ``counts``. ``raw``,
+    the JSONL line the record was parsed from, lets most records be passed from their bytes
+    alone (``scanner.nothing_in``), without walking their strings."""
     cats = settings.categories
-    if not cats:
+    if not cats or (raw is not None and scanner.nothing_in(raw, cats)):
         return obj, None
     hits = scanner.scan_value(obj, cats, settings.regions)
     if not hits:

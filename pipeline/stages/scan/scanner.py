@@ -109,13 +109,16 @@ def _numeric(s: bytes) -> set[str]:
     """What a sketch calls for: the detectors of digit runs (``pii.numbers``: cards, IBANs,
     national ids, phone numbers), national ids of other layouts, IP addresses."""
     fired: set[str] = set()
-    if b"0" not in s:
+    digits = s.count(b"0")  # one C loop; each layout below needs this many digits at least
+    if not digits:
         return fired
-    if b"0000000" in s or b"000.000.0000" in s or b"00.00.00.00" in s:
+    if digits >= 7 and (b"0000000" in s or b"000.000.0000" in s or b"00.00.00.00" in s):
         fired.add("pii.numbers")
-    if any(layout in s for layout in _ID_LAYOUTS):
+    if digits >= 6 and any(layout in s for layout in _ID_LAYOUTS):
         fired.add("pii.national_id")
-    if b"0." in s and _IP_SKETCH.search(s) or b":" in s and _IPV6_SKETCH.search(s):
+    if digits >= 4 and _IP_SKETCH.search(s):
+        fired.add("pii.ip_address")
+    elif b":" in s and _IPV6_SKETCH.search(s):  # a public IPv6 address has a digit or more
         fired.add("pii.ip_address")
     return fired
 
@@ -140,7 +143,7 @@ def nothing_in(line: bytes, categories: frozenset = frozenset(CATEGORIES)) -> bo
     """Whether a JSON line certainly holds nothing to find, judged from its bytes without parsing
     it: no trigger string and nothing in its sketch. A line with JSON escapes that could hide a
     trigger (``\\u0040`` for ``@``, ``\\/`` in ``://``) is never judged here (False)."""
-    if b"\\u" in line or b"\\/" in line:
+    if b"\\" in line and (b"\\u" in line or b"\\/" in line):  # memchr first: most lines have none
         return False
     if SECRET in categories and _bytes_automaton().find_matches_as_indexes(line):
         return False
