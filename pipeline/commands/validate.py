@@ -164,11 +164,16 @@ def check_files(
 
 
 def _records(path: Path, name: str):
-    """(line, parsed object) or (line, rejection dict) for each record of a file."""
+    """(line, parsed object, the JSONL line's bytes or None) or (line, rejection dict, None) for
+    each record of a file."""
     for src in ingest.discover(path, name):
         for item in ingest.read_source(src):
             ok, obj = ingest.parse_item(name, item)
-            yield (item[0], obj) if ok else (obj["line"], _Bad(obj))
+            if not ok:
+                yield obj["line"], _Bad(obj), None
+                continue
+            raw = item[1] if type(item) is tuple and type(item[1]) is bytes else None
+            yield item[0], obj, raw
 
 
 class _Bad(dict):
@@ -203,7 +208,7 @@ def _validate_one(
     formats: collections.Counter = collections.Counter()
     records = 0
     check_record = validate_record
-    for line, obj in _records(path, name):
+    for line, obj, raw in _records(path, name):
         records += 1
         if isinstance(obj, _Bad):
             add(line, obj.get("pointer", ""), obj["rule"], ERROR, obj["message"])
@@ -220,7 +225,7 @@ def _validate_one(
         for pointer, rule, severity, message in check_record(profile, obj):
             add(line, pointer, rule, severity, message)
         if scan is not None:
-            for finding in scan_findings(obj, scan):
+            for finding in scan_findings(obj, scan, raw):
                 add(line, *finding)
         if file_rules is not None:
             file_rules.see(line, obj)
@@ -315,7 +320,7 @@ def choose_profile(paths: list[Path]) -> tuple[Profile, str]:
         _require_file(path)
         with open(path, "rb") as f:
             bom = bom or f.read(3) == UTF8_BOM
-        for n, (_, obj) in enumerate(_records(Path(path), str(path))):
+        for n, (_, obj, _) in enumerate(_records(Path(path), str(path))):
             if n >= AUTO_SAMPLE:
                 break
             if isinstance(obj, dict) and not isinstance(obj, _Bad):

@@ -67,11 +67,14 @@ def _argument(value: Any, hit: scanner.Hit) -> str | None:
     return scanner.json_key_of(node, hit.match) if isinstance(node, str) else None
 
 
-def findings(value: Any, settings: ScanSettings) -> list[tuple[str, str, str, str]]:
+def findings(
+    value: Any, settings: ScanSettings, raw: bytes | None = None
+) -> list[tuple[str, str, str, str]]:
     """(pointer, rule, severity, message) for every match in a record, as ``validate`` reports
-    them: an error where the category's mode is ``error``, else a warning."""
+    them: an error where the category's mode is ``error``, else a warning. ``raw``: the JSONL
+    line it was parsed from (see ``apply``)."""
     cats = settings.categories
-    if not cats:
+    if not cats or (raw is not None and scanner.nothing_in(raw, cats)):
         return []
     out = []
     for hit in scanner.scan_value(value, cats, settings.regions):
