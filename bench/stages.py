@@ -1,6 +1,6 @@
 """Where a worker's time goes: each per-record stage of `ftprep run`, timed in one process.
 
-Runs the stages a worker runs (parse, convert, render, validate, count, id, near-duplicate
+Runs the stages a worker runs (parse, the secrets and PII scan, convert, render, validate, count, id, near-duplicate
 features, Arrow rows) over the first N records of a corpus, with the default profile and model, and
 prints microseconds per record for each (after a first batch that warms up). One process and no
 pool, so the numbers add up to one worker's CPU per record (pickling between processes and the main
@@ -26,9 +26,10 @@ from pipeline.engines.prepare import resolve
 from pipeline.engines.workers import STATE, assign_ids, init_worker, near_features, worker_initargs
 from pipeline.stages import convert, ingest
 from pipeline.stages.ingest import batched
+from pipeline.stages.scan import policy as scan_policy
 from pipeline.stages.validate import validate_record
 
-STAGES = ("parse", "convert", "render", "validate", "count", "id", "features", "rows")
+STAGES = ("parse", "scan", "convert", "render", "validate", "count", "id", "features", "rows")
 
 
 def measure(corpus: Path, examples: int, batch_size: int = 256) -> dict[str, float]:
@@ -36,7 +37,8 @@ def measure(corpus: Path, examples: int, batch_size: int = 256) -> dict[str, flo
     profile, info, sources, _ = resolve(config)
     near = config.near_settings()
     init_worker(*worker_initargs(config, profile, info, near))
-    counter, options = STATE["counter"], STATE["options"]
+    counter, options, scan = STATE["counter"], STATE["options"], STATE["scan"]
+    found: collections.Counter = collections.Counter()
     items = list(islice(ingest.read_source(sources[0]), examples))
     spent: collections.Counter = collections.Counter()
     clock = time.thread_time  # CPU time of this thread: not what the rest of the machine does
@@ -52,6 +54,12 @@ def measure(corpus: Path, examples: int, batch_size: int = 256) -> dict[str, flo
             ok, obj = ingest.parse_item(sources[0].name, item)
             spent["parse"] += clock() - t
             if not ok:
+                continue
+            t = clock()
+            raw = item[1] if type(item[1]) is bytes else None
+            obj, rejected = scan_policy.apply(obj, sources[0].name, item[0], scan, found, raw)
+            spent["scan"] += clock() - t
+            if rejected is not None:
                 continue
             t = clock()
             ex = convert.convert_record(obj, sources[0].name, item[0], "openai_messages", options)

@@ -162,6 +162,19 @@ def cli() -> None:
     help="What becomes of them: report (kept) [default] or remove (rejected.jsonl).",
 )
 @click.option(
+    "--secrets",
+    type=click.Choice(["error", "warn", "redact", "off"]),
+    help="Secrets found in the records (API keys, tokens, private keys, passwords in URLs): "
+    "error (rejected), warn [default], redact (replaced with a placeholder such as "
+    "<AWS_ACCESS_KEY>) or off. For CI, error is recommended.",
+)
+@click.option(
+    "--pii",
+    type=click.Choice(["error", "warn", "redact", "off"]),
+    help="Personal data found in the records (e-mail, phone, card, IBAN, national id, IP): "
+    "error, warn [default], redact (replaced with <EMAIL>, <PHONE>...) or off.",
+)
+@click.option(
     "--stratify-by",
     metavar="FIELD",
     help="Keep each stratum's validation share: a meta field (e.g. category) or 'source'.",
@@ -204,6 +217,8 @@ def run(
     max_duplicate_share,
     eval_sets,
     contaminated,
+    secrets,
+    pii,
     stratify_by,
     fmt,
     engine,
@@ -259,6 +274,8 @@ def run(
         "max_duplicate_share": max_duplicate_share,
         "decontaminate": [Path(p) for p in eval_sets] or None,
         "contaminated": contaminated,
+        "secrets": secrets,
+        "pii": pii,
         "stratify_by": stratify_by,
         "length_policy": length_policy,
         "max_tokens": max_tokens,
@@ -333,8 +350,26 @@ def _echo_json(value) -> None:
     show_default=True,
     help="Show at most N findings, the first by file and line (all are counted; memory holds N).",
 )
+@click.option(
+    "--secrets",
+    type=click.Choice(["error", "warn", "off"]),
+    default="warn",
+    show_default=True,
+    help="Secrets in the records (API keys, tokens, private keys, passwords in URLs): error, warn "
+    "or off. For CI, error is recommended.",
+)
+@click.option(
+    "--pii",
+    type=click.Choice(["error", "warn", "off"]),
+    default="warn",
+    show_default=True,
+    help="Personal data in the records (e-mail, phone, card, IBAN, national id, IP): error, "
+    "warn or off.",
+)
 @click.option("--strict", is_flag=True, help="Warnings fail too (exit 1).")
-def validate(files, profile, validation_files, model, fmt, max_errors, strict) -> None:
+def validate(
+    files, profile, validation_files, model, fmt, max_errors, secrets, pii, strict
+) -> None:
     """Check files in a provider's format before uploading them: every finding, with its line.
 
     Exit 0 with no error-level finding (--strict: no warning either), 1 with any, 2 for usage or
@@ -351,7 +386,9 @@ def validate(files, profile, validation_files, model, fmt, max_errors, strict) -
             "no files: name the files to check (validation files with --validation-file)"
         )
     try:
-        report, note = check_files(files, profile, validation_files, model, max_errors)
+        report, note = check_files(
+            files, profile, validation_files, model, max_errors, scan=(secrets, pii)
+        )
     except _usage_errors() as exc:
         raise UsageProblem(str(exc)) from None
     if note:

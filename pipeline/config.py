@@ -48,6 +48,9 @@ RUN_KEYS = {
     "max_tokens": int,
     "tokenizer": str,
     "cache_dir": str,
+    "secrets": str,
+    "pii": str,
+    "pii_regions": list,
 }
 
 
@@ -120,6 +123,8 @@ GATE_DEFAULTS: dict[str, Any] = {
     "min_assistant_chars": 1,  # shortest assistant reply (stripped text) that is not "empty"
     "max_duplicate_share": None,  # None: the duplicate share is reported (info), never fails
     "fail_on_warning": False,  # warning-level expectations (facts a provider does not enforce) fail too
+    "max_secrets": 0,  # secrets the scan may still find in one written example
+    "max_pii_share": None,  # None: the share of examples holding PII is reported, never fails
 }
 _GATE_TYPES: dict[str, tuple] = {
     "max_rejected_share": (int, float),
@@ -129,6 +134,8 @@ _GATE_TYPES: dict[str, tuple] = {
     "min_assistant_chars": (int,),
     "max_duplicate_share": (int, float),
     "fail_on_warning": (bool,),
+    "max_secrets": (int,),
+    "max_pii_share": (int, float),
 }
 
 
@@ -200,6 +207,42 @@ class NearSettings:
         return out
 
 
+SCAN_MODES = ("error", "warn", "redact", "off")
+
+
+@dataclass(frozen=True)
+class ScanSettings:
+    """The secrets and PII scan: what becomes of a record each category is found in (error,
+    warn, redact, off) and the regions whose national phone numbers count."""
+
+    secrets: str = "warn"
+    pii: str = "warn"
+    regions: tuple[str, ...] = ("US",)
+
+    def problems(self) -> list[str]:
+        out = [
+            f"{name} must be one of {', '.join(SCAN_MODES)}, not {value!r}"
+            for name, value in (("secrets", self.secrets), ("pii", self.pii))
+            if value not in SCAN_MODES
+        ]
+        out += [
+            f"pii_regions holds {r!r}: a region is two capital letters (US, GB, DE)"
+            for r in self.regions
+            if not (isinstance(r, str) and len(r) == 2 and r.isalpha() and r.isupper())
+        ]
+        return out
+
+    def mode(self, category: str) -> str:
+        return self.secrets if category == "secrets" else self.pii
+
+    @property
+    def categories(self) -> frozenset:
+        return frozenset(c for c in ("secrets", "pii") if self.mode(c) != "off")
+
+    def public(self) -> dict[str, Any]:
+        return {"secrets": self.secrets, "pii": self.pii, "pii_regions": list(self.regions)}
+
+
 @dataclass
 class RunConfig:
     inputs: list[Path]
@@ -229,6 +272,9 @@ class RunConfig:
     stratify_by: str | None = None
     cache_dir: Path | None = None  # None: $FTPREP_CACHE_DIR or ~/.cache/ftprep/stages
     use_cache: bool = True
+    secrets: str = "warn"  # secrets and PII found in the records: error, warn, redact or off
+    pii: str = "warn"
+    pii_regions: list[str] = field(default_factory=lambda: ["US"])  # national phone numbers
 
     def check(self) -> None:
         """The numeric settings in range, whichever way they came (flags, a config file, code):
@@ -265,8 +311,13 @@ class RunConfig:
         ]
         if self.contaminated not in ("report", "remove"):
             problems.append(f"contaminated must be report or remove, not {self.contaminated!r}")
+        problems += self.scan_settings().problems()
         if problems:
             raise ConfigError("; ".join(problems))
+
+    def scan_settings(self) -> ScanSettings:
+        """What the scan looks for and what becomes of a record it finds something in."""
+        return ScanSettings(self.secrets, self.pii, tuple(self.pii_regions))
 
     def near_settings(self) -> NearSettings:
         """The dedupe settings, checked (a bad value is a usage problem, exit 2)."""
@@ -308,4 +359,7 @@ class RunConfig:
             "decontaminate": [printable(str(p)) for p in self.decontaminate],
             "contaminated": self.contaminated,
             "stratify_by": self.stratify_by,
+            "secrets": self.secrets,
+            "pii": self.pii,
+            "pii_regions": list(self.pii_regions),
         }

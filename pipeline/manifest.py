@@ -77,8 +77,10 @@ def build_manifest(
     validation = sum(s.validation for s in stats)
     stage_in = records
     stages = {}
-    for stage in ("ingest", "convert", "validate", "count", "decontaminate"):
+    for stage in ("ingest", "scan", "convert", "validate", "count", "decontaminate"):
         if stage == "decontaminate" and not config.decontaminate:
+            continue
+        if stage == "scan" and "error" not in (config.secrets, config.pii):
             continue
         dropped = rejected_by_stage.get(stage, 0)
         stages[stage] = {"in": stage_in, "rejected": dropped, "out": stage_in - dropped}

@@ -110,6 +110,8 @@ def test_clean_run_passes(clean_result):
         "assistant.content_not_empty",
         "rejected.share",
         "duplicates.share",
+        "scan.secrets",
+        "scan.pii_share",
         "manifest.counts_match",
     ]
     assert _check(clean_result, "train.min_examples").observed == 40 - VAL_SIZE
@@ -247,8 +249,9 @@ def test_bad_last_role_is_a_warning_for_openai(clean_run, tmp_path):
     assert "roles.last" in warnings_page or "last_role" in warnings_page
     strict = run_gate(run, {"fail_on_warning": True})
     assert not strict.ok and _failed(strict) == {"roles.last"}
-    assert _statuses(run) == {"passed": 2, "failed": 1}  # now it blocks: shown as failed
-    assert _gx_successes(run) == [False, True, True]  # the run table's info stays apart
+    # now it blocks: shown as failed (the info of both tables stays apart)
+    assert _statuses(run) == {"passed": 3, "failed": 1}
+    assert _gx_successes(run) == [False, True, True, True]  # the info suites stay apart
 
 
 def _statuses(run: Path) -> dict[str, int]:
@@ -308,11 +311,11 @@ def test_cli_text_names_failures_and_exits_1(clean_run, tmp_path):
     result = CliRunner().invoke(cli, ["gate", str(run)])
     assert result.exit_code == 1, result.output
     lines = result.output.splitlines()
-    assert lines[-1].startswith("gate FAILED: 1 of 13 expectations failed (tokens.within_limit)")
+    assert lines[-1].startswith("gate FAILED: 1 of 15 expectations failed (tokens.within_limit)")
     fail = next(i for i, line in enumerate(lines) if line.startswith("FAIL"))
     assert "tokens.within_limit" in lines[fail] and "1 of 40 rows fail" in lines[fail]
     assert f"{rows[0]['source']}:{rows[0]['line']} [train] id {rows[0]['id']}" in lines[fail + 1]
-    assert sum(line.startswith("pass") for line in lines) == 12
+    assert sum(line.startswith("pass") for line in lines) == 14
 
 
 def test_cli_json_and_junit(clean_run):
@@ -324,8 +327,8 @@ def test_cli_json_and_junit(clean_run):
     result = CliRunner().invoke(cli, ["gate", str(clean_run), "--format", "junit"])
     assert result.exit_code == 0
     suite = ET.fromstring(result.output.split("\n", 1)[1])
-    assert suite.get("tests") == "13" and suite.get("failures") == "0"
-    assert len(suite.findall("testcase")) == 13
+    assert suite.get("tests") == "15" and suite.get("failures") == "0"
+    assert len(suite.findall("testcase")) == 15
 
 
 def test_cli_config_gate_table(clean_run, tmp_path):

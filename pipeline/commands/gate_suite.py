@@ -282,6 +282,7 @@ def derive_suite(
             ),
         )
     )
+    specs += scan_specs(thresholds)
     specs.append(
         Spec(
             "manifest.counts_match",
@@ -293,6 +294,39 @@ def derive_suite(
         )
     )
     return specs, notes
+
+
+def scan_specs(thresholds: dict[str, Any]) -> list[Spec]:
+    """The scan's expectations on the written examples: no secret in any (gate.max_secrets, 0
+    by default), and the share of examples holding personal data (reported, or bounded by
+    gate.max_pii_share)."""
+    max_secrets, max_pii = thresholds["max_secrets"], thresholds["max_pii_share"]
+    return [
+        Spec(
+            "scan.secrets",
+            "examples",
+            "ExpectColumnValuesToBeBetween",
+            {"column": "secrets", "min_value": 0, "max_value": max_secrets},
+            CRITICAL,
+            f"no example holds more than {max_secrets} secret(s) (API keys, tokens, private "
+            "keys, passwords in URLs) in its texts (gate.max_secrets; redact them with "
+            "`ftprep run --secrets redact`)",
+        ),
+        Spec(
+            "scan.pii_share",
+            "examples",
+            "ExpectColumnMeanToBeBetween",
+            {"column": "has_pii", "min_value": 0, "max_value": 1 if max_pii is None else max_pii},
+            INFO if max_pii is None else CRITICAL,
+            "the share of examples holding personal data (e-mail, phone, card, IBAN, national id, "
+            "IP)"
+            + (
+                " (reported; set gate.max_pii_share to bound it)"
+                if max_pii is None
+                else f" is at most {max_pii:.1%}"
+            ),
+        ),
+    ]
 
 
 def level_of(spec: Spec, fail_on_warning: bool = False) -> str:

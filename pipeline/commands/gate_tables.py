@@ -14,6 +14,8 @@ from typing import Any
 
 import orjson
 
+from pipeline.stages.scan.policy import table_counts
+
 
 class GateError(ValueError):
     """The folder is not a (complete) run, or a [gate] threshold is wrong: exit 2, not a data failure."""
@@ -113,6 +115,7 @@ def examples_frame(run_dir: Path):
                             shortest[row] = length
                 if column == "messages" and kinds[row] == "sft" and end > start:
                     last_role[row] = roles[row][end - start - 1]
+        secrets, pii = table_counts(table)  # what the written texts still hold
         frames.append(
             pd.DataFrame(
                 {
@@ -126,6 +129,8 @@ def examples_frame(run_dir: Path):
                     "min_assistant_chars": shortest,
                     "in_train": [int(split == "train")] * n,
                     "in_validation": [int(split == "validation")] * n,
+                    "secrets": pd.array(secrets, dtype="int64"),
+                    "has_pii": pd.array(pii, dtype="int64"),
                 }
             )
         )

@@ -179,13 +179,28 @@ def _dedupe_notes(manifest: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _scan_lines(scan: dict[str, Any] | None) -> list[str]:
+    """The scan's part of the summary: how many records held secrets or PII, what became of
+    them, and the replacements by kind (nothing when nothing was found)."""
+    if not scan or not scan["findings_by_rule"]:
+        return []
+    lines = [
+        f"  scan: secrets in {_n(scan['records_with_secrets'])} record(s) (--secrets "
+        f"{scan['secrets']}), PII in {_n(scan['records_with_pii'])} record(s) (--pii {scan['pii']})"
+    ]
+    if scan["redacted_by_rule"]:
+        lines.append("  redacted by kind (replaced with a placeholder):")
+        lines += [f"    {rule:<40} {_n(n)}" for rule, n in scan["redacted_by_rule"].items()]
+    return lines
+
+
 def run_summary(manifest: dict[str, Any], out: str) -> str:
     counts, stages, tokens = manifest["counts"], manifest["stages"], manifest["tokens"]
     lines = [
         f"ftprep run: {len(manifest['inputs'])} input(s), {_n(counts['records'])} records "
         f"-> {out} (profile {manifest['profile']}, model {manifest['model']})",
     ]
-    for stage in ("ingest", "convert", "validate", "count", "decontaminate"):
+    for stage in ("ingest", "scan", "convert", "validate", "count", "decontaminate"):
         if stage not in stages:
             continue
         s = stages[stage]
@@ -209,6 +224,7 @@ def run_summary(manifest: dict[str, Any], out: str) -> str:
     if manifest["warnings_by_rule"]:
         lines.append("  warnings by rule (records kept):")
         lines += [f"    {rule:<40} {_n(n)}" for rule, n in manifest["warnings_by_rule"].items()]
+    lines += _scan_lines(manifest.get("scan"))
     for entry in manifest["inputs"]:
         for note in entry["shape_notes"]:
             lines.append(f"  note: {entry['path']}: {note}")

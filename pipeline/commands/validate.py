@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from pipeline.config import ScanSettings
 from pipeline.findings import ERROR, WARNING, Finding
 from pipeline.profiles.profiles import (
     AUTO_ORDER,
@@ -37,6 +38,7 @@ from pipeline.profiles.profiles import (
 from pipeline.records import printable
 from pipeline.stages import ingest
 from pipeline.stages.file_limits import UTF8_BOM, file_limit_findings
+from pipeline.stages.scan.policy import findings as scan_findings
 from pipeline.stages.validate import validate_record
 
 AUTO_SAMPLE = 200  # records per file read to choose a profile
@@ -119,6 +121,7 @@ def validate_files(
     model: str | None = None,
     max_errors: int | None = None,
     validation_paths: list[Path] = (),
+    scan: ScanSettings | None = None,
 ) -> ValidationReport:
     """Every finding of the files: ``paths`` are training files, ``validation_paths`` validation
     files (the minimums a provider states for training files only are not checked there)."""
@@ -138,7 +141,7 @@ def validate_files(
     for path, role in roles:
         name = printable(str(path))
         report.files.append(name)
-        _validate_one(Path(path), name, profile, report, counter, limit, role)
+        _validate_one(Path(path), name, profile, report, counter, limit, role, scan)
     return report
 
 
@@ -148,6 +151,7 @@ def check_files(
     validation_files: list[Path] = (),
     model: str | None = None,
     max_errors: int | None = None,
+    scan: tuple[str, str] = ("warn", "warn"),
 ) -> tuple[ValidationReport, str | None]:
     """What ``ftprep validate`` reports: the report on ``files`` (training files) and
     ``validation_files`` for the profile named ``profile``, or for the one they fit with
@@ -156,17 +160,30 @@ def check_files(
         chosen, reason = choose_profile([*files, *validation_files])
     else:
         chosen = get_profile(profile)
-    report = validate_files(list(files), chosen, model, max_errors, list(validation_files))
+    settings = ScanSettings(secrets=scan[0], pii=scan[1])
+    report = validate_files(
+        list(files), chosen, model, max_errors, list(validation_files), settings
+    )
     note = auto_note(chosen, reason, report) if profile == "auto" else None
     return report, note
 
 
 def _records(path: Path, name: str):
-    """(line, parsed object) or (line, rejection dict) for each record of a file."""
+    """(line, parsed object, the JSONL line's bytes or None) or (line, rejection dict, None) for
+    each record of a file."""
     for src in ingest.discover(path, name):
-        for item in ingest.read_source(src):
-            ok, obj = ingest.parse_item(name, item)
-            yield (item[0], obj) if ok else (obj["line"], _Bad(obj))
+        yield from _parsed(name, ingest.read_source(src))
+
+
+def _parsed(name: str, items):
+    """``_records``' triples of some items of a file."""
+    for item in items:
+        ok, obj = ingest.parse_item(name, item)
+        if not ok:
+            yield obj["line"], _Bad(obj), None
+            continue
+        raw = item[1] if type(item) is tuple and type(item[1]) is bytes else None
+        yield item[0], obj, raw
 
 
 class _Bad(dict):
@@ -174,7 +191,14 @@ class _Bad(dict):
 
 
 def _validate_one(
-    path: Path, name: str, profile: Profile, report, counter, limit, role: str = TRAINING
+    path: Path,
+    name: str,
+    profile: Profile,
+    report,
+    counter,
+    limit,
+    role: str = TRAINING,
+    scan: ScanSettings | None = None,
 ) -> None:
     def add(line: int, pointer: str, rule: str, severity: str, message: str) -> None:
         report.add(Finding(name, line, pointer, rule, severity, message))
@@ -194,13 +218,15 @@ def _validate_one(
     formats: collections.Counter = collections.Counter()
     records = 0
     if file_rules is None and _parallel(path):
-        for batch in _in_parallel(path, name, profile.name, counter):
+        for batch in _in_parallel(path, name, profile.name, counter, scan):
             records += batch.records
             formats.update(batch.formats)
             for finding in batch.findings:
                 add(*finding)
     else:
-        checked = _check_records(_records(path, name), profile, counter, limit, add, file_rules)
+        checked = _check_records(
+            _records(path, name), profile, counter, limit, add, file_rules, scan
+        )
         records, formats = checked.records, checked.formats
     report.records += records
     if file_rules is not None:
@@ -222,15 +248,16 @@ class _Checked:
 
 
 def _check_records(
-    records, profile: Profile, counter, limit, add=None, file_rules=None
+    records, profile: Profile, counter, limit, add=None, file_rules=None, scan=None
 ) -> _Checked:
-    """Every per-record finding of (line, parsed object or rejection) pairs, handed to ``add``
-    (line, pointer, rule, severity, message) as found, or gathered in the result."""
+    """Every per-record finding of ``_records``' (line, parsed object or rejection, raw line)
+    triples, handed to ``add`` (line, pointer, rule, severity, message) as found, or gathered in
+    the result; with ``scan`` settings, the secrets and PII found too."""
     out = _Checked()
     if add is None:
         add = lambda *finding: out.findings.append(finding)  # noqa: E731
     check_record = validate_record
-    for line, obj in records:
+    for line, obj, raw in records:
         out.records += 1
         if isinstance(obj, _Bad):
             add(line, obj.get("pointer", ""), obj["rule"], ERROR, obj["message"])
@@ -246,6 +273,9 @@ def _check_records(
             continue
         for pointer, rule, severity, message in check_record(profile, obj):
             add(line, pointer, rule, severity, message)
+        if scan is not None:
+            for finding in scan_findings(obj, scan, raw):
+                add(line, *finding)
         if file_rules is not None:
             file_rules.see(line, obj)
         if profile.format_of is not None:
@@ -277,7 +307,7 @@ def _parallel(path: Path) -> bool:
     )
 
 
-def _in_parallel(path: Path, name: str, profile: str, counter) -> Iterator[_Checked]:
+def _in_parallel(path: Path, name: str, profile: str, counter, scan) -> Iterator[_Checked]:
     """``_check_records`` over a file's line ranges in a pool of forked workers, in order; a file
     that is not plain JSONL (compressed, UTF-16, a JSON document) is read here as usual."""
     import multiprocessing
@@ -293,7 +323,7 @@ def _in_parallel(path: Path, name: str, profile: str, counter) -> Iterator[_Chec
     window: collections.deque = collections.deque()
     with ProcessPoolExecutor(os.cpu_count(), mp_context=context) as pool:
         for batch in ranges:
-            window.append(pool.submit(_check_batch, profile, name, model, batch))
+            window.append(pool.submit(_check_batch, profile, name, model, scan, batch))
             if len(window) >= 3 * (os.cpu_count() or 1):
                 yield window.popleft().result()
         while window:
@@ -303,18 +333,13 @@ def _in_parallel(path: Path, name: str, profile: str, counter) -> Iterator[_Chec
 _WORKER: dict[str, Any] = {}  # the counter a forked worker made (from the parent's, by fork)
 
 
-def _check_batch(profile_name: str, name: str, model: bool, batch: Any) -> _Checked:
+def _check_batch(profile_name: str, name: str, model: bool, scan, batch: Any) -> _Checked:
     profile = get_profile(profile_name)
     counter = limit = None
     if model:
         counter, limit = _WORKER["counter"], _WORKER["limit"]
     items = ingest.batch_items(batch)
-    parsed = (
-        (item[0], obj) if ok else (obj["line"], _Bad(obj))
-        for item in items
-        for ok, obj in [ingest.parse_item(name, item)]
-    )
-    return _check_records(parsed, profile, counter, limit)
+    return _check_records(_parsed(name, items), profile, counter, limit, scan=scan)
 
 
 def _json_type(obj: Any) -> str:
@@ -388,7 +413,7 @@ def choose_profile(paths: list[Path]) -> tuple[Profile, str]:
         _require_file(path)
         with open(path, "rb") as f:
             bom = bom or f.read(3) == UTF8_BOM
-        for n, (_, obj) in enumerate(_records(Path(path), str(path))):
+        for n, (_, obj, _) in enumerate(_records(Path(path), str(path))):
             if n >= AUTO_SAMPLE:
                 break
             if isinstance(obj, dict) and not isinstance(obj, _Bad):

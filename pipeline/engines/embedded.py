@@ -248,6 +248,7 @@ def _stage_cache(config: RunConfig, profile: Profile, info: ModelInfo, near: Nea
         ],  # the eval sets' content, not their names
         "contaminated": config.contaminated,
         "batch_size": config.batch_size,
+        "scan": config.scan_settings().public(),
     }
     root = (config.cache_dir or default_dir()) if config.use_cache else None
     return StageCache(root, settings)

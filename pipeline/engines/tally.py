@@ -173,6 +173,9 @@ class Tally:
             if not st.balanced():
                 raise RuntimeError(f"internal error: records of {st.name} do not add up: {st}")
         over_limit = self.over_limit
+        from pipeline.stages.scan.policy import split_counts
+
+        warnings, scan = split_counts(self.warnings)
         manifest = build_manifest(
             config=config,
             profile=profile,
@@ -180,7 +183,7 @@ class Tally:
             stats=self.stats,
             rejected_by_stage=self.rejected_by_stage,
             rejected_by_rule=self.rejected_by_rule,
-            warnings=self.warnings,
+            warnings=warnings,
             over_limit=[o for o in over_limit if o["action"] == "flagged"],
             tokens=tokens,
             staging=self.staging,
@@ -228,6 +231,7 @@ class Tally:
             "conflicts_removed": clusters.conflicts_removed,
             "boilerplate_shingles": len(self.near_index.boilerplate),
         }
+        manifest["scan"] = {**config.scan_settings().public(), **scan}
         manifest["split"] = self.plan.describe()
         manifest["verdict"] = judge_outputs(self.staging, profile, manifest, self.file_findings)
         note_blank_lines(manifest, self.stats)

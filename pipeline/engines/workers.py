@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from pipeline.artifacts import ExampleBatch
-from pipeline.config import ConvertOptions, NearSettings, RunConfig
+from pipeline.config import ConvertOptions, NearSettings, RunConfig, ScanSettings
 from pipeline.profiles.models import ModelInfo
 from pipeline.profiles.profiles import Profile, get_profile
 from pipeline.profiles.render import Unrenderable
@@ -31,6 +31,7 @@ from pipeline.stages.dedupe.exact import example_ids, prompt_key, prompt_message
 from pipeline.stages.dedupe.near_features import featurise_batch
 from pipeline.stages.example_rules import empty_reply
 from pipeline.stages.length import RULE, apply_length_policy
+from pipeline.stages.scan import policy as scan_policy
 from pipeline.stages.tokens import TokenizerError
 from pipeline.stages.validate import validate_record
 from pipeline.stages.write import RowsRef, Spill, append_rows, light_schema
@@ -48,6 +49,7 @@ def init_worker(
     near: NearSettings | None = None,
     evals: Any = None,
     contaminated: str = "report",
+    scan: ScanSettings | None = None,
 ) -> None:
     from pipeline.stages.tokens import Counter
 
@@ -66,6 +68,7 @@ def init_worker(
         near=near,
         evals=evals,
         contaminated=contaminated,
+        scan=scan,
     )
 
 
@@ -84,6 +87,7 @@ def worker_initargs(
         near,
         evals,
         config.contaminated,
+        config.scan_settings(),
     )
 
 
@@ -103,16 +107,28 @@ def guess_shape(source: str, first: list, options: ConvertOptions) -> str | None
 
 
 def convert_items(
-    source: str, file_shape: str | None, batch: ingest.Batch, shapes: collections.Counter
+    source: str,
+    file_shape: str | None,
+    batch: ingest.Batch,
+    shapes: collections.Counter,
+    counts: collections.Counter | None = None,
 ) -> Iterator[tuple[Any, dict]]:
     """(raw record, Example or rejection) per item of a batch (read here when it is a range of
     lines), in order; the raw record is None when the item did not parse. Counts each record's
-    shape in ``shapes``."""
+    shape in ``shapes``. With ``counts`` (a run's warnings), each record is first scanned for
+    secrets and PII as the run's settings say (``stages.scan.policy``): redacted, or rejected."""
+    scan = STATE.get("scan") if counts is not None else None
     for item in ingest.batch_items(batch):
         ok, obj = ingest.parse_item(source, item)
         if not ok:
-            yield None, obj
+            yield None, (scan_policy.redact_rejection(obj, scan) if scan else obj)
             continue
+        if scan is not None:
+            raw = item[1] if type(item) is tuple and type(item[1]) is bytes else None
+            obj, rejected = scan_policy.apply(obj, source, item[0], scan, counts, raw)
+            if rejected is not None:
+                yield None, rejected
+                continue
         try:
             ex = convert.convert_record(obj, source, item[0], file_shape, STATE["options"], shapes)
         except Exception as exc:  # a bug must cost one record, not the run
@@ -133,7 +149,7 @@ def process_batch(
     warnings: collections.Counter = collections.Counter()
     shapes: collections.Counter = collections.Counter()
     results, raws = [], []
-    for obj, ex in convert_items(source, file_shape, batch, shapes):
+    for obj, ex in convert_items(source, file_shape, batch, shapes, warnings):
         if "stage" not in ex:
             try:
                 ex = finish_example(ex, obj, profile, counter, warnings)
