@@ -24,6 +24,7 @@ import orjson
 
 from pipeline.config import ConvertOptions
 from pipeline.records import new_example, rejection
+from pipeline.stages import infer, shapes_extra
 from pipeline.stages.shapes import CONVERTERS, Reject, escape, ptr, type_name
 
 STAGE = "convert"
@@ -46,13 +47,16 @@ SIGNATURES: dict[str, frozenset[str]] = {
     "text": frozenset({"text"}),
     "bedrock_conversation": frozenset({"messages"}),
     "vertex_gemini": frozenset({"contents"}),
+    **shapes_extra.SIGNATURES,
 }
 SHAPES: tuple[str, ...] = tuple(SIGNATURES)
 CANONICAL_FIELDS = (
     "messages", "conversations", "prompt", "completion", "instruction", "input", "output",
     "system", "history", "context", "response", "question", "answer", "chosen", "rejected",
-    "label", "text", "tools",
+    "label", "text", "tools", "query", "instances", "conversation", "chosen_messages",
+    "rejected_messages",
 )  # fmt: skip
+_CONVERTERS = {**CONVERTERS, **shapes_extra.CONVERTERS}
 
 _RECORD_KEYS = frozenset().union(*SIGNATURES.values())
 _JSON_CELLS = ("messages", "conversations", "chosen", "rejected")
@@ -109,7 +113,10 @@ def _normalised(obj: Any, options: ConvertOptions) -> tuple[Any, dict[str, str]]
     if not isinstance(obj, dict):
         return obj, {}
     renamed, names = _renamed(obj, options)
-    return _parse_json_cells(renamed), names
+    aliased, read_as = infer.alias_columns(renamed)
+    if read_as:
+        names = {**names, **read_as}
+    return _parse_json_cells(aliased), names
 
 
 def _looks_bedrock(obj: dict) -> bool:
@@ -135,20 +142,34 @@ def _detect(obj: Any) -> str:
     if "messages" in keys:
         if "label" in keys:
             return "kto_messages"
+        if shapes_extra.looks_v1(obj):
+            return "messages_v1"
         return "bedrock_conversation" if _looks_bedrock(obj) else "openai_messages"
+    if "chosen_messages" in keys and "rejected_messages" in keys:
+        return "messages_v1_pair"
     if "contents" in keys:
         return "vertex_gemini"
     if "chosen" in keys and "rejected" in keys:
         return "preference" if "prompt" in keys else "preference_implicit"
     if "prompt" in keys and "completion" in keys:
         return "kto" if "label" in keys else "prompt_completion"
+    if "prompt" in keys and "response" in keys:
+        return "prompt_response"
+    if "query" in keys and "response" in keys:
+        return "query_response"
     if "instruction" in keys:
         if "output" in keys:
             return "alpaca"
         if "response" in keys:
             return "dolly"
+        if "instances" in keys:
+            return "self_instruct"
     if "question" in keys and "answer" in keys:
         return "question_answer"
+    if "input" in keys and "output" in keys:
+        return "input_output"
+    if isinstance(obj.get("conversation"), list):
+        return "conversation_pairs"
     if "text" in keys:
         return "text"
     return "unknown"
@@ -202,14 +223,7 @@ def _unknown_message(obj: dict) -> str:
                 f"keys seen: {seen}; the columns seem to be separated by '{separator}': save the "
                 "file with commas (CSV) or tabs (.tsv)"
             )
-    if len(keys) == 1:
-        example = f'text = "{keys[0]}"'
-    else:
-        example = f'instruction = "{keys[0]}"  output = "{keys[1]}"'
-    return (
-        f"keys seen: {seen}; no known shape. Map columns in the config, "
-        f"e.g. [convert.mapping] {example}"
-    )
+    return infer.advise(obj, seen)
 
 
 def _restore_pointer(pointer: str, names: dict[str, str]) -> str:
@@ -254,7 +268,7 @@ def convert_record(
                 )
             raise Reject("convert.not_object", "", message)
         if shape == "unknown":
-            raise Reject("convert.unknown_shape", "", _unknown_message(record))
+            raise Reject("convert.unknown_shape", "", _unknown_message(obj))  # its own names
         if file_shape in SIGNATURES and shape != file_shape:
             missing = SIGNATURES[file_shape] - SIGNATURES[shape]
             if SIGNATURES[shape] < SIGNATURES[file_shape]:
@@ -266,7 +280,7 @@ def convert_record(
                     f"{file_shape}; add the field or move this record to its own file",
                 )
         ex = new_example(source, line)
-        consumed = CONVERTERS[shape](record, ex, options)
+        consumed = _CONVERTERS[shape](record, ex, options)
         ex["meta"].update(
             (names.get(k, k), v)
             for k, v in record.items()
