@@ -180,6 +180,22 @@ def cli() -> None:
     help="Where per-input stage results are cached [$FTPREP_CACHE_DIR or ~/.cache/ftprep/stages].",
 )
 @click.option("--no-cache", is_flag=True, help="Recompute every stage; read and write no cache.")
+@click.option(
+    "--map",
+    "map_",
+    multiple=True,
+    metavar="FIELD=COLUMN,...",
+    help="Read columns as canonical fields, e.g. --map instruction=question,output=std_answer "
+    "(over the config's [convert.mapping]).",
+)
+@click.option(
+    "--fix",
+    "fix",
+    multiple=True,
+    metavar="KIND,...",
+    help="Repairs that change content, on request: merge-turns, strip-special-tokens (the safe "
+    "ones always run and are counted in the summary).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 def run(
     inputs,
@@ -209,6 +225,8 @@ def run(
     engine,
     cache_dir,
     no_cache,
+    map_,
+    fix,
     quiet,
 ) -> None:
     """Run the pipeline: ingest, convert, validate, count, dedupe, split, write.
@@ -223,6 +241,7 @@ def run(
     """
     from pipeline.commands.run import (
         execute,
+        parse_map,
         run_config,
         summary_text,
         threshold_failures,
@@ -265,8 +284,10 @@ def run(
         "tokenizer": str(tokenizer) if tokenizer else None,
         "cache_dir": cache_dir,
         "use_cache": False if no_cache else None,
+        "fix": [k for value in fix for k in value.split(",")] or None,
     }
     try:
+        given["mapping"] = parse_map(map_)
         config = run_config(config_path, given, val_ratio, val_size)
         result = execute(config, engine, quiet)
     except _usage_errors() as exc:

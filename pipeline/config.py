@@ -48,6 +48,7 @@ RUN_KEYS = {
     "max_tokens": int,
     "tokenizer": str,
     "cache_dir": str,
+    "fix": list,
 }
 
 
@@ -163,6 +164,14 @@ class ConvertOptions:
     mapping: dict[str, str] = field(default_factory=dict)
     roles: dict[str, str] = field(default_factory=dict)
     system_prompt: str | None = None
+    fix: tuple[
+        str, ...
+    ] = ()  # opt-in repair kinds (pipeline/stages/repairs.py), beside the safe ones
+    legacy_markers: bool = True  # remove prepare_data's markers (not for openai-completion)
+
+    def repairs(self) -> frozenset[str]:
+        """The repair kinds conversion applies to each Example: the safe ones and ``fix``."""
+        return frozenset({"role-alias", "tool-arguments", "double-encoded", *self.fix})
 
 
 KEYS = ("full", "prompt")
@@ -229,6 +238,7 @@ class RunConfig:
     stratify_by: str | None = None
     cache_dir: Path | None = None  # None: $FTPREP_CACHE_DIR or ~/.cache/ftprep/stages
     use_cache: bool = True
+    fix: list[str] = field(default_factory=list)  # opt-in repair kinds (--fix)
 
     def check(self) -> None:
         """The numeric settings in range, whichever way they came (flags, a config file, code):
@@ -279,7 +289,11 @@ class RunConfig:
 
     def convert_options(self) -> ConvertOptions:
         return ConvertOptions(
-            mapping=self.mapping, roles=self.roles, system_prompt=self.system_prompt
+            mapping=self.mapping,
+            roles=self.roles,
+            system_prompt=self.system_prompt,
+            fix=tuple(self.fix),
+            legacy_markers=self.profile != "openai-completion",  # that format is theirs
         )
 
     def public(self) -> dict[str, Any]:
@@ -308,4 +322,5 @@ class RunConfig:
             "decontaminate": [printable(str(p)) for p in self.decontaminate],
             "contaminated": self.contaminated,
             "stratify_by": self.stratify_by,
+            "fix": list(self.fix),
         }

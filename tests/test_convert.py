@@ -416,7 +416,10 @@ def test_mixed_file_notes():
     )
     assert choose_file_shape(collections.Counter({"unknown": 4})) == (
         None,
-        ["unrecognised records: unknown 4", "no known shape; map the columns in [convert.mapping]"],
+        [
+            "unrecognised records: unknown 4",
+            "no known shape; map the columns with --map or in [convert.mapping]",
+        ],
     )
     assert choose_file_shape(collections.Counter()) == (None, ["no records"])
 

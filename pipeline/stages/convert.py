@@ -24,10 +24,12 @@ import orjson
 
 from pipeline.config import ConvertOptions
 from pipeline.records import new_example, rejection
-from pipeline.stages import infer, shapes_extra
+from pipeline.stages import infer, repairs, shapes_extra
 from pipeline.stages.shapes import CONVERTERS, Reject, escape, ptr, type_name
 
 STAGE = "convert"
+REPAIRED = "~repair:"  # counted with the shapes: records repaired by kind, and their first lines
+FIRST_LINES = 5
 
 # Shape -> the keys that identify it. Used for detection and for the subset rule: a record whose
 # shape's keys are a strict subset of the file shape's keys is missing a field.
@@ -180,8 +182,68 @@ def shape_of(obj: Any, options: ConvertOptions) -> str:
     return _detect(_normalised(obj, options)[0])
 
 
+def _keys_of(record: Any, shape: str) -> list[str]:
+    if shape == "prompt_completion":
+        return [shape, *repairs.legacy_keys(record.get("prompt"), record.get("completion"))]
+    return [shape]
+
+
+def record_keys(obj: Any, options: ConvertOptions) -> list[str]:
+    """What ``choose_file_shape`` counts of one raw record: its shape, and for prompt/completion
+    records the legacy markers they carry (keys starting with "~")."""
+    record = _normalised(obj, options)[0]
+    return _keys_of(record, _detect(record))
+
+
+def _repair_notes(counts: collections.Counter) -> list[str]:
+    notes = []
+    for kind in repairs.KINDS:
+        n = counts.get(REPAIRED + kind, 0)
+        if n:
+            lines = sorted(
+                int(k.rpartition(":")[2]) for k in counts if k.startswith(f"~line:{kind}:")
+            )
+            first = ", ".join(str(x) for x in lines[:FIRST_LINES])
+            notes.append(
+                f"repaired ({kind}): {n:,} record(s), {repairs.WHAT[kind]}; first at line(s) {first}"
+            )
+    return notes
+
+
+def keep_first_lines(counts: collections.Counter) -> None:
+    """Drop all but the first ``FIRST_LINES`` repaired lines of each kind from ``counts`` (the
+    counts of a whole file stay bounded however many batches it has)."""
+    lines = [k for k in counts if k.startswith("~line:")]
+    if len(lines) <= FIRST_LINES * 2:
+        return
+    by_kind: dict[str, list] = {}
+    for k in lines:
+        kind, _, n = k[len("~line:") :].rpartition(":")
+        by_kind.setdefault(kind, []).append((int(n), k))
+    for found in by_kind.values():
+        for _, k in sorted(found)[FIRST_LINES:]:
+            del counts[k]
+
+
+def repairs_of(counts: collections.Counter) -> dict[str, dict]:
+    """The repairs a file's records took, by kind: how many records and the first lines."""
+    out = {}
+    for kind in repairs.KINDS:
+        n = counts.get(REPAIRED + kind, 0)
+        if n:
+            lines = sorted(
+                int(k.rpartition(":")[2]) for k in counts if k.startswith(f"~line:{kind}:")
+            )
+            out[kind] = {"records": n, "first_lines": lines[:FIRST_LINES]}
+    return out
+
+
 def choose_file_shape(counts: collections.Counter[str]) -> tuple[str | None, list[str]]:
-    """The file's shape (its most common known shape) and notes for the run summary."""
+    """The file's shape (its most common known shape; a prompt/completion file whose every record
+    follows one legacy convention carries it, see ``repairs.with_convention``) and notes for the
+    run summary (the repairs its records took among them)."""
+    marks = counts
+    counts = collections.Counter({s: n for s, n in counts.items() if not s.startswith("~")})
     known = sorted(
         ((n, s) for s, n in counts.items() if s in SIGNATURES and n > 0),
         key=lambda t: (-t[0], t[1]),
@@ -199,8 +261,16 @@ def choose_file_shape(counts: collections.Counter[str]) -> tuple[str | None, lis
         notes.append("unrecognised records: " + ", ".join(f"{s} {n}" for s, n in other))
     if shape is None:
         notes.append(
-            "no records" if not other else "no known shape; map the columns in [convert.mapping]"
+            "no records"
+            if not other
+            else "no known shape; map the columns with --map or in [convert.mapping]"
         )
+    notes += _repair_notes(marks)
+    if shape == "prompt_completion":
+        convention = repairs.legacy_convention(marks, counts[shape])
+        if convention is not None:
+            notes.append(repairs.describe_convention(convention, counts[shape]))
+            shape = repairs.with_convention(shape, convention)
     return shape, notes
 
 
@@ -237,6 +307,23 @@ def _restore_pointer(pointer: str, names: dict[str, str]) -> str:
     return pointer
 
 
+def _without_markers(record: dict, convention: tuple) -> tuple[dict, list[str]]:
+    prompt, completion = record.get("prompt"), record.get("completion")
+    if not (isinstance(prompt, str) and isinstance(completion, str)):
+        return record, []
+    prompt, completion, changed = repairs.strip_legacy(prompt, completion, convention)
+    if not changed:
+        return record, []
+    return {**record, "prompt": prompt, "completion": completion}, ["legacy-markers"]
+
+
+def _count_repairs(shapes: collections.Counter, taken: list[str], line: int) -> None:
+    for kind in taken:
+        shapes[REPAIRED + kind] += 1
+        if shapes[REPAIRED + kind] <= FIRST_LINES:  # a batch's first lines; the run keeps the first
+            shapes[f"~line:{kind}:{line}"] = 1
+
+
 def _add_system_prompt(ex: dict, system_prompt: str | None) -> None:
     if system_prompt is None or "text" in ex:
         return
@@ -257,7 +344,8 @@ def convert_record(
     record, names = _normalised(obj, options)
     shape = _detect(record)
     if shapes is not None:
-        shapes[shape] += 1
+        shapes.update(_keys_of(record, shape))
+    file_shape, convention = repairs.split_shape(file_shape)
     try:
         if shape == "not_object":
             message = f"record is {type_name(obj)}, not an object or a list of messages"
@@ -280,7 +368,13 @@ def convert_record(
                     f"{file_shape}; add the field or move this record to its own file",
                 )
         ex = new_example(source, line)
+        taken = []
+        if convention is not None and shape == "prompt_completion" and options.legacy_markers:
+            record, taken = _without_markers(record, convention)
         consumed = _CONVERTERS[shape](record, ex, options)
+        taken += repairs.repair_example(ex, options.repairs())
+        if taken and shapes is not None:
+            _count_repairs(shapes, taken, line)
         ex["meta"].update(
             (names.get(k, k), v)
             for k, v in record.items()
