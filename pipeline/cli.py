@@ -383,6 +383,42 @@ def validate(files, profile, validation_files, model, fmt, max_errors, strict) -
 
 @cli.command()
 @click.argument("file", type=_Path(path_type=Path))
+@click.option("--profile", required=True, help="The provider format the file is in.")
+@click.option(
+    "-o", "--out", type=_Path(path_type=Path), help="Write the repaired file here (whole)."
+)
+@click.option("--diff", is_flag=True, help="Show a unified diff of each changed line.")
+@click.option(
+    "--only",
+    multiple=True,
+    metavar="KIND,...",
+    help="Apply only these kinds (opt-in ones too: merge-turns, strip-special-tokens) "
+    "[the safe ones: role-alias, tool-arguments, double-encoded, legacy-markers].",
+)
+def fix(file, profile, out, diff, only) -> None:
+    """Repair a file in a provider's format and list what could not be repaired.
+
+    Lines no rule changes are written back byte for byte. Without -o, nothing is written and
+    the diff is shown. Exit 0 when no error remains, 1 when some do, 2 for usage problems.
+
+    Example:
+
+        ftprep fix train.jsonl --profile openai-chat -o train.fixed.jsonl
+    """
+    from pipeline.commands.fix import fix_command, summary_text
+
+    try:
+        report, shown = fix_command(Path(file), profile, out, diff, only)
+    except _usage_errors() as exc:
+        raise UsageProblem(str(exc)) from None
+    for text in shown:
+        click.echo(text)
+    click.echo(summary_text(report, out))
+    sys.exit(1 if report.errors else 0)
+
+
+@cli.command()
+@click.argument("file", type=_Path(path_type=Path))
 @click.option(
     "--model", help="OpenAI model id (snapshot, alias or ft: id) for tokenizer, limit, price."
 )
