@@ -312,7 +312,7 @@ def test_every_shape_is_covered():
         "kto_messages", "text", "bedrock_conversation", "vertex_gemini",
         # shapes_extra (tests/test_shapes_extra.py)
         "prompt_response", "query_response", "self_instruct", "input_output",
-        "conversation_pairs", "messages_v1", "messages_v1_pair",
+        "conversation_pairs", "messages_v1", "messages_v1_pair", "alpaca_ranking",
     }  # fmt: skip
 
 

@@ -85,6 +85,17 @@ def test_parallel_turn_lists():
     assert out["rule"] == "convert.invalid_field" and "give one output per input" in out["message"]
 
 
+def test_alpaca_output_pair_is_a_preference_pair():
+    obj = {"instruction": "Q", "input": "", "output": ["good", "bad"]}
+    assert shape_of(obj, NO) == "alpaca_ranking"
+    ex = convert(obj)
+    assert ex["kind"] == "preference"
+    assert (ex["messages"], ex["chosen"], ex["rejected"]) == ([u("Q")], [a("good")], [a("bad")])
+    # a list of another length is no pair: Alpaca's rule reports it
+    out = convert({"instruction": "Q", "output": ["a", "b", "c"]})
+    assert out["rule"] == "convert.invalid_field" and out["pointer"] == "/output"
+
+
 def test_conversation_pairs():
     obj = {"conversation": [{"human": "Q", "assistant": "A"}], "system": "S"}
     assert shape_of(obj, NO) == "conversation_pairs"

@@ -161,7 +161,7 @@ def _detect(obj: Any) -> str:
         return "query_response"
     if "instruction" in keys:
         if "output" in keys:
-            return "alpaca"
+            return "alpaca_ranking" if shapes_extra.looks_ranking(obj["output"]) else "alpaca"
         if "response" in keys:
             return "dolly"
         if "instances" in keys:

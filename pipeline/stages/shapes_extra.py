@@ -126,6 +126,22 @@ def from_conversation_pairs(obj: dict, ex: dict, options: ConvertOptions) -> set
     return {"conversation", "system"}
 
 
+def looks_ranking(output: Any) -> bool:
+    """An Alpaca ``output`` that is a [preferred, dispreferred] pair of strings (LLaMA-Factory's
+    and ChatGLM-Efficient-Tuning's reward-model and DPO data before their ``chosen`` columns)."""
+    return isinstance(output, list) and len(output) == 2 and all(isinstance(t, str) for t in output)
+
+
+def from_alpaca_ranking(obj: dict, ex: dict, options: ConvertOptions) -> set[str]:
+    ex["kind"] = "preference"
+    user = _user_text(_text(obj, "instruction"), _text(obj, "input", required=False))
+    ex["messages"] = _system(obj) + _history(obj) + [{"role": "user", "content": user}]
+    chosen, rejected = obj["output"]
+    ex["chosen"] = [{"role": "assistant", "content": chosen}]
+    ex["rejected"] = [{"role": "assistant", "content": rejected}]
+    return {"instruction", "input", "output", "system", "history"}
+
+
 # --------------------------------------------------------------------------- LLaMA-Factory v1
 
 _PART_TYPES = ("text", "reasoning", "tool_call", "image_url")
@@ -233,6 +249,7 @@ SIGNATURES: dict[str, frozenset[str]] = {
     "conversation_pairs": frozenset({"conversation"}),
     "messages_v1": frozenset({"messages"}),
     "messages_v1_pair": frozenset({"chosen_messages", "rejected_messages"}),
+    "alpaca_ranking": frozenset({"instruction", "output"}),
 }
 CONVERTERS = {
     "prompt_response": from_prompt_response,
@@ -242,4 +259,5 @@ CONVERTERS = {
     "conversation_pairs": from_conversation_pairs,
     "messages_v1": from_messages_v1,
     "messages_v1_pair": from_messages_v1_pair,
+    "alpaca_ranking": from_alpaca_ranking,
 }
