@@ -91,8 +91,11 @@ def test_alpaca_output_pair_is_a_preference_pair():
     ex = convert(obj)
     assert ex["kind"] == "preference"
     assert (ex["messages"], ex["chosen"], ex["rejected"]) == ([u("Q")], [a("good")], [a("bad")])
-    # a list of another length is no pair: Alpaca's rule reports it
-    out = convert({"instruction": "Q", "output": ["a", "b", "c"]})
+    # a longer ranking: the first two are the pair, as the trainers that read it take them
+    ex = convert({"instruction": "Q", "output": ["a", "b", "c"]})
+    assert (ex["chosen"], ex["rejected"]) == ([a("a")], [a("b")])
+    assert ex["meta"] == {"output_ranked_after": ["c"]}
+    out = convert({"instruction": "Q", "output": ["a"]})  # no pair: Alpaca's rule reports it
     assert out["rule"] == "convert.invalid_field" and out["pointer"] == "/output"
 
 

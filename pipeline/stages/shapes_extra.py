@@ -127,16 +127,19 @@ def from_conversation_pairs(obj: dict, ex: dict, options: ConvertOptions) -> set
 
 
 def looks_ranking(output: Any) -> bool:
-    """An Alpaca ``output`` that is a [preferred, dispreferred] pair of strings (LLaMA-Factory's
-    and ChatGLM-Efficient-Tuning's reward-model and DPO data before their ``chosen`` columns)."""
-    return isinstance(output, list) and len(output) == 2 and all(isinstance(t, str) for t in output)
+    """An Alpaca ``output`` that is a ranked list of strings, the preferred first (LLaMA-Factory's
+    and ChatGLM-Efficient-Tuning's reward-model and DPO data before their ``chosen`` columns:
+    their trainers pair the first with the second and leave the rest)."""
+    return isinstance(output, list) and len(output) >= 2 and all(isinstance(t, str) for t in output)
 
 
 def from_alpaca_ranking(obj: dict, ex: dict, options: ConvertOptions) -> set[str]:
     ex["kind"] = "preference"
     user = _user_text(_text(obj, "instruction"), _text(obj, "input", required=False))
     ex["messages"] = _system(obj) + _history(obj) + [{"role": "user", "content": user}]
-    chosen, rejected = obj["output"]
+    chosen, rejected, *rest = obj["output"]
+    if rest:
+        ex["meta"]["output_ranked_after"] = rest  # what those trainers leave out, kept in meta
     ex["chosen"] = [{"role": "assistant", "content": chosen}]
     ex["rejected"] = [{"role": "assistant", "content": rejected}]
     return {"instruction", "input", "output", "system", "history"}
