@@ -56,6 +56,7 @@ ROLE_ALIASES = {
     "ai": "assistant",
 }
 CANONICAL_ROLES = ("system", "developer", "user", "assistant", "tool", "function")
+_RIGHT = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 SPECIAL_TOKEN = re.compile(r"<\|[A-Za-z0-9_]+\|>")
 
 
@@ -76,6 +77,8 @@ def assistant_role(profile: str) -> str:
 def aliased_role(role: Any, assistant: str = "assistant") -> str | None:
     """The role an alias stands for in a format whose assistant role is ``assistant``, or None
     when ``role`` is no alias (already right, or unknown: validation reports those)."""
+    if role in _RIGHT and (role != "assistant" or assistant == "assistant"):
+        return None  # the common case, at no cost
     if not isinstance(role, str):
         return None
     low = role.strip().lower()
