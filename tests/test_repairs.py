@@ -315,3 +315,41 @@ def test_fix_usage_errors(tmp_path: Path):
     code, output = run_cli("fix", str(path), "--profile", "openai-chat", "-o", str(path))
     assert code == 2 and "-o names the input file" in output
     assert run_cli("fix", str(tmp_path / "none.jsonl"), "--profile", "openai-chat")[0] == 2
+
+
+# --- the real files ---------------------------------------------------------------------------
+
+from tests.conftest import SHARED_DATA, needs_shared_data  # noqa: E402
+
+PROVIDER_FILES = [
+    ("misc_openai_chat/pirate_training_set.jsonl", "openai-chat"),
+    ("openai_cookbook/drone_training.jsonl", "openai-chat"),
+    ("openai_cookbook/toy_chat_fine_tuning.jsonl", "openai-chat"),
+    ("bedrock/nova_tooluse_formatted_test_ft.jsonl", "bedrock-conversation"),
+    ("google_genai/patient_1_glucose_examples.jsonl", "vertex-gemini"),
+    ("mlx_examples/wwdc25_train.jsonl", "openai-completion"),
+]
+
+
+@needs_shared_data
+def test_fix_leaves_real_provider_files_as_they_are(tmp_path: Path):
+    """The real files in a provider's format hold nothing a rule repairs: fix writes them back
+    byte for byte, and what remains is what validate reports per line (toy_chat's line 4 has no
+    user message, on purpose: a warning, so the exit is 0)."""
+    for name, profile in PROVIDER_FILES:
+        path, out = SHARED_DATA / name, tmp_path / (name.replace("/", "_"))
+        code, output = run_cli("fix", str(path), "--profile", profile, "-o", str(out))
+        assert "  nothing to repair\n" in output, output
+        assert out.read_bytes() == path.read_bytes(), name
+        assert code == 0, output
+        assert ("[openai.user.missing]" in output) == ("toy_chat" in name), output
+
+
+@needs_shared_data
+def test_run_outputs_of_real_files_need_no_repair(tmp_path: Path):
+    for name in ("llamafactory/glaive_toolcall_en_demo.json", "fastchat/dummy_conversation.json"):
+        out = tmp_path / name.split("/")[0]
+        assert run_cli("run", str(SHARED_DATA / name), "--out", str(out))[0] == 0
+        assert manifest(out)["inputs"][0]["repairs"] == {}
+        code, output = run_cli("fix", str(out / "train.jsonl"), "--profile", "openai-chat")
+        assert code == 0 and "  nothing to repair\n" in output and "no finding remains" in output
