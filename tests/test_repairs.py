@@ -55,6 +55,8 @@ def test_role_aliases_map_to_the_profiles_names():
     assert repairs.aliased_role("assistant") is None  # right already
     assert repairs.aliased_role("narrator") is None  # unknown: validation reports it
     assert repairs.aliased_role("assistant", "model") == "model"  # Gemini's own name
+    for odd in (["user"], {"role": "user"}, None, 3):  # never raises: validation reports them
+        assert repairs.aliased_role(odd) is None
 
 
 def test_arguments_object_and_double_encoding():

@@ -77,10 +77,10 @@ def assistant_role(profile: str) -> str:
 def aliased_role(role: Any, assistant: str = "assistant") -> str | None:
     """The role an alias stands for in a format whose assistant role is ``assistant``, or None
     when ``role`` is no alias (already right, or unknown: validation reports those)."""
+    if not isinstance(role, str):
+        return None  # a list or an object: validation reports it
     if role in _RIGHT and (role != "assistant" or assistant == "assistant"):
         return None  # the common case, at no cost
-    if not isinstance(role, str):
-        return None
     low = role.strip().lower()
     target = ROLE_ALIASES.get(low, low if low in CANONICAL_ROLES else None)
     if target == "assistant":
