@@ -193,6 +193,22 @@ def cli() -> None:
     help="Where per-input stage results are cached [$FTPREP_CACHE_DIR or ~/.cache/ftprep/stages].",
 )
 @click.option("--no-cache", is_flag=True, help="Recompute every stage; read and write no cache.")
+@click.option(
+    "--map",
+    "map_",
+    multiple=True,
+    metavar="FIELD=COLUMN,...",
+    help="Read columns as canonical fields, e.g. --map instruction=question,output=std_answer "
+    "(over the config's [convert.mapping]).",
+)
+@click.option(
+    "--fix",
+    "fix",
+    multiple=True,
+    metavar="KIND,...",
+    help="Repairs that change content, on request: merge-turns, strip-special-tokens (the safe "
+    "ones always run and are counted in the summary).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 def run(
     inputs,
@@ -224,6 +240,8 @@ def run(
     engine,
     cache_dir,
     no_cache,
+    map_,
+    fix,
     quiet,
 ) -> None:
     """Run the pipeline: ingest, convert, validate, count, dedupe, split, write.
@@ -238,6 +256,7 @@ def run(
     """
     from pipeline.commands.run import (
         execute,
+        parse_map,
         run_config,
         summary_text,
         threshold_failures,
@@ -282,8 +301,10 @@ def run(
         "tokenizer": str(tokenizer) if tokenizer else None,
         "cache_dir": cache_dir,
         "use_cache": False if no_cache else None,
+        "fix": [k for value in fix for k in value.split(",")] or None,
     }
     try:
+        given["mapping"] = parse_map(map_)
         config = run_config(config_path, given, val_ratio, val_size)
         result = execute(config, engine, quiet)
     except _usage_errors() as exc:
@@ -395,6 +416,42 @@ def validate(
         click.echo(note, err=True)
     click.echo(RENDERERS[fmt](report, strict))
     sys.exit(0 if report.ok(strict) else 1)
+
+
+@cli.command()
+@click.argument("file", type=_Path(path_type=Path))
+@click.option("--profile", required=True, help="The provider format the file is in.")
+@click.option(
+    "-o", "--out", type=_Path(path_type=Path), help="Write the repaired file here (whole)."
+)
+@click.option("--diff", is_flag=True, help="Show a unified diff of each changed line.")
+@click.option(
+    "--only",
+    multiple=True,
+    metavar="KIND,...",
+    help="Apply only these kinds (opt-in ones too: merge-turns, strip-special-tokens) "
+    "[the safe ones: role-alias, tool-arguments, double-encoded, legacy-markers].",
+)
+def fix(file, profile, out, diff, only) -> None:
+    """Repair a file in a provider's format and list what could not be repaired.
+
+    Lines no rule changes are written back byte for byte. Without -o, nothing is written and
+    the diff is shown. Exit 0 when no error remains, 1 when some do, 2 for usage problems.
+
+    Example:
+
+        ftprep fix train.jsonl --profile openai-chat -o train.fixed.jsonl
+    """
+    from pipeline.commands.fix import fix_command, summary_text
+
+    try:
+        report, shown = fix_command(Path(file), profile, out, diff, only)
+    except _usage_errors() as exc:
+        raise UsageProblem(str(exc)) from None
+    for text in shown:
+        click.echo(text)
+    click.echo(summary_text(report, out))
+    sys.exit(1 if report.errors else 0)
 
 
 @cli.command()

@@ -51,6 +51,7 @@ RUN_KEYS = {
     "secrets": str,
     "pii": str,
     "pii_regions": list,
+    "fix": list,
 }
 
 
@@ -170,6 +171,14 @@ class ConvertOptions:
     mapping: dict[str, str] = field(default_factory=dict)
     roles: dict[str, str] = field(default_factory=dict)
     system_prompt: str | None = None
+    fix: tuple[
+        str, ...
+    ] = ()  # opt-in repair kinds (pipeline/stages/repairs.py), beside the safe ones
+    legacy_markers: bool = True  # remove prepare_data's markers (not for openai-completion)
+
+    def repairs(self) -> frozenset[str]:
+        """The repair kinds conversion applies to each Example: the safe ones and ``fix``."""
+        return frozenset({"role-alias", "tool-arguments", "double-encoded", *self.fix})
 
 
 KEYS = ("full", "prompt")
@@ -275,6 +284,7 @@ class RunConfig:
     secrets: str = "warn"  # secrets and PII found in the records: error, warn, redact or off
     pii: str = "warn"
     pii_regions: list[str] = field(default_factory=lambda: ["US"])  # national phone numbers
+    fix: list[str] = field(default_factory=list)  # opt-in repair kinds (--fix)
 
     def check(self) -> None:
         """The numeric settings in range, whichever way they came (flags, a config file, code):
@@ -330,7 +340,11 @@ class RunConfig:
 
     def convert_options(self) -> ConvertOptions:
         return ConvertOptions(
-            mapping=self.mapping, roles=self.roles, system_prompt=self.system_prompt
+            mapping=self.mapping,
+            roles=self.roles,
+            system_prompt=self.system_prompt,
+            fix=tuple(self.fix),
+            legacy_markers=self.profile != "openai-completion",  # that format is theirs
         )
 
     def public(self) -> dict[str, Any]:
@@ -362,4 +376,5 @@ class RunConfig:
             "secrets": self.secrets,
             "pii": self.pii,
             "pii_regions": list(self.pii_regions),
+            "fix": list(self.fix),
         }

@@ -100,6 +100,7 @@ def build_manifest(
             "format": s.format,
             "shape": s.shape,
             "shape_notes": s.shape_notes,
+            "repairs": s.repairs,
             "records": s.records,
             "train": s.train,
             "validation": s.validation,

@@ -19,6 +19,7 @@ class SourceStats:
     format: str
     shape: str | None = None
     shape_notes: list[str] = field(default_factory=list)
+    repairs: dict[str, dict] = field(default_factory=dict)  # kind -> records, first_lines
     sha256: str | None = None  # of the file's bytes, when already computed
     records: int = 0
     rejected: int = 0

@@ -310,6 +310,9 @@ def test_every_shape_is_covered():
         "openai_messages", "prompt_completion", "alpaca", "sharegpt", "sharegpt_preference",
         "dolly", "question_answer", "preference", "preference_implicit", "openai_dpo", "kto",
         "kto_messages", "text", "bedrock_conversation", "vertex_gemini",
+        # shapes_extra (tests/test_shapes_extra.py)
+        "prompt_response", "query_response", "self_instruct", "input_output",
+        "conversation_pairs", "messages_v1", "messages_v1_pair", "alpaca_ranking",
     }  # fmt: skip
 
 
@@ -319,8 +322,9 @@ def test_every_shape_is_covered():
 def test_unknown_shape_message_suggests_mapping():
     out = rejected({"act": "Linux", "prompt": "pretend"}, "convert.unknown_shape", "")
     assert out["message"] == (
-        "keys seen: act, prompt; no known shape. Map columns in the config, "
-        'e.g. [convert.mapping] instruction = "act"  output = "prompt"'
+        "keys seen: act, prompt; no known shape, and only 'prompt' holds text: the records "
+        "look like prompts with no replies, which nothing can be trained on; if a column holds "
+        "the replies, map it: --map instruction=prompt,output=COLUMN"
     )
 
 
@@ -412,7 +416,10 @@ def test_mixed_file_notes():
     )
     assert choose_file_shape(collections.Counter({"unknown": 4})) == (
         None,
-        ["unrecognised records: unknown 4", "no known shape; map the columns in [convert.mapping]"],
+        [
+            "unrecognised records: unknown 4",
+            "no known shape; map the columns with --map or in [convert.mapping]",
+        ],
     )
     assert choose_file_shape(collections.Counter()) == (None, ["no records"])
 

@@ -232,9 +232,9 @@ def test_train_keeps_the_providers_minimum(tmp_path: Path) -> None:
 
 
 def test_no_train_file_is_exit_1_saying_why(tmp_path: Path) -> None:
-    rows = [{"Question": f"q{i}?", "Answer": f"a{i}."} for i in range(20)]
+    rows = [{"Title": f"q{i}?", "Tag": f"a{i}."} for i in range(20)]  # no shape, even by name
     data = tmp_path / "qa.csv"
-    data.write_text("Question,Answer\n" + "".join(f"{r['Question']},{r['Answer']}\n" for r in rows))
+    data.write_text("Title,Tag\n" + "".join(f"{r['Title']},{r['Tag']}\n" for r in rows))
     code, output = run_cli("run", str(data), "--out", str(tmp_path / "o"))
     assert code == 1
     assert (

@@ -35,7 +35,43 @@ def run_config(
         if not Path(path).exists():
             raise ConfigError(f"input {path} does not exist")
     settings.setdefault("out", Path("data/processed") / _default_name(settings["inputs"]))
+    settings["fix"] = fix_kinds(settings.get("fix") or [])
+    if given.get("mapping") and config_path:  # --map over the config's [convert.mapping]
+        settings["mapping"] = {**load_config(config_path).get("mapping", {}), **given["mapping"]}
     return RunConfig(**settings)
+
+
+def fix_kinds(kinds: list[str]) -> list[str]:
+    """The opt-in repair kinds asked for (--fix, run.fix), checked: ConfigError names a wrong one."""
+    from pipeline.stages.repairs import OPT_IN_KINDS, SAFE_KINDS
+
+    out = []
+    for kind in (k.strip() for k in kinds if k.strip()):
+        if kind in SAFE_KINDS:
+            continue  # applied anyway
+        if kind not in OPT_IN_KINDS:
+            raise ConfigError(
+                f"--fix: {kind!r} is no repair kind; --fix takes {', '.join(OPT_IN_KINDS)} "
+                f"(the safe kinds {', '.join(SAFE_KINDS)} are always applied)"
+            )
+        if kind not in out:
+            out.append(kind)
+    return out
+
+
+def parse_map(values: tuple[str, ...]) -> dict[str, str] | None:
+    """--map instruction=question,output=std_answer (repeatable) -> canonical field -> column."""
+    mapping: dict[str, str] = {}
+    for value in values:
+        for pair in value.split(","):
+            field, sep, column = pair.partition("=")
+            if not sep or not field.strip() or not column.strip():
+                raise ConfigError(
+                    f"--map {value!r}: give FIELD=COLUMN pairs separated by commas, e.g. "
+                    "--map instruction=question,output=std_answer"
+                )
+            mapping[field.strip()] = column.strip()
+    return mapping or None
 
 
 def _settle_split_size(settings: dict, val_ratio, val_size, config_path) -> None:

@@ -36,7 +36,7 @@ from pipeline.profiles.profiles import (
     load_schema,
 )
 from pipeline.records import printable
-from pipeline.stages import ingest
+from pipeline.stages import ingest, repairs
 from pipeline.stages.file_limits import UTF8_BOM, file_limit_findings
 from pipeline.stages.scan.policy import findings as scan_findings
 from pipeline.stages.validate import validate_record
@@ -271,7 +271,10 @@ def _check_records(
                 f"line is a JSON {_json_type(obj)}, not an object: each line must be one JSON object",
             )
             continue
-        for pointer, rule, severity, message in check_record(profile, obj):
+        issues = check_record(profile, obj)
+        if issues:  # name the `ftprep fix` kind that would repair a finding
+            issues = repairs.hinted(issues, repairs.fix_hints(profile, obj, issues))
+        for pointer, rule, severity, message in issues:
             add(line, pointer, rule, severity, message)
         if scan is not None:
             for finding in scan_findings(obj, scan, raw):

@@ -127,7 +127,8 @@ def _process(
                 rows_prefix = tally.spill.rows_path(f"{number}-{run_tag}")
                 cached = cache.load(key)
                 if cached is not None:
-                    (st.shape, st.shape_notes), processed, folder = cached
+                    (st.shape, st.shape_notes, *rest), processed, folder = cached
+                    st.repairs = rest[0] if rest else {}
                     processed = _relinked(processed, folder, rows_prefix)
                 else:
                     batches = ingest.read_batches(src, config.batch_size)
@@ -154,14 +155,17 @@ def _process(
                     if advance:
                         advance(len(result.outcomes))
                     shapes.update(result.shapes)
+                    convert.keep_first_lines(shapes)
                     tally.warnings.update(result.warnings)
                     _take(result, st, tally, index)
                 if entry is not None:
                     st.shape, st.shape_notes = convert.choose_file_shape(shapes)
+                    st.repairs = convert.repairs_of(shapes)
                     if st.shape != guess:
                         raise _WrongShape(src.name, st.shape)
                     entry.commit(
-                        (st.shape, st.shape_notes), staging.glob(f"{rows_prefix.name}-*.arrow")
+                        (st.shape, st.shape_notes, st.repairs),
+                        staging.glob(f"{rows_prefix.name}-*.arrow"),
                     )
                     entry = None
             tally.find_near_duplicates(near, runner.get().map, progress)
@@ -241,6 +245,7 @@ def _stage_cache(config: RunConfig, profile: Profile, info: ModelInfo, near: Nea
         "mapping": config.mapping,
         "roles": config.roles,
         "system_prompt": config.system_prompt,
+        "fix": sorted(config.fix),
         "near_features": near.mode != "off",
         "dedupe_key": near.key,
         "decontaminate": [

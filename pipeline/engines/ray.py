@@ -385,10 +385,12 @@ def _confirm_shapes(
         for seq, blob in zip(table["seq"].to_pylist(), table["shapes"].to_pylist(), strict=True):
             if blob is not None:
                 counts[names[seq >> SEQ_BITS]].update(pickle.loads(blob))
+                convert.keep_first_lines(counts[names[seq >> SEQ_BITS]])
     stats = []
     for src in sources:
         st = SourceStats(src.name, src.path, src.format)
         st.shape, st.shape_notes = convert.choose_file_shape(counts[src.name])
+        st.repairs = convert.repairs_of(counts[src.name])
         if st.shape != shapes[src.name]:
             known[src.name] = st.shape
         stats.append(st)

@@ -97,7 +97,7 @@ def count_shapes(source: str, items: list, options: ConvertOptions) -> collectio
     for item in items:
         ok, obj = ingest.parse_item(source, item)
         if ok:
-            counts[convert.shape_of(obj, options)] += 1
+            counts.update(convert.record_keys(obj, options))
     return counts
 
 

@@ -24,9 +24,12 @@ import orjson
 
 from pipeline.config import ConvertOptions
 from pipeline.records import new_example, rejection
+from pipeline.stages import infer, repairs, shapes_extra
 from pipeline.stages.shapes import CONVERTERS, Reject, escape, ptr, type_name
 
 STAGE = "convert"
+REPAIRED = "~repair:"  # counted with the shapes: records repaired by kind, and their first lines
+FIRST_LINES = 5
 
 # Shape -> the keys that identify it. Used for detection and for the subset rule: a record whose
 # shape's keys are a strict subset of the file shape's keys is missing a field.
@@ -46,13 +49,16 @@ SIGNATURES: dict[str, frozenset[str]] = {
     "text": frozenset({"text"}),
     "bedrock_conversation": frozenset({"messages"}),
     "vertex_gemini": frozenset({"contents"}),
+    **shapes_extra.SIGNATURES,
 }
 SHAPES: tuple[str, ...] = tuple(SIGNATURES)
 CANONICAL_FIELDS = (
     "messages", "conversations", "prompt", "completion", "instruction", "input", "output",
     "system", "history", "context", "response", "question", "answer", "chosen", "rejected",
-    "label", "text", "tools",
+    "label", "text", "tools", "query", "instances", "conversation", "chosen_messages",
+    "rejected_messages",
 )  # fmt: skip
+_CONVERTERS = {**CONVERTERS, **shapes_extra.CONVERTERS}
 
 _RECORD_KEYS = frozenset().union(*SIGNATURES.values())
 _JSON_CELLS = ("messages", "conversations", "chosen", "rejected")
@@ -109,7 +115,10 @@ def _normalised(obj: Any, options: ConvertOptions) -> tuple[Any, dict[str, str]]
     if not isinstance(obj, dict):
         return obj, {}
     renamed, names = _renamed(obj, options)
-    return _parse_json_cells(renamed), names
+    aliased, read_as = infer.alias_columns(renamed)
+    if read_as:
+        names = {**names, **read_as}
+    return _parse_json_cells(aliased), names
 
 
 def _looks_bedrock(obj: dict) -> bool:
@@ -135,20 +144,34 @@ def _detect(obj: Any) -> str:
     if "messages" in keys:
         if "label" in keys:
             return "kto_messages"
+        if shapes_extra.looks_v1(obj):
+            return "messages_v1"
         return "bedrock_conversation" if _looks_bedrock(obj) else "openai_messages"
+    if "chosen_messages" in keys and "rejected_messages" in keys:
+        return "messages_v1_pair"
     if "contents" in keys:
         return "vertex_gemini"
     if "chosen" in keys and "rejected" in keys:
         return "preference" if "prompt" in keys else "preference_implicit"
     if "prompt" in keys and "completion" in keys:
         return "kto" if "label" in keys else "prompt_completion"
+    if "prompt" in keys and "response" in keys:
+        return "prompt_response"
+    if "query" in keys and "response" in keys:
+        return "query_response"
     if "instruction" in keys:
         if "output" in keys:
-            return "alpaca"
+            return "alpaca_ranking" if shapes_extra.looks_ranking(obj["output"]) else "alpaca"
         if "response" in keys:
             return "dolly"
+        if "instances" in keys:
+            return "self_instruct"
     if "question" in keys and "answer" in keys:
         return "question_answer"
+    if "input" in keys and "output" in keys:
+        return "input_output"
+    if isinstance(obj.get("conversation"), list):
+        return "conversation_pairs"
     if "text" in keys:
         return "text"
     return "unknown"
@@ -159,8 +182,68 @@ def shape_of(obj: Any, options: ConvertOptions) -> str:
     return _detect(_normalised(obj, options)[0])
 
 
+def _keys_of(record: Any, shape: str) -> list[str]:
+    if shape == "prompt_completion":
+        return [shape, *repairs.legacy_keys(record.get("prompt"), record.get("completion"))]
+    return [shape]
+
+
+def record_keys(obj: Any, options: ConvertOptions) -> list[str]:
+    """What ``choose_file_shape`` counts of one raw record: its shape, and for prompt/completion
+    records the legacy markers they carry (keys starting with "~")."""
+    record = _normalised(obj, options)[0]
+    return _keys_of(record, _detect(record))
+
+
+def _repair_notes(counts: collections.Counter) -> list[str]:
+    notes = []
+    for kind in repairs.KINDS:
+        n = counts.get(REPAIRED + kind, 0)
+        if n:
+            lines = sorted(
+                int(k.rpartition(":")[2]) for k in counts if k.startswith(f"~line:{kind}:")
+            )
+            first = ", ".join(str(x) for x in lines[:FIRST_LINES])
+            notes.append(
+                f"repaired ({kind}): {n:,} record(s), {repairs.WHAT[kind]}; first at line(s) {first}"
+            )
+    return notes
+
+
+def keep_first_lines(counts: collections.Counter) -> None:
+    """Drop all but the first ``FIRST_LINES`` repaired lines of each kind from ``counts`` (the
+    counts of a whole file stay bounded however many batches it has)."""
+    lines = [k for k in counts if k.startswith("~line:")]
+    if len(lines) <= FIRST_LINES * 2:
+        return
+    by_kind: dict[str, list] = {}
+    for k in lines:
+        kind, _, n = k[len("~line:") :].rpartition(":")
+        by_kind.setdefault(kind, []).append((int(n), k))
+    for found in by_kind.values():
+        for _, k in sorted(found)[FIRST_LINES:]:
+            del counts[k]
+
+
+def repairs_of(counts: collections.Counter) -> dict[str, dict]:
+    """The repairs a file's records took, by kind: how many records and the first lines."""
+    out = {}
+    for kind in repairs.KINDS:
+        n = counts.get(REPAIRED + kind, 0)
+        if n:
+            lines = sorted(
+                int(k.rpartition(":")[2]) for k in counts if k.startswith(f"~line:{kind}:")
+            )
+            out[kind] = {"records": n, "first_lines": lines[:FIRST_LINES]}
+    return out
+
+
 def choose_file_shape(counts: collections.Counter[str]) -> tuple[str | None, list[str]]:
-    """The file's shape (its most common known shape) and notes for the run summary."""
+    """The file's shape (its most common known shape; a prompt/completion file whose every record
+    follows one legacy convention carries it, see ``repairs.with_convention``) and notes for the
+    run summary (the repairs its records took among them)."""
+    marks = counts
+    counts = collections.Counter({s: n for s, n in counts.items() if not s.startswith("~")})
     known = sorted(
         ((n, s) for s, n in counts.items() if s in SIGNATURES and n > 0),
         key=lambda t: (-t[0], t[1]),
@@ -178,8 +261,16 @@ def choose_file_shape(counts: collections.Counter[str]) -> tuple[str | None, lis
         notes.append("unrecognised records: " + ", ".join(f"{s} {n}" for s, n in other))
     if shape is None:
         notes.append(
-            "no records" if not other else "no known shape; map the columns in [convert.mapping]"
+            "no records"
+            if not other
+            else "no known shape; map the columns with --map or in [convert.mapping]"
         )
+    notes += _repair_notes(marks)
+    if shape == "prompt_completion":
+        convention = repairs.legacy_convention(marks, counts[shape])
+        if convention is not None:
+            notes.append(repairs.describe_convention(convention, counts[shape]))
+            shape = repairs.with_convention(shape, convention)
     return shape, notes
 
 
@@ -202,14 +293,7 @@ def _unknown_message(obj: dict) -> str:
                 f"keys seen: {seen}; the columns seem to be separated by '{separator}': save the "
                 "file with commas (CSV) or tabs (.tsv)"
             )
-    if len(keys) == 1:
-        example = f'text = "{keys[0]}"'
-    else:
-        example = f'instruction = "{keys[0]}"  output = "{keys[1]}"'
-    return (
-        f"keys seen: {seen}; no known shape. Map columns in the config, "
-        f"e.g. [convert.mapping] {example}"
-    )
+    return infer.advise(obj, seen)
 
 
 def _restore_pointer(pointer: str, names: dict[str, str]) -> str:
@@ -221,6 +305,23 @@ def _restore_pointer(pointer: str, names: dict[str, str]) -> str:
         original = names[head]
         return ("/" + escape(original) if original else "") + (sep + tail if sep else "")
     return pointer
+
+
+def _without_markers(record: dict, convention: tuple) -> tuple[dict, list[str]]:
+    prompt, completion = record.get("prompt"), record.get("completion")
+    if not (isinstance(prompt, str) and isinstance(completion, str)):
+        return record, []
+    prompt, completion, changed = repairs.strip_legacy(prompt, completion, convention)
+    if not changed:
+        return record, []
+    return {**record, "prompt": prompt, "completion": completion}, ["legacy-markers"]
+
+
+def _count_repairs(shapes: collections.Counter, taken: list[str], line: int) -> None:
+    for kind in taken:
+        shapes[REPAIRED + kind] += 1
+        if shapes[REPAIRED + kind] <= FIRST_LINES:  # a batch's first lines; the run keeps the first
+            shapes[f"~line:{kind}:{line}"] = 1
 
 
 def _add_system_prompt(ex: dict, system_prompt: str | None) -> None:
@@ -243,7 +344,8 @@ def convert_record(
     record, names = _normalised(obj, options)
     shape = _detect(record)
     if shapes is not None:
-        shapes[shape] += 1
+        shapes.update(_keys_of(record, shape))
+    file_shape, convention = repairs.split_shape(file_shape)
     try:
         if shape == "not_object":
             message = f"record is {type_name(obj)}, not an object or a list of messages"
@@ -254,7 +356,7 @@ def convert_record(
                 )
             raise Reject("convert.not_object", "", message)
         if shape == "unknown":
-            raise Reject("convert.unknown_shape", "", _unknown_message(record))
+            raise Reject("convert.unknown_shape", "", _unknown_message(obj))  # its own names
         if file_shape in SIGNATURES and shape != file_shape:
             missing = SIGNATURES[file_shape] - SIGNATURES[shape]
             if SIGNATURES[shape] < SIGNATURES[file_shape]:
@@ -266,7 +368,13 @@ def convert_record(
                     f"{file_shape}; add the field or move this record to its own file",
                 )
         ex = new_example(source, line)
-        consumed = CONVERTERS[shape](record, ex, options)
+        taken = []
+        if convention is not None and shape == "prompt_completion" and options.legacy_markers:
+            record, taken = _without_markers(record, convention)
+        consumed = _CONVERTERS[shape](record, ex, options)
+        taken += repairs.repair_example(ex, options.repairs())
+        if taken and shapes is not None:
+            _count_repairs(shapes, taken, line)
         ex["meta"].update(
             (names.get(k, k), v)
             for k, v in record.items()
