@@ -17,8 +17,11 @@ class Unrenderable(ValueError):
 
 
 def clean_message(m: dict) -> dict:
-    """A message without the keys that are unset (None), in a stable key order."""
-    return {k: v for k, v in m.items() if v is not None or k == "content"}
+    """A message without the keys that are unset (None), in a stable key order. A null content is
+    kept (validation names it) except beside tool calls, where OpenAI's format lets it be left out
+    and a chat template would render it as the text "None"."""
+    calls = bool(m.get("tool_calls") or m.get("function_call"))
+    return {k: v for k, v in m.items() if v is not None or (k == "content" and not calls)}
 
 
 def render_openai_chat(ex: dict[str, Any]) -> dict[str, Any]:
