@@ -16,7 +16,7 @@ from pipeline.cli import cli
 from pipeline.stages.hf_tokens import HFCounter, TemplateError
 from pipeline.stages.tokens import TokenizerError
 from tests import chat_models as cm
-from tests.conftest import SHARED_DATA, needs_shared_data
+from tests.conftest import REPO, SHARED_DATA, needs_shared_data
 
 pytestmark = needs_shared_data
 
@@ -204,3 +204,26 @@ def test_a_template_with_an_empty_generation_block_is_a_usage_error(tmp_path):
     result, _ = _run(tmp_path, data, folder)
     assert result.exit_code == 2
     assert "renders no assistant tokens" in result.output and "Traceback" not in result.output
+
+
+def test_reasoning_rows_through_real_templates(tmp_path):
+    """Qwen3 trains the last turn's reasoning (its template renders ``reasoning_content``);
+    DeepSeek-R1-Distill's template strips it from every row, and the run says so."""
+    data = REPO / "tests" / "data" / "reasoning" / "think_inline.jsonl"
+    result, manifest = _run(
+        tmp_path / "r1", data, cm.folder("r1-distill-qwen", tmp_path), "--profile", "trl-sft"
+    )
+    assert result.exit_code == 0, result.output
+    assert manifest["warnings_by_rule"] == {"template.reasoning_dropped_last": 12}
+    result, manifest = _run(
+        tmp_path / "qwen3", data, cm.folder("qwen3", tmp_path), "--profile", "trl-sft"
+    )
+    assert result.exit_code == 0, result.output
+    assert "template.reasoning_dropped_last" not in manifest["warnings_by_rule"]
+    qwen3 = HFCounter(cm.folder("qwen3", tmp_path))
+    first = json.loads(data.read_text(encoding="utf-8").splitlines()[0])["messages"]
+    messages = [
+        first[0],
+        {"role": "assistant", "content": "17 × 23 = 391.", "reasoning": "17 × 20 is 340."},
+    ]
+    assert "17 × 20 is 340." in _trained_text(qwen3, messages)

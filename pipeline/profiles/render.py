@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline.records import has_reasoning
+
 
 class Unrenderable(ValueError):
     def __init__(self, rule: str, message: str):
@@ -24,7 +26,31 @@ def clean_message(m: dict) -> dict:
     return {k: v for k, v in m.items() if v is not None or (k == "content" and not calls)}
 
 
+NO_REASONING = "profile.reasoning.unsupported"
+_TAKE_REASONING = "together, bedrock-conversation (Nova 2.0), trl-sft, trl-dpo or trl-kto"
+
+
+def _no_reasoning(ex: dict[str, Any], profile: str) -> None:
+    """Refuse an Example with a reasoning trace for a format that has no field for one."""
+    if has_reasoning(ex):
+        raise Unrenderable(
+            NO_REASONING,
+            f"{profile} has no field for an assistant's reasoning trace, so the reasoning would "
+            f"be lost: use --profile {_TAKE_REASONING}, or leave the reasoning out of the input",
+        )
+
+
+def _trl_message(m: dict) -> dict:
+    """A message for TRL: its reasoning under ``reasoning_content``, the key chat templates read
+    (Qwen3's, TRL's training templates)."""
+    msg = clean_message(m)
+    if "reasoning" in msg:
+        msg["reasoning_content"] = msg.pop("reasoning")
+    return msg
+
+
 def render_openai_chat(ex: dict[str, Any]) -> dict[str, Any]:
+    _no_reasoning(ex, "openai-chat")
     if ex["kind"] != "sft":
         raise Unrenderable(
             "profile.kind.unsupported",
@@ -122,12 +148,14 @@ def _text(m: dict, profile: str) -> str:
 
 
 def _plain(messages: list[dict], profile: str) -> list[dict]:
-    """Messages as ``{role, content}`` with text content (and weight where set)."""
+    """Messages as ``{role, content}`` with text content (and weight and reasoning where set)."""
     out = []
     for m in messages:
         msg = {"role": m["role"], "content": _text(m, profile)}
         if m.get("weight") is not None:
             msg["weight"] = m["weight"]
+        if m.get("reasoning") is not None:
+            msg["reasoning"] = m["reasoning"]
         out.append(msg)
     return out
 
@@ -137,6 +165,7 @@ def _plain(messages: list[dict], profile: str) -> list[dict]:
 
 def render_openai_dpo(ex: dict[str, Any], profile: str = "openai-dpo", one: bool = True) -> dict:
     _require(ex, profile, "preference")
+    _no_reasoning(ex, profile)
     for key in ("chosen", "rejected"):
         side = ex[key] or []
         if one and (len(side) != 1 or side[0].get("role") != "assistant"):
@@ -164,6 +193,7 @@ def render_azure_openai_dpo(ex: dict[str, Any]) -> dict[str, Any]:
 def render_openai_completion(ex: dict[str, Any]) -> dict[str, Any]:
     profile = "openai-completion"
     _require(ex, profile, "sft")
+    _no_reasoning(ex, profile)
     if not ex["messages"] and ex.get("text") is not None:
         raise Unrenderable(
             "profile.shape.unsupported",
@@ -188,7 +218,7 @@ def render_trl_sft(ex: dict[str, Any]) -> dict[str, Any]:
     _require(ex, "trl-sft", "sft")
     if not ex["messages"]:
         return {"text": ex.get("text") or ""}
-    line: dict[str, Any] = {"messages": [clean_message(m) for m in ex["messages"]]}
+    line: dict[str, Any] = {"messages": [_trl_message(m) for m in ex["messages"]]}
     if ex.get("tools"):
         line["tools"] = ex["tools"]
     return line
@@ -197,23 +227,24 @@ def render_trl_sft(ex: dict[str, Any]) -> dict[str, Any]:
 def render_trl_dpo(ex: dict[str, Any]) -> dict[str, Any]:
     _require(ex, "trl-dpo", "preference")
     return {
-        "prompt": [clean_message(m) for m in ex["messages"]],
-        "chosen": [clean_message(m) for m in ex["chosen"]],
-        "rejected": [clean_message(m) for m in ex["rejected"]],
+        "prompt": [_trl_message(m) for m in ex["messages"]],
+        "chosen": [_trl_message(m) for m in ex["chosen"]],
+        "rejected": [_trl_message(m) for m in ex["rejected"]],
     }
 
 
 def render_trl_kto(ex: dict[str, Any]) -> dict[str, Any]:
     _require(ex, "trl-kto", "unpaired")
     return {
-        "prompt": [clean_message(m) for m in ex["messages"]],
-        "completion": [clean_message(m) for m in ex["completion"]],
+        "prompt": [_trl_message(m) for m in ex["messages"]],
+        "completion": [_trl_message(m) for m in ex["completion"]],
         "label": bool(ex["label"]),
     }
 
 
 def render_autotrain_sft(ex: dict[str, Any]) -> dict[str, Any]:
     _require(ex, "autotrain-sft", "sft")
+    _no_reasoning(ex, "autotrain-sft")
     if not ex["messages"]:
         return {"text": ex.get("text") or ""}
     _no_tools(ex, "autotrain-sft", ex["messages"])
@@ -225,6 +256,7 @@ def render_autotrain_sft(ex: dict[str, Any]) -> dict[str, Any]:
 def render_autotrain_dpo(ex: dict[str, Any]) -> dict[str, Any]:
     profile = "autotrain-dpo"
     _require(ex, profile, "preference")
+    _no_reasoning(ex, profile)
     _no_tools(ex, profile, ex["messages"], ex["chosen"], ex["rejected"])
     prompt = [{"role": m["role"], "content": _text(m, profile)} for m in ex["messages"]]
     users = [m["content"] for m in prompt if m["role"] == "user"]
@@ -244,6 +276,7 @@ def render_mistral(ex: dict[str, Any]) -> dict[str, Any]:
     """Tool call ids become 9 alphanumerics (``call00001``...), consistent within the example;
     tool functions get the description and parameters Mistral requires when they lack them."""
     _require(ex, "mistral", "sft")
+    _no_reasoning(ex, "mistral")
     _require_messages(ex, "mistral")
     ids: dict[str, str] = {}
 
@@ -303,6 +336,7 @@ def render_together(ex: dict[str, Any]) -> dict[str, Any]:
 
 def render_azureml_chat(ex: dict[str, Any]) -> dict[str, Any]:
     _require(ex, "azureml-chat", "sft")
+    _no_reasoning(ex, "azureml-chat")
     _require_messages(ex, "azureml-chat")
     _no_tools(ex, "azureml-chat", ex["messages"])
     return {
@@ -318,6 +352,7 @@ def render_azureml_chat(ex: dict[str, Any]) -> dict[str, Any]:
 def render_vertex_gemini(ex: dict[str, Any]) -> dict[str, Any]:
     profile = "vertex-gemini"
     _require(ex, profile, "sft")
+    _no_reasoning(ex, profile)
     _require_messages(ex, profile)
     _no_tools(ex, profile, ex["messages"])
     messages = ex["messages"]
@@ -346,8 +381,15 @@ def render_bedrock_conversation(ex: dict[str, Any]) -> dict[str, Any]:
     if system:
         line["system"] = [{"text": _text(m, profile)} for m in system]
     line["messages"] = [
-        {"role": m["role"], "content": [{"text": _text(m, profile)}]}
+        {"role": m["role"], "content": _nova_reasoning(m) + [{"text": _text(m, profile)}]}
         for m in messages
         if m["role"] != "system"
     ]
     return line
+
+
+def _nova_reasoning(m: dict) -> list[dict]:
+    """An assistant's reasoning as Nova 2.0's ``reasoningContent`` block (before the text)."""
+    if not isinstance(m.get("reasoning"), str):
+        return []
+    return [{"reasoningContent": {"reasoningText": {"text": m["reasoning"]}}}]

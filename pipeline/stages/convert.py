@@ -24,6 +24,7 @@ import orjson
 
 from pipeline.config import ConvertOptions
 from pipeline.records import new_example, rejection
+from pipeline.stages.reasoning import lift_reasoning
 from pipeline.stages.shapes import CONVERTERS, Reject, escape, ptr, type_name
 
 STAGE = "convert"
@@ -267,6 +268,7 @@ def convert_record(
                 )
         ex = new_example(source, line)
         consumed = CONVERTERS[shape](record, ex, options)
+        lift_reasoning(ex)
         ex["meta"].update(
             (names.get(k, k), v)
             for k, v in record.items()
