@@ -377,15 +377,21 @@ def validate(files, profile, validation_files, model, fmt, max_errors, strict) -
     "--price", type=click.FloatRange(0), help="Training price in USD per 1M tokens [price table]."
 )
 @click.option("--max-tokens", type=click.IntRange(1), help="Token limit per example [the model's].")
+@click.option(
+    "--max-seq-len",
+    type=click.IntRange(1),
+    help="Trainer sequence length: estimate packing, padding and truncation at it.",
+)
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
-def count(file, model, tokenizer, epochs, price, max_tokens, fmt) -> None:
+def count(file, model, tokenizer, epochs, price, max_tokens, max_seq_len, fmt) -> None:
     """Count tokens of a training file: total, trained, billing tokens, epochs and cost.
 
     Billing tokens cap each example at the model's limit; without --epochs, the epochs are the
     ones OpenAI picks by default (3, kept within 100..25,000 example-epochs and 1..25 epochs).
     Prices come from a dated table (see `pipeline/profiles/prices.py`); --price overrides it.
     Given the folder of a run, counts its train.jsonl. Exit 1 when some records could not be
-    read.
+    read. With --max-seq-len N, also what TRL's best-fit-decreasing packing, padding and
+    truncation at N tokens would do.
 
     Example:
 
@@ -397,7 +403,7 @@ def count(file, model, tokenizer, epochs, price, max_tokens, fmt) -> None:
         target, note = count_target(file)
         if note:
             click.echo(note, err=True)
-        report = count_file(target, model, epochs, price, tokenizer, max_tokens)
+        report = count_file(target, model, epochs, price, tokenizer, max_tokens, max_seq_len)
     except _usage_errors() as exc:
         raise UsageProblem(str(exc)) from None
     if fmt == "json":
