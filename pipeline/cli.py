@@ -363,6 +363,43 @@ def validate(files, profile, validation_files, model, fmt, max_errors, strict) -
 @cli.command()
 @click.argument("file", type=_Path(path_type=Path))
 @click.option(
+    "--tokenizer",
+    type=_Path(path_type=Path, file_okay=False),
+    help="Open model: folder with tokenizer.json + tokenizer_config.json (chat template).",
+)
+@click.option("--model", help="OpenAI model id: show which assistant messages carry weight.")
+@click.option("--n", "n", type=click.IntRange(1), default=3, show_default=True, help="Examples.")
+@click.option(
+    "--html",
+    "html_out",
+    type=_Path(path_type=Path, dir_okay=False),
+    help="Also write the view as an HTML page (self-contained, loads nothing).",
+)
+def preview(file, tokenizer, model, n, html_out) -> None:
+    """Show exactly what a model trains on: the first examples through its chat template, token
+    by token, trained tokens apart from masked ones (colour on a terminal, ⟦...⟧ when piped).
+
+    Example:
+
+        ftprep preview train.jsonl --tokenizer models/qwen3 --n 2 --html preview.html
+    """
+    import os
+
+    from pipeline.commands.preview import preview_file
+
+    try:
+        result = preview_file(file, tokenizer, model, n)
+        if html_out is not None:
+            html_out.write_text(result.html(), encoding="utf-8")
+    except (OSError, *_usage_errors()) as exc:
+        raise UsageProblem(str(exc)) from None
+    colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    click.echo(result.text(colour), color=colour)
+
+
+@cli.command()
+@click.argument("file", type=_Path(path_type=Path))
+@click.option(
     "--model", help="OpenAI model id (snapshot, alias or ft: id) for tokenizer, limit, price."
 )
 @click.option(
