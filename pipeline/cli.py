@@ -92,6 +92,12 @@ def cli() -> None:
 @click.option("--seed", type=int, help="Seed of the split hash [0].")
 @click.option("--system-prompt", help="System message added where an example has none.")
 @click.option(
+    "--trl-layout",
+    type=click.Choice(["messages", "prompt-completion"]),
+    help="trl-sft rows: messages (TRL trains what assistant_only_loss selects) [default] or "
+    "prompt-completion (TRL trains the completion only).",
+)
+@click.option(
     "--max-rejected-share",
     type=click.FloatRange(0, 1),
     help="Exit 1 when more than this share of records is rejected.",
@@ -191,6 +197,7 @@ def run(
     val_size,
     seed,
     system_prompt,
+    trl_layout,
     max_rejected_share,
     workers,
     length_policy,
@@ -249,6 +256,7 @@ def run(
         "val_size": val_size,
         "seed": seed,
         "system_prompt": system_prompt,
+        "trl_layout": trl_layout,
         "max_rejected_share": max_rejected_share,
         "workers": workers,
         "near_dupes": near_dupes,

@@ -33,6 +33,7 @@ RUN_KEYS = {
     "val_size": int,
     "seed": int,
     "system_prompt": str,
+    "trl_layout": str,
     "max_rejected_share": (int, float),
     "workers": int,
     "near_dupes": str,
@@ -163,8 +164,10 @@ class ConvertOptions:
     mapping: dict[str, str] = field(default_factory=dict)
     roles: dict[str, str] = field(default_factory=dict)
     system_prompt: str | None = None
+    layout: str = "messages"  # trl-sft rows: "messages" or "prompt-completion" (TRL_LAYOUTS)
 
 
+TRL_LAYOUTS = ("messages", "prompt-completion")
 KEYS = ("full", "prompt")
 MODES = ("remove", "flag", "off")
 KEEPS = ("first", "longest")
@@ -210,6 +213,7 @@ class RunConfig:
     val_size: int | None = None
     seed: int = 0
     system_prompt: str | None = None
+    trl_layout: str = "messages"
     mapping: dict[str, str] = field(default_factory=dict)
     roles: dict[str, str] = field(default_factory=dict)
     max_rejected_share: float | None = None
@@ -263,6 +267,10 @@ class RunConfig:
             for name, value in (("val_size", self.val_size), ("seed", self.seed))
             if value is not None and not isinstance(value, int)
         ]
+        if self.trl_layout not in TRL_LAYOUTS:
+            problems.append(
+                f"trl_layout must be messages or prompt-completion, not {self.trl_layout!r}"
+            )
         if self.contaminated not in ("report", "remove"):
             problems.append(f"contaminated must be report or remove, not {self.contaminated!r}")
         if problems:
@@ -279,7 +287,10 @@ class RunConfig:
 
     def convert_options(self) -> ConvertOptions:
         return ConvertOptions(
-            mapping=self.mapping, roles=self.roles, system_prompt=self.system_prompt
+            mapping=self.mapping,
+            roles=self.roles,
+            system_prompt=self.system_prompt,
+            layout=self.trl_layout,
         )
 
     def public(self) -> dict[str, Any]:
@@ -293,6 +304,7 @@ class RunConfig:
             "val_size": self.val_size,
             "seed": self.seed,
             "system_prompt": self.system_prompt,
+            "trl_layout": self.trl_layout,
             "mapping": dict(sorted(self.mapping.items())),
             "roles": dict(sorted(self.roles.items())),
             "max_rejected_share": self.max_rejected_share,

@@ -241,6 +241,7 @@ def _stage_cache(config: RunConfig, profile: Profile, info: ModelInfo, near: Nea
         "mapping": config.mapping,
         "roles": config.roles,
         "system_prompt": config.system_prompt,
+        "trl_layout": config.trl_layout,
         "near_features": near.mode != "off",
         "dedupe_key": near.key,
         "decontaminate": [

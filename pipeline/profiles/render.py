@@ -215,10 +215,28 @@ def render_openai_completion(ex: dict[str, Any]) -> dict[str, Any]:
 
 
 def render_trl_sft(ex: dict[str, Any]) -> dict[str, Any]:
+    """Conversations are ``messages`` (TRL trains what ``assistant_only_loss`` selects), or with
+    ``--trl-layout prompt-completion`` a prompt and a completion (TRL trains the completion)."""
     _require(ex, "trl-sft", "sft")
     if not ex["messages"]:
         return {"text": ex.get("text") or ""}
+    layout = ex.get("layout")
+    if layout and 0 < layout["completion"] < len(ex["messages"]):
+        return _trl_prompt_completion(ex, layout)
     line: dict[str, Any] = {"messages": [_trl_message(m) for m in ex["messages"]]}
+    if ex.get("tools"):
+        line["tools"] = ex["tools"]
+    return line
+
+
+def _trl_prompt_completion(ex: dict[str, Any], layout: dict) -> dict[str, Any]:
+    """TRL's conversational prompt-completion row: the trailing assistant messages are the
+    completion, the messages before them the prompt."""
+    k = layout["completion"]
+    line: dict[str, Any] = {
+        "prompt": [_trl_message(m) for m in ex["messages"][:-k]],
+        "completion": [_trl_message(m) for m in ex["messages"][-k:]],
+    }
     if ex.get("tools"):
         line["tools"] = ex["tools"]
     return line

@@ -231,6 +231,21 @@ def _add_system_prompt(ex: dict, system_prompt: str | None) -> None:
         ex["messages"].insert(0, {"role": "system", "content": system_prompt})
 
 
+def _layout(ex: dict, layout: str) -> None:
+    """With ``--trl-layout prompt-completion``, mark where a conversation's completion starts:
+    its trailing assistant messages (the profile's renderer reads it)."""
+    if layout == "prompt-completion" and ex["kind"] == "sft" and "text" not in ex:
+        messages = ex["messages"]
+        k = 0
+        while (
+            k < len(messages)
+            and isinstance(messages[-1 - k], dict)
+            and messages[-1 - k].get("role") == "assistant"
+        ):
+            k += 1
+        ex["layout"] = {"completion": k}
+
+
 def convert_record(
     obj: Any,
     source: str,
@@ -269,6 +284,7 @@ def convert_record(
         ex = new_example(source, line)
         consumed = CONVERTERS[shape](record, ex, options)
         lift_reasoning(ex)
+        _layout(ex, options.layout)
         ex["meta"].update(
             (names.get(k, k), v)
             for k, v in record.items()
