@@ -327,6 +327,12 @@ def _echo_json(value) -> None:
 )
 @click.option("--model", help="Also check token counts against this model's per-example limit.")
 @click.option(
+    "--tokenizer",
+    type=_Path(path_type=Path, file_okay=False),
+    help="Open model folder (tokenizer.json + chat template): also check what its template "
+    "does to each line (no trained token, dropped messages or reasoning, BOS twice).",
+)
+@click.option(
     "--format",
     "fmt",
     type=click.Choice(["text", "json", "github", "junit"]),
@@ -342,7 +348,7 @@ def _echo_json(value) -> None:
     help="Show at most N findings, the first by file and line (all are counted; memory holds N).",
 )
 @click.option("--strict", is_flag=True, help="Warnings fail too (exit 1).")
-def validate(files, profile, validation_files, model, fmt, max_errors, strict) -> None:
+def validate(files, profile, validation_files, model, tokenizer, fmt, max_errors, strict) -> None:
     """Check files in a provider's format before uploading them: every finding, with its line.
 
     Exit 0 with no error-level finding (--strict: no warning either), 1 with any, 2 for usage or
@@ -359,7 +365,7 @@ def validate(files, profile, validation_files, model, fmt, max_errors, strict) -
             "no files: name the files to check (validation files with --validation-file)"
         )
     try:
-        report, note = check_files(files, profile, validation_files, model, max_errors)
+        report, note = check_files(files, profile, validation_files, model, max_errors, tokenizer)
     except _usage_errors() as exc:
         raise UsageProblem(str(exc)) from None
     if note:

@@ -227,3 +227,22 @@ def test_reasoning_rows_through_real_templates(tmp_path):
         {"role": "assistant", "content": "17 × 23 = 391.", "reasoning": "17 × 20 is 340."},
     ]
     assert "17 × 20 is 340." in _trained_text(qwen3, messages)
+
+
+def test_validate_with_a_tokenizer_reports_what_the_template_does(tmp_path):
+    data = SHARED_DATA / "misc_openai_chat" / "pirate_training_set.jsonl"
+    folder = str(cm.folder("phi3-old", tmp_path))
+    args = ["validate", str(data), "--profile", "openai-chat", "--tokenizer", folder]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert result.output.count("[template.system_dropped]") == 10
+    assert result.output.endswith("0 error(s), 10 warning(s) [openai-chat]\n")
+    assert CliRunner().invoke(cli, [*args, "--strict"]).exit_code == 1
+    rows = [json.loads(x) for x in data.read_text(encoding="utf-8").splitlines()]
+    rows[0]["messages"][-1]["weight"] = 0
+    zero = tmp_path / "zero.jsonl"
+    zero.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    args[1] = str(zero)
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1
+    assert f"{zero}:1: 0 trained tokens" in result.output

@@ -115,6 +115,7 @@ def validate_files(
     model: str | None = None,
     max_errors: int | None = None,
     validation_paths: list[Path] = (),
+    tokenizer: Path | None = None,
 ) -> ValidationReport:
     """Every finding of the files: ``paths`` are training files, ``validation_paths`` validation
     files (the minimums a provider states for training files only are not checked there)."""
@@ -126,6 +127,11 @@ def validate_files(
 
         info = model_info(model)
         counter, limit = Counter(info.encoding), info.max_tokens
+    if tokenizer is not None:  # an open model: its template's checks on every line too
+        from pipeline.stages.hf_tokens import HFCounter
+
+        counter = HFCounter(tokenizer)
+        limit = counter.tok.max_tokens
     roles = [(p, TRAINING) for p in paths] + [(p, VALIDATION) for p in validation_paths]
     for path, _ in roles:
         _require_file(path)
@@ -143,6 +149,7 @@ def check_files(
     validation_files: list[Path] = (),
     model: str | None = None,
     max_errors: int | None = None,
+    tokenizer: Path | None = None,
 ) -> tuple[ValidationReport, str | None]:
     """What ``ftprep validate`` reports: the report on ``files`` (training files) and
     ``validation_files`` for the profile named ``profile``, or for the one they fit with
@@ -151,7 +158,9 @@ def check_files(
         chosen, reason = choose_profile([*files, *validation_files])
     else:
         chosen = get_profile(profile)
-    report = validate_files(list(files), chosen, model, max_errors, list(validation_files))
+    report = validate_files(
+        list(files), chosen, model, max_errors, list(validation_files), tokenizer
+    )
     note = auto_note(chosen, reason, report) if profile == "auto" else None
     return report, note
 
@@ -209,6 +218,11 @@ def _validate_one(
             file_rules.see(line, obj)
         if profile.format_of is not None:
             formats[profile.format_of(obj)] += 1
+        if hasattr(counter, "tok"):  # --tokenizer: what the chat template does to the line
+            from pipeline.stages.template_checks import line_findings
+
+            for finding in line_findings(counter, obj, name, line):
+                add(line, *finding)
         if counter is not None and limit:
             n = _tokens(counter, obj)
             if n > limit:

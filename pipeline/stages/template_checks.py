@@ -106,10 +106,9 @@ def row_issues(
                         "template.reasoning_dropped_last",
                         WARNING,
                         "the chat template drops the reasoning of the last assistant turn, so "
-                        "the row teaches no reasoning: use a template that renders "
-                        "reasoning_content (Qwen3's does, TRL's deepseek_r1_distill_training "
-                        "keeps it inline), or put the reasoning in the content as "
-                        "<think>...</think>",
+                        "the row teaches no reasoning: use a template that renders it (Qwen3's "
+                        "renders reasoning_content; TRL's deepseek_r1_distill_training keeps an "
+                        "inline <think>...</think> block in the content)",
                     )
                 )
             else:
@@ -163,3 +162,24 @@ def reasoning_tokens(counter: Any, ex: dict) -> int:
             if isinstance(m, dict) and isinstance(m.get("reasoning"), str):
                 total += counter.n(m["reasoning"])
     return total
+
+
+def line_findings(counter: Any, obj: Any, source: str, line: int) -> list:
+    """``validate --tokenizer``: what an open model's template does to one line of a file, as
+    findings (pointer, rule, severity, message): the ``template.*`` warnings, a row that trains
+    on nothing (``count.no_trained_tokens``) and a row the template refuses
+    (``count.template_error``). A line that is not a conversation has none."""
+    from pipeline.config import ConvertOptions
+    from pipeline.stages.convert import convert_record
+    from pipeline.stages.tokens import TokenizerError
+
+    ex = convert_record(obj, source, line, None, ConvertOptions())
+    if "stage" in ex:  # not a record ftprep can read as an example: the schema says why
+        return []
+    try:
+        ex["n_tokens"], ex["n_trained_tokens"] = counter.example(ex)
+    except TokenizerError as exc:
+        return [("", "count.template_error", ERROR, str(exc))]
+    found = list(counter.last_issues)
+    problem = no_trained_issue(ex)
+    return found + ([problem] if problem else [])
