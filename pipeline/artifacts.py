@@ -30,7 +30,7 @@ ARTIFACTS = (
     "manifest.json",
 )
 OPTIONAL_ARTIFACTS = ("contaminated.jsonl",)  # written when asked (--decontaminate)
-_MESSAGE_KEYS = ("role", "content", "name", "tool_calls", "tool_call_id", "weight")
+_MESSAGE_KEYS = ("role", "content", "name", "tool_calls", "tool_call_id", "weight", "reasoning")
 
 
 def _message_type():
@@ -46,6 +46,7 @@ def _message_type():
                 ("tool_calls", pa.string()),
                 ("tool_call_id", pa.string()),
                 ("weight", pa.int64()),
+                ("reasoning", pa.string()),
                 ("extra", pa.string()),
             ]
         )
@@ -73,6 +74,7 @@ def example_schema(with_rendered: bool = False):
         ("meta", pa.string()),
         ("n_tokens", pa.int64()),
         ("n_trained_tokens", pa.int64()),
+        ("n_reasoning_tokens", pa.int64()),
         ("cluster", pa.string()),
         ("split", pa.string()),
     ]
@@ -89,7 +91,7 @@ def _json_or_none(value: Any) -> str | None:
     return None if value is None else dumps(value).decode()
 
 
-_EMPTY_FIELDS = (None,) * 6
+_EMPTY_FIELDS = (None,) * 7
 _INT64 = (-(2**63), 2**63)
 
 
@@ -98,7 +100,7 @@ def _message_values(m: Any) -> tuple:
     if plain_message(m):
         return (m["role"], m["content"], *_EMPTY_FIELDS)
     if not isinstance(m, dict):
-        return (None, None, None, None, None, None, None, _json_or_none(m))
+        return (None, None, None, None, None, None, None, None, _json_or_none(m))
     role, content, name = m.get("role"), m.get("content"), m.get("name")
     weight = m.get("weight")
     int_weight = (
@@ -111,6 +113,9 @@ def _message_values(m: Any) -> tuple:
     extra = {k: v for k, v in m.items() if k not in _MESSAGE_KEYS}
     if weight is not None and int_weight is None:
         extra["weight"] = weight
+    reasoning = m.get("reasoning")
+    if reasoning is not None and not isinstance(reasoning, str):
+        extra["reasoning"], reasoning = reasoning, None
     return (
         role if isinstance(role, str) else _json_or_none(role),
         content if isinstance(content, str) else None,
@@ -119,6 +124,7 @@ def _message_values(m: Any) -> tuple:
         _json_or_none(m.get("tool_calls")),
         m.get("tool_call_id") if isinstance(m.get("tool_call_id"), str) else None,
         int_weight,
+        reasoning,
         _json_or_none(extra) if extra else None,
     )
 
@@ -160,6 +166,7 @@ def _row_values(ex: dict[str, Any], with_rendered: bool) -> tuple:
         _json_or_none(ex.get("meta") or None),
         ex.get("n_tokens"),
         ex.get("n_trained_tokens"),
+        ex.get("n_reasoning_tokens"),
         ex.get("cluster"),
         ex.get("split"),
     )
@@ -289,6 +296,7 @@ class ParquetSink:
         "label",
         "n_tokens",
         "n_trained_tokens",
+        "n_reasoning_tokens",
         "cluster",
         "split",
     ]

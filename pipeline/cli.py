@@ -92,6 +92,12 @@ def cli() -> None:
 @click.option("--seed", type=int, help="Seed of the split hash [0].")
 @click.option("--system-prompt", help="System message added where an example has none.")
 @click.option(
+    "--trl-layout",
+    type=click.Choice(["messages", "prompt-completion"]),
+    help="trl-sft rows: messages (TRL trains what assistant_only_loss selects) [default] or "
+    "prompt-completion (TRL trains the completion only).",
+)
+@click.option(
     "--max-rejected-share",
     type=click.FloatRange(0, 1),
     help="Exit 1 when more than this share of records is rejected.",
@@ -220,6 +226,7 @@ def run(
     val_size,
     seed,
     system_prompt,
+    trl_layout,
     max_rejected_share,
     workers,
     length_policy,
@@ -283,6 +290,7 @@ def run(
         "val_size": val_size,
         "seed": seed,
         "system_prompt": system_prompt,
+        "trl_layout": trl_layout,
         "max_rejected_share": max_rejected_share,
         "workers": workers,
         "near_dupes": near_dupes,
@@ -357,6 +365,12 @@ def _echo_json(value) -> None:
 )
 @click.option("--model", help="Also check token counts against this model's per-example limit.")
 @click.option(
+    "--tokenizer",
+    type=_Path(path_type=Path, file_okay=False),
+    help="Open model folder (tokenizer.json + chat template): also check what its template "
+    "does to each line (no trained token, dropped messages or reasoning, BOS twice).",
+)
+@click.option(
     "--format",
     "fmt",
     type=click.Choice(["text", "json", "github", "junit"]),
@@ -389,7 +403,7 @@ def _echo_json(value) -> None:
 )
 @click.option("--strict", is_flag=True, help="Warnings fail too (exit 1).")
 def validate(
-    files, profile, validation_files, model, fmt, max_errors, secrets, pii, strict
+    files, profile, validation_files, model, tokenizer, fmt, max_errors, secrets, pii, strict
 ) -> None:
     """Check files in a provider's format before uploading them: every finding, with its line.
 
@@ -408,7 +422,7 @@ def validate(
         )
     try:
         report, note = check_files(
-            files, profile, validation_files, model, max_errors, scan=(secrets, pii)
+            files, profile, validation_files, model, max_errors, (secrets, pii), tokenizer
         )
     except _usage_errors() as exc:
         raise UsageProblem(str(exc)) from None
@@ -457,6 +471,43 @@ def fix(file, profile, out, diff, only) -> None:
 @cli.command()
 @click.argument("file", type=_Path(path_type=Path))
 @click.option(
+    "--tokenizer",
+    type=_Path(path_type=Path, file_okay=False),
+    help="Open model: folder with tokenizer.json + tokenizer_config.json (chat template).",
+)
+@click.option("--model", help="OpenAI model id: show which assistant messages carry weight.")
+@click.option("--n", "n", type=click.IntRange(1), default=3, show_default=True, help="Examples.")
+@click.option(
+    "--html",
+    "html_out",
+    type=_Path(path_type=Path, dir_okay=False),
+    help="Also write the view as an HTML page (self-contained, loads nothing).",
+)
+def preview(file, tokenizer, model, n, html_out) -> None:
+    """Show exactly what a model trains on: the first examples through its chat template, token
+    by token, trained tokens apart from masked ones (colour on a terminal, ⟦...⟧ when piped).
+
+    Example:
+
+        ftprep preview train.jsonl --tokenizer models/qwen3 --n 2 --html preview.html
+    """
+    import os
+
+    from pipeline.commands.preview import preview_file
+
+    try:
+        result = preview_file(file, tokenizer, model, n)
+        if html_out is not None:
+            html_out.write_text(result.html(), encoding="utf-8")
+    except (OSError, *_usage_errors()) as exc:
+        raise UsageProblem(str(exc)) from None
+    colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    click.echo(result.text(colour), color=colour)
+
+
+@cli.command()
+@click.argument("file", type=_Path(path_type=Path))
+@click.option(
     "--model", help="OpenAI model id (snapshot, alias or ft: id) for tokenizer, limit, price."
 )
 @click.option(
@@ -471,15 +522,21 @@ def fix(file, profile, out, diff, only) -> None:
     "--price", type=click.FloatRange(0), help="Training price in USD per 1M tokens [price table]."
 )
 @click.option("--max-tokens", type=click.IntRange(1), help="Token limit per example [the model's].")
+@click.option(
+    "--max-seq-len",
+    type=click.IntRange(1),
+    help="Trainer sequence length: estimate packing, padding and truncation at it.",
+)
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
-def count(file, model, tokenizer, epochs, price, max_tokens, fmt) -> None:
+def count(file, model, tokenizer, epochs, price, max_tokens, max_seq_len, fmt) -> None:
     """Count tokens of a training file: total, trained, billing tokens, epochs and cost.
 
     Billing tokens cap each example at the model's limit; without --epochs, the epochs are the
     ones OpenAI picks by default (3, kept within 100..25,000 example-epochs and 1..25 epochs).
     Prices come from a dated table (see `pipeline/profiles/prices.py`); --price overrides it.
     Given the folder of a run, counts its train.jsonl. Exit 1 when some records could not be
-    read.
+    read. With --max-seq-len N, also what TRL's best-fit-decreasing packing, padding and
+    truncation at N tokens would do.
 
     Example:
 
@@ -491,7 +548,7 @@ def count(file, model, tokenizer, epochs, price, max_tokens, fmt) -> None:
         target, note = count_target(file)
         if note:
             click.echo(note, err=True)
-        report = count_file(target, model, epochs, price, tokenizer, max_tokens)
+        report = count_file(target, model, epochs, price, tokenizer, max_tokens, max_seq_len)
     except _usage_errors() as exc:
         raise UsageProblem(str(exc)) from None
     if fmt == "json":

@@ -33,6 +33,7 @@ RUN_KEYS = {
     "val_size": int,
     "seed": int,
     "system_prompt": str,
+    "trl_layout": str,
     "max_rejected_share": (int, float),
     "workers": int,
     "near_dupes": str,
@@ -171,16 +172,16 @@ class ConvertOptions:
     mapping: dict[str, str] = field(default_factory=dict)
     roles: dict[str, str] = field(default_factory=dict)
     system_prompt: str | None = None
-    fix: tuple[
-        str, ...
-    ] = ()  # opt-in repair kinds (pipeline/stages/repairs.py), beside the safe ones
+    fix: tuple[str, ...] = ()  # opt-in repair kinds (stages/repairs.py), beside the safe ones
     legacy_markers: bool = True  # remove prepare_data's markers (not for openai-completion)
+    layout: str = "messages"  # trl-sft rows: "messages" or "prompt-completion" (TRL_LAYOUTS)
 
     def repairs(self) -> frozenset[str]:
         """The repair kinds conversion applies to each Example: the safe ones and ``fix``."""
         return frozenset({"role-alias", "tool-arguments", "double-encoded", *self.fix})
 
 
+TRL_LAYOUTS = ("messages", "prompt-completion")
 KEYS = ("full", "prompt")
 MODES = ("remove", "flag", "off")
 KEEPS = ("first", "longest")
@@ -262,6 +263,7 @@ class RunConfig:
     val_size: int | None = None
     seed: int = 0
     system_prompt: str | None = None
+    trl_layout: str = "messages"
     mapping: dict[str, str] = field(default_factory=dict)
     roles: dict[str, str] = field(default_factory=dict)
     max_rejected_share: float | None = None
@@ -319,6 +321,10 @@ class RunConfig:
             for name, value in (("val_size", self.val_size), ("seed", self.seed))
             if value is not None and not isinstance(value, int)
         ]
+        if self.trl_layout not in TRL_LAYOUTS:
+            problems.append(
+                f"trl_layout must be messages or prompt-completion, not {self.trl_layout!r}"
+            )
         if self.contaminated not in ("report", "remove"):
             problems.append(f"contaminated must be report or remove, not {self.contaminated!r}")
         problems += self.scan_settings().problems()
@@ -345,6 +351,7 @@ class RunConfig:
             system_prompt=self.system_prompt,
             fix=tuple(self.fix),
             legacy_markers=self.profile != "openai-completion",  # that format is theirs
+            layout=self.trl_layout,
         )
 
     def public(self) -> dict[str, Any]:
@@ -358,6 +365,7 @@ class RunConfig:
             "val_size": self.val_size,
             "seed": self.seed,
             "system_prompt": self.system_prompt,
+            "trl_layout": self.trl_layout,
             "mapping": dict(sorted(self.mapping.items())),
             "roles": dict(sorted(self.roles.items())),
             "max_rejected_share": self.max_rejected_share,

@@ -149,6 +149,7 @@ def build_manifest(
         "tokens": {
             "total": sum(t["tokens"] for t in tokens.values()),
             "trained": sum(t["trained_tokens"] for t in tokens.values()),
+            "reasoning": sum(t.get("reasoning_tokens", 0) for t in tokens.values()),
             **tokens,
             "over_limit": over_limit[:1000],
             "over_limit_count": len(over_limit),

@@ -6,12 +6,14 @@ record of DESIGN.md, a plain dict so that it crosses process boundaries cheaply:
 
     {"id", "source", "line", "kind", "messages", "tools", "parallel_tool_calls",
      "chosen", "rejected", "completion", "label", "meta",
-     "n_tokens", "n_trained_tokens", "cluster", "split"}
+     "n_tokens", "n_trained_tokens", "n_reasoning_tokens", "cluster", "split"}
 
 ``kind`` is ``sft``, ``preference`` (``messages`` is the prompt, ``chosen``/``rejected`` are lists
 of messages) or ``unpaired`` (``messages`` is the prompt, ``completion`` a list of messages and
 ``label`` a bool). A message is ``{"role", "content", "name", "tool_calls", "tool_call_id",
-"weight"}`` with absent keys omitted; ``content`` is a string, a list of parts or None.
+"weight", "reasoning"}`` with absent keys omitted; ``content`` is a string, a list of parts or None.
+``reasoning`` (assistant messages only) is the reasoning trace written before the answer, a string
+(``stages/reasoning.py`` says where it is read from); ``n_reasoning_tokens`` counts its tokens.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ def new_example(source: str, line: int, kind: str = "sft") -> dict[str, Any]:
         "meta": {},
         "n_tokens": None,
         "n_trained_tokens": None,
+        "n_reasoning_tokens": None,
         "cluster": None,
         "split": None,
     }
@@ -76,6 +79,15 @@ def plain_message(m: Any) -> bool:
         and len(m) == 2
         and type(m.get("role")) is str
         and type(m.get("content")) is str
+    )
+
+
+def has_reasoning(ex: dict[str, Any]) -> bool:
+    """Whether any message of an Example carries a reasoning trace."""
+    return any(
+        type(m) is dict and "reasoning" in m
+        for side in ("messages", "chosen", "rejected", "completion")
+        for m in ex.get(side) or ()
     )
 
 

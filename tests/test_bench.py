@@ -41,3 +41,26 @@ def test_results_table_shows_work_where_perf_counted_it() -> None:
     table = markdown(report)
     assert "| counted | 2.0 | 1.0 | 3.5 | 1.2 | 50 | 1.0 | 9.0 | 3.0 | 1.5 |" in table
     assert "| not counted | 2.0 | 1.0 | 3.5 | 1.2 | 50 | 1.0 | 9.0 | n/a | n/a |" in table
+
+
+def test_results_table_has_the_open_model_row() -> None:
+    from bench.run import markdown
+
+    row = {"wall_s": 2.0, "cpu_s": 4.0, "peak_rss_mib": 9.0}
+    report = {
+        "corpus": {"examples": 100, "lines": 100, "mb": 0.2},
+        "machine": {"cpus": 2, "python": "3.11"},
+        "results": {},
+        "scaling": {},
+        "open_model_tokens": {
+            "examples": 20000,
+            "tokenizer": "Qwen3",
+            "tiktoken": {**row, "cpu_s": 2.0},
+            "open_model": row,
+            "cpu_us_per_record": {"tiktoken": 100, "tokenizer": 200},
+            "cpu_ratio": 2.0,
+        },
+    }
+    table = markdown(report)
+    assert "| tiktoken | 2.0 | 2.0 | 100 | 1.0 |" in table
+    assert "| --tokenizer | 2.0 | 4.0 | 200 | 2.0 |" in table

@@ -140,8 +140,8 @@ def test_truncate_keeps_the_start_and_records_it(data, tmp_path):
         assert row["n_tokens"] == counter.messages(row["messages"])[0]
     # line 13: cutting it leaves no assistant turn, so it is rejected, not kept broken
     rejected = [json.loads(line) for line in (out / "rejected.jsonl").read_text().splitlines()]
-    assert [(r["line"], r["rule"]) for r in rejected] == [(13, "length.over_limit")]
-    assert "no longer valid" in rejected[0]["message"] or "first message" in rejected[0]["message"]
+    assert [(r["line"], r["rule"]) for r in rejected] == [(13, "length.no_trained_tokens")]
+    assert "holds no trained token" in rejected[0]["message"]
     length = manifest["length"]
     assert (length["truncated_rows"], length["dropped_rows"]) == (3, 1)
     removed = sum(

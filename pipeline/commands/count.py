@@ -83,6 +83,7 @@ class CountReport:
     lengths: array = field(default_factory=lambda: array("q"))  # tokens per example, 8 bytes each
     over_limit: list[dict] = field(default_factory=list)
     skipped: list[dict] = field(default_factory=list)
+    packing: dict | None = None  # with --max-seq-len: stages/packing.py
 
     @property
     def estimated_cost_usd(self) -> float | None:
@@ -103,6 +104,7 @@ class CountReport:
             "estimated_cost_usd": self.estimated_cost_usd,
             "over_limit": self.over_limit,
             "distribution": distribution(self.lengths),
+            **({"packing": self.packing} if self.packing else {}),
         }
 
     def text(self) -> str:
@@ -127,6 +129,10 @@ class CountReport:
             f"p95 {d['p95']:,}, max {d['max']:,}, mean {d['mean']:,}",
             f"over the limit    {len(self.over_limit):,} example(s)",
         ]
+        if self.packing:
+            from pipeline.stages.packing import packing_lines
+
+            lines += packing_lines(self.packing)
         for o in self.over_limit[:20]:
             lines.append(f"  {o['file']}:{o['line']}: {o['tokens']:,} tokens")
         if len(self.over_limit) > 20:
@@ -179,6 +185,7 @@ def count_file(
     price: float | None = None,
     tokenizer: Path | None = None,
     max_tokens: int | None = None,
+    max_seq_len: int | None = None,
 ) -> CountReport:
     """Count every Example of a file (or folder) for a model; see the module docstring."""
     from dataclasses import replace
@@ -225,6 +232,13 @@ def count_file(
         runner.close()
     if epochs is None:
         report.epochs = default_epochs(report.examples)
+    if max_seq_len:
+        from pipeline.stages.packing import PackingEstimate
+
+        estimate = PackingEstimate(max_seq_len)
+        for n in report.lengths:  # in file order, as a trainer reads them
+            estimate.add(n)
+        report.packing = estimate.result()
     return report
 
 

@@ -298,8 +298,9 @@ def run_summary(manifest: dict[str, Any], out: str) -> str:
         else ""
     )
     lines.append(
-        f"  tokens    {_n(tokens['total'])} total, {_n(tokens['trained'])} trained "
-        f"({tok['encoding']}{approximate}){over}"
+        f"  tokens    {_n(tokens['total'])} total, {_n(tokens['trained'])} trained"
+        + (f", {_n(tokens['reasoning'])} in reasoning traces" if tokens.get("reasoning") else "")
+        + f" ({tok['encoding']}{approximate}){over}"
     )
     lines.append(
         "  outputs   " + ", ".join(f"{o['path']} ({_n(o['records'])})" for o in manifest["outputs"])

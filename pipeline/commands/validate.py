@@ -122,6 +122,7 @@ def validate_files(
     max_errors: int | None = None,
     validation_paths: list[Path] = (),
     scan: ScanSettings | None = None,
+    tokenizer: Path | None = None,
 ) -> ValidationReport:
     """Every finding of the files: ``paths`` are training files, ``validation_paths`` validation
     files (the minimums a provider states for training files only are not checked there)."""
@@ -133,7 +134,12 @@ def validate_files(
 
         info = model_info(model)
         counter, limit = Counter(info.encoding), info.max_tokens
-        _WORKER.update(counter=counter, limit=limit)  # forked workers inherit it
+    if tokenizer is not None:  # an open model: its template's checks on every line too
+        from pipeline.stages.hf_tokens import HFCounter
+
+        counter = HFCounter(tokenizer)
+        limit = counter.tok.max_tokens
+    _WORKER.update(counter=counter, limit=limit)  # forked workers inherit it
     roles = [(p, TRAINING) for p in paths] + [(p, VALIDATION) for p in validation_paths]
     for path, _ in roles:
         _require_file(path)
@@ -152,6 +158,7 @@ def check_files(
     model: str | None = None,
     max_errors: int | None = None,
     scan: tuple[str, str] = ("warn", "warn"),
+    tokenizer: Path | None = None,
 ) -> tuple[ValidationReport, str | None]:
     """What ``ftprep validate`` reports: the report on ``files`` (training files) and
     ``validation_files`` for the profile named ``profile``, or for the one they fit with
@@ -162,7 +169,7 @@ def check_files(
         chosen = get_profile(profile)
     settings = ScanSettings(secrets=scan[0], pii=scan[1])
     report = validate_files(
-        list(files), chosen, model, max_errors, list(validation_files), settings
+        list(files), chosen, model, max_errors, list(validation_files), settings, tokenizer
     )
     note = auto_note(chosen, reason, report) if profile == "auto" else None
     return report, note
@@ -217,7 +224,7 @@ def _validate_one(
     file_rules = profile.file_rules() if profile.file_rules else None
     formats: collections.Counter = collections.Counter()
     records = 0
-    if file_rules is None and _parallel(path):
+    if file_rules is None and not hasattr(counter, "tok") and _parallel(path):
         for batch in _in_parallel(path, name, profile.name, counter, scan):
             records += batch.records
             formats.update(batch.formats)
@@ -225,7 +232,7 @@ def _validate_one(
                 add(*finding)
     else:
         checked = _check_records(
-            _records(path, name), profile, counter, limit, add, file_rules, scan
+            name, _records(path, name), profile, counter, limit, add, file_rules, scan
         )
         records, formats = checked.records, checked.formats
     report.records += records
@@ -248,7 +255,7 @@ class _Checked:
 
 
 def _check_records(
-    records, profile: Profile, counter, limit, add=None, file_rules=None, scan=None
+    name: str, records, profile: Profile, counter, limit, add=None, file_rules=None, scan=None
 ) -> _Checked:
     """Every per-record finding of ``_records``' (line, parsed object or rejection, raw line)
     triples, handed to ``add`` (line, pointer, rule, severity, message) as found, or gathered in
@@ -283,6 +290,11 @@ def _check_records(
             file_rules.see(line, obj)
         if profile.format_of is not None:
             out.formats[profile.format_of(obj)] += 1
+        if hasattr(counter, "tok"):  # --tokenizer: what the chat template does to the line
+            from pipeline.stages.template_checks import line_findings
+
+            for finding in line_findings(counter, obj, name, line):
+                add(line, *finding)
         if counter is not None and limit:
             n = _tokens(counter, obj)
             if n > limit:
@@ -342,7 +354,7 @@ def _check_batch(profile_name: str, name: str, model: bool, scan, batch: Any) ->
     if model:
         counter, limit = _WORKER["counter"], _WORKER["limit"]
     items = ingest.batch_items(batch)
-    return _check_records(_parsed(name, items), profile, counter, limit, scan=scan)
+    return _check_records(name, _parsed(name, items), profile, counter, limit, scan=scan)
 
 
 def _json_type(obj: Any) -> str:

@@ -246,6 +246,7 @@ def _stage_cache(config: RunConfig, profile: Profile, info: ModelInfo, near: Nea
         "roles": config.roles,
         "system_prompt": config.system_prompt,
         "fix": sorted(config.fix),
+        "trl_layout": config.trl_layout,
         "near_features": near.mode != "off",
         "dedupe_key": near.key,
         "decontaminate": [

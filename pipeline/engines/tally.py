@@ -93,7 +93,7 @@ class Tally:
         st.rejected += 1
         self.rejected_by_stage[rec["stage"]] += 1
         self.rejected_by_rule[rec["rule"]] += 1
-        if rec["rule"] == "length.over_limit":
+        if rec["rule"] in ("length.over_limit", "length.no_trained_tokens"):
             self.dropped_long.append(
                 {"source": rec["source"], "line": rec["line"], "tokens": rec["tokens"]}
             )

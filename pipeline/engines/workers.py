@@ -349,6 +349,9 @@ def finish_example(
         ex["n_tokens"], ex["n_trained_tokens"] = counter.example(ex)
     except TokenizerError as exc:  # an open model's chat template refused the row
         return rejection(source, line, "count", "count.template_error", str(exc), raw=obj)
+    problem = count_issues(ex, counter, warnings)
+    if problem is not None:
+        return rejection(source, line, "count", problem[1], problem[3], raw=obj, pointer=problem[0])
     limit = STATE["limit"]
     if limit and ex["n_tokens"] > limit:
         ex = apply_length_policy(
@@ -362,6 +365,17 @@ def finish_example(
             rendered = profile.render(ex)
     ex["rendered"] = orjson.dumps(rendered, option=orjson.OPT_APPEND_NEWLINE)  # a JSONL line
     return ex
+
+
+def count_issues(ex: dict, counter: Any, warnings: collections.Counter) -> tuple | None:
+    """What counting found: the reasoning tokens (``n_reasoning_tokens``), the warnings of an
+    open model's template (``template_checks``), and the error that rejects the row, if any (no
+    trained token)."""
+    from pipeline.stages.template_checks import no_trained_issue, reasoning_tokens
+
+    ex["n_reasoning_tokens"] = reasoning_tokens(counter, ex)
+    warnings.update({issue[1] for issue in getattr(counter, "last_issues", ())})
+    return no_trained_issue(ex)
 
 
 def _revalidator(profile: Profile) -> Callable[[dict], str | None]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline.records import has_reasoning
+
 
 class Unrenderable(ValueError):
     def __init__(self, rule: str, message: str):
@@ -17,11 +19,38 @@ class Unrenderable(ValueError):
 
 
 def clean_message(m: dict) -> dict:
-    """A message without the keys that are unset (None), in a stable key order."""
-    return {k: v for k, v in m.items() if v is not None or k == "content"}
+    """A message without the keys that are unset (None), in a stable key order. A null content is
+    kept (validation names it) except beside tool calls, where OpenAI's format lets it be left out
+    and a chat template would render it as the text "None"."""
+    calls = bool(m.get("tool_calls") or m.get("function_call"))
+    return {k: v for k, v in m.items() if v is not None or (k == "content" and not calls)}
+
+
+NO_REASONING = "profile.reasoning.unsupported"
+_TAKE_REASONING = "together, bedrock-conversation (Nova 2.0), trl-sft, trl-dpo or trl-kto"
+
+
+def _no_reasoning(ex: dict[str, Any], profile: str) -> None:
+    """Refuse an Example with a reasoning trace for a format that has no field for one."""
+    if has_reasoning(ex):
+        raise Unrenderable(
+            NO_REASONING,
+            f"{profile} has no field for an assistant's reasoning trace, so the reasoning would "
+            f"be lost: use --profile {_TAKE_REASONING}, or leave the reasoning out of the input",
+        )
+
+
+def _trl_message(m: dict) -> dict:
+    """A message for TRL: its reasoning under ``reasoning_content``, the key chat templates read
+    (Qwen3's, TRL's training templates)."""
+    msg = clean_message(m)
+    if "reasoning" in msg:
+        msg["reasoning_content"] = msg.pop("reasoning")
+    return msg
 
 
 def render_openai_chat(ex: dict[str, Any]) -> dict[str, Any]:
+    _no_reasoning(ex, "openai-chat")
     if ex["kind"] != "sft":
         raise Unrenderable(
             "profile.kind.unsupported",
@@ -119,12 +148,14 @@ def _text(m: dict, profile: str) -> str:
 
 
 def _plain(messages: list[dict], profile: str) -> list[dict]:
-    """Messages as ``{role, content}`` with text content (and weight where set)."""
+    """Messages as ``{role, content}`` with text content (and weight and reasoning where set)."""
     out = []
     for m in messages:
         msg = {"role": m["role"], "content": _text(m, profile)}
         if m.get("weight") is not None:
             msg["weight"] = m["weight"]
+        if m.get("reasoning") is not None:
+            msg["reasoning"] = m["reasoning"]
         out.append(msg)
     return out
 
@@ -134,6 +165,7 @@ def _plain(messages: list[dict], profile: str) -> list[dict]:
 
 def render_openai_dpo(ex: dict[str, Any], profile: str = "openai-dpo", one: bool = True) -> dict:
     _require(ex, profile, "preference")
+    _no_reasoning(ex, profile)
     for key in ("chosen", "rejected"):
         side = ex[key] or []
         if one and (len(side) != 1 or side[0].get("role") != "assistant"):
@@ -161,6 +193,7 @@ def render_azure_openai_dpo(ex: dict[str, Any]) -> dict[str, Any]:
 def render_openai_completion(ex: dict[str, Any]) -> dict[str, Any]:
     profile = "openai-completion"
     _require(ex, profile, "sft")
+    _no_reasoning(ex, profile)
     if not ex["messages"] and ex.get("text") is not None:
         raise Unrenderable(
             "profile.shape.unsupported",
@@ -182,10 +215,28 @@ def render_openai_completion(ex: dict[str, Any]) -> dict[str, Any]:
 
 
 def render_trl_sft(ex: dict[str, Any]) -> dict[str, Any]:
+    """Conversations are ``messages`` (TRL trains what ``assistant_only_loss`` selects), or with
+    ``--trl-layout prompt-completion`` a prompt and a completion (TRL trains the completion)."""
     _require(ex, "trl-sft", "sft")
     if not ex["messages"]:
         return {"text": ex.get("text") or ""}
-    line: dict[str, Any] = {"messages": [clean_message(m) for m in ex["messages"]]}
+    layout = ex.get("layout")
+    if layout and 0 < layout["completion"] < len(ex["messages"]):
+        return _trl_prompt_completion(ex, layout)
+    line: dict[str, Any] = {"messages": [_trl_message(m) for m in ex["messages"]]}
+    if ex.get("tools"):
+        line["tools"] = ex["tools"]
+    return line
+
+
+def _trl_prompt_completion(ex: dict[str, Any], layout: dict) -> dict[str, Any]:
+    """TRL's conversational prompt-completion row: the trailing assistant messages are the
+    completion, the messages before them the prompt."""
+    k = layout["completion"]
+    line: dict[str, Any] = {
+        "prompt": [_trl_message(m) for m in ex["messages"][:-k]],
+        "completion": [_trl_message(m) for m in ex["messages"][-k:]],
+    }
     if ex.get("tools"):
         line["tools"] = ex["tools"]
     return line
@@ -194,23 +245,24 @@ def render_trl_sft(ex: dict[str, Any]) -> dict[str, Any]:
 def render_trl_dpo(ex: dict[str, Any]) -> dict[str, Any]:
     _require(ex, "trl-dpo", "preference")
     return {
-        "prompt": [clean_message(m) for m in ex["messages"]],
-        "chosen": [clean_message(m) for m in ex["chosen"]],
-        "rejected": [clean_message(m) for m in ex["rejected"]],
+        "prompt": [_trl_message(m) for m in ex["messages"]],
+        "chosen": [_trl_message(m) for m in ex["chosen"]],
+        "rejected": [_trl_message(m) for m in ex["rejected"]],
     }
 
 
 def render_trl_kto(ex: dict[str, Any]) -> dict[str, Any]:
     _require(ex, "trl-kto", "unpaired")
     return {
-        "prompt": [clean_message(m) for m in ex["messages"]],
-        "completion": [clean_message(m) for m in ex["completion"]],
+        "prompt": [_trl_message(m) for m in ex["messages"]],
+        "completion": [_trl_message(m) for m in ex["completion"]],
         "label": bool(ex["label"]),
     }
 
 
 def render_autotrain_sft(ex: dict[str, Any]) -> dict[str, Any]:
     _require(ex, "autotrain-sft", "sft")
+    _no_reasoning(ex, "autotrain-sft")
     if not ex["messages"]:
         return {"text": ex.get("text") or ""}
     _no_tools(ex, "autotrain-sft", ex["messages"])
@@ -222,6 +274,7 @@ def render_autotrain_sft(ex: dict[str, Any]) -> dict[str, Any]:
 def render_autotrain_dpo(ex: dict[str, Any]) -> dict[str, Any]:
     profile = "autotrain-dpo"
     _require(ex, profile, "preference")
+    _no_reasoning(ex, profile)
     _no_tools(ex, profile, ex["messages"], ex["chosen"], ex["rejected"])
     prompt = [{"role": m["role"], "content": _text(m, profile)} for m in ex["messages"]]
     users = [m["content"] for m in prompt if m["role"] == "user"]
@@ -241,6 +294,7 @@ def render_mistral(ex: dict[str, Any]) -> dict[str, Any]:
     """Tool call ids become 9 alphanumerics (``call00001``...), consistent within the example;
     tool functions get the description and parameters Mistral requires when they lack them."""
     _require(ex, "mistral", "sft")
+    _no_reasoning(ex, "mistral")
     _require_messages(ex, "mistral")
     ids: dict[str, str] = {}
 
@@ -300,6 +354,7 @@ def render_together(ex: dict[str, Any]) -> dict[str, Any]:
 
 def render_azureml_chat(ex: dict[str, Any]) -> dict[str, Any]:
     _require(ex, "azureml-chat", "sft")
+    _no_reasoning(ex, "azureml-chat")
     _require_messages(ex, "azureml-chat")
     _no_tools(ex, "azureml-chat", ex["messages"])
     return {
@@ -315,6 +370,7 @@ def render_azureml_chat(ex: dict[str, Any]) -> dict[str, Any]:
 def render_vertex_gemini(ex: dict[str, Any]) -> dict[str, Any]:
     profile = "vertex-gemini"
     _require(ex, profile, "sft")
+    _no_reasoning(ex, profile)
     _require_messages(ex, profile)
     _no_tools(ex, profile, ex["messages"])
     messages = ex["messages"]
@@ -343,8 +399,15 @@ def render_bedrock_conversation(ex: dict[str, Any]) -> dict[str, Any]:
     if system:
         line["system"] = [{"text": _text(m, profile)} for m in system]
     line["messages"] = [
-        {"role": m["role"], "content": [{"text": _text(m, profile)}]}
+        {"role": m["role"], "content": _nova_reasoning(m) + [{"text": _text(m, profile)}]}
         for m in messages
         if m["role"] != "system"
     ]
     return line
+
+
+def _nova_reasoning(m: dict) -> list[dict]:
+    """An assistant's reasoning as Nova 2.0's ``reasoningContent`` block (before the text)."""
+    if not isinstance(m.get("reasoning"), str):
+        return []
+    return [{"reasoningContent": {"reasoningText": {"text": m["reasoning"]}}}]

@@ -25,6 +25,7 @@ import orjson
 from pipeline.config import ConvertOptions
 from pipeline.records import new_example, rejection
 from pipeline.stages import infer, repairs, shapes_extra
+from pipeline.stages.reasoning import lift_reasoning
 from pipeline.stages.shapes import CONVERTERS, Reject, escape, ptr, type_name
 
 STAGE = "convert"
@@ -331,6 +332,21 @@ def _add_system_prompt(ex: dict, system_prompt: str | None) -> None:
         ex["messages"].insert(0, {"role": "system", "content": system_prompt})
 
 
+def _layout(ex: dict, layout: str) -> None:
+    """With ``--trl-layout prompt-completion``, mark where a conversation's completion starts:
+    its trailing assistant messages (the profile's renderer reads it)."""
+    if layout == "prompt-completion" and ex["kind"] == "sft" and "text" not in ex:
+        messages = ex["messages"]
+        k = 0
+        while (
+            k < len(messages)
+            and isinstance(messages[-1 - k], dict)
+            and messages[-1 - k].get("role") == "assistant"
+        ):
+            k += 1
+        ex["layout"] = {"completion": k}
+
+
 def convert_record(
     obj: Any,
     source: str,
@@ -375,6 +391,8 @@ def convert_record(
         taken += repairs.repair_example(ex, options.repairs())
         if taken and shapes is not None:
             _count_repairs(shapes, taken, line)
+        lift_reasoning(ex)  # after the repairs: a role alias is an assistant's by then
+        _layout(ex, options.layout)
         ex["meta"].update(
             (names.get(k, k), v)
             for k, v in record.items()

@@ -10,17 +10,31 @@ raise ``TemplateError`` with the sandbox's reason, never run. The template is ch
 loaded by rendering a probe conversation, so an unsafe or broken template is a usage error (exit 2)
 before any data is read; a row the template refuses (``raise_exception``) is a rejection.
 
-Per row: ``n_tokens`` are the tokens of the rendered conversation (template tokens included,
-tokenized without adding special tokens again, as ``apply_chat_template`` does), and
-``n_trained_tokens`` those inside assistant turns with weight 1. A template with
-``{% generation %}`` markers says where the assistant turns are. Without markers, each assistant
-turn is found by rendering prefixes: the conversation up to the turn with the generation prompt,
-and up to and including the turn; the characters between the two are the turn (with its end
-token), and a token is trained when its character span overlaps one.
+Per row, as Hugging Face ``transformers`` (5.x) does it: message keys whose value is None are
+dropped before rendering (a tool call's ``"content": null`` is no content, not the text "None"),
+and a message's reasoning (``reasoning``, ``reasoning_content`` or ``thinking``) is passed under
+``reasoning_content`` and ``thinking`` as well, the names templates read. ``n_tokens`` are the tokens
+of the rendered conversation (template tokens included, tokenized without adding special tokens
+again, as ``apply_chat_template`` does: ``len(apply_chat_template(messages, tools=...,
+tokenize=True))``), and ``n_trained_tokens`` those inside assistant turns with weight 1.
+
+A template with ``{% generation %}`` markers says where the assistant turns are, and a token is
+trained when it overlaps one (transformers' ``return_assistant_tokens_mask``). Without markers
+(no official template has them), a turn starts where the conversation up to it, rendered with the
+generation prompt, stops matching the whole conversation's rendering, and it ends where the
+whole rendering stops matching the turn as the template writes it when it is the last message.
+A turn that renders differently at the end (Qwen3 adds an empty ``<think>`` block to its last
+turn) is aligned on its own text inside the whole rendering, not cut short at the first
+difference; and a span is counted in whole tokens: a token that only starts inside it (Phi-3's
+``<|user|>`` after the shared characters ``<|``) is not trained. The convention: a turn's
+trained tokens run from the first token after the generation prompt to the end of the turn as the
+template writes it before the next message, end-of-turn token included (``<|eot_id|>``,
+``<|im_end|>`` and the newline after it, ``<end_of_turn>``, ``<|end|>``, ``</s>``).
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import re
@@ -46,8 +60,9 @@ class TemplateError(TokenizerError):
 
 
 def _sandbox():
-    from jinja2 import nodes
-    from jinja2.ext import Extension
+    from jinja2 import nodes, utils
+    from jinja2.exceptions import SecurityError
+    from jinja2.ext import Extension, loopcontrols
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     class Generation(Extension):
@@ -68,15 +83,40 @@ def _sandbox():
 
         raise JinjaError(message)
 
-    def tojson(value, indent=None, ensure_ascii=False, sort_keys=False):
-        return json.dumps(value, indent=indent, ensure_ascii=ensure_ascii, sort_keys=sort_keys)
+    def tojson(value, ensure_ascii=False, indent=None, separators=None, sort_keys=False):
+        return json.dumps(
+            value,
+            ensure_ascii=ensure_ascii,
+            indent=indent,
+            separators=separators,
+            sort_keys=sort_keys,
+        )
+
+    class Namespace(utils.Namespace):
+        """``namespace()`` that refuses underscore names, as transformers' does."""
+
+        def __init__(*args, **kwargs):
+            self, args = args[0], args[1:]
+            for name in dict(*args, **kwargs):
+                Namespace._check(name)
+            utils.Namespace.__init__(self, *args, **kwargs)
+
+        def __setitem__(self, name, value):
+            Namespace._check(name)
+            utils.Namespace.__setitem__(self, name, value)
+
+        @staticmethod
+        def _check(name):
+            if isinstance(name, str) and name.startswith("_"):
+                raise SecurityError(f"a namespace attribute may not start with '_': {name!r}")
 
     env = ImmutableSandboxedEnvironment(
-        trim_blocks=True, lstrip_blocks=True, extensions=[Generation]
+        trim_blocks=True, lstrip_blocks=True, extensions=[Generation, loopcontrols]
     )
     env.filters["tojson"] = tojson
     env.globals["raise_exception"] = raise_exception
     env.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
+    env.globals["namespace"] = Namespace
     return env
 
 
@@ -148,7 +188,24 @@ class ChatTokenizer:
             raise TemplateError(
                 f"{self.path}: chat template has a syntax error at line {exc.lineno}: {exc.message}"
             ) from None
+        bos = self.special.get("bos_token")
+        self.bos_id = self.tokenizer.token_to_id(bos) if bos else None
+        plain = self.tokenizer.encode("a", add_special_tokens=False).ids
+        added = self.tokenizer.encode("a", add_special_tokens=True).ids
+        self.adds_bos = self.bos_id is not None and self.bos_id in added[: len(added) - len(plain)]
         self.render(PROBE)  # an unsafe or broken template fails here, before any data is read
+        if not render_conversation(self, PROBE).n_trained:
+            how = (
+                "its {% generation %} blocks hold no text"
+                if self.has_generation
+                else "it writes none of the assistant messages"
+            )
+            raise TemplateError(
+                f"{self.path}: the chat template renders no assistant tokens for a plain "
+                f"user/assistant conversation ({how}), so every row would train on nothing: fix "
+                "the template in tokenizer_config.json (or chat_template.jinja), or use the "
+                "model's official one"
+            )
         limit = config.get("model_max_length")
         self.max_tokens = limit if isinstance(limit, int) and 0 < limit < HUGE else None
 
@@ -192,6 +249,24 @@ class ChatTokenizer:
         return self.tokenizer.encode(text, add_special_tokens=False).offsets
 
 
+REASONING_FIELDS = ("reasoning_content", "thinking", "reasoning")  # as transformers names them
+
+
+def template_messages(messages: list) -> list[dict]:
+    """The messages as transformers 5.x hands them to a template: keys whose value is None
+    dropped, and a reasoning also under ``thinking`` and ``reasoning_content``."""
+    out = []
+    for m in messages:
+        if not isinstance(m, dict):
+            continue
+        m = {k: v for k, v in m.items() if v is not None}
+        reasoning = next((m[k] for k in REASONING_FIELDS if m.get(k) is not None), None)
+        if reasoning is not None:
+            m = {"thinking": reasoning, **m, "reasoning_content": reasoning}
+        out.append(m)
+    return out
+
+
 def _strip_marks(text: str) -> tuple[str, list[tuple[int, int]]]:
     """Remove the generation marks; return the text and the character spans they enclosed."""
     out: list[str] = []
@@ -211,20 +286,121 @@ def _strip_marks(text: str) -> tuple[str, list[tuple[int, int]]]:
     return "".join(out), spans
 
 
-def _common_prefix(a: str, b: str) -> int:
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i
+def _common_prefix(a: str, b: str, start: int = 0, start_b: int | None = None) -> int:
+    """How many characters ``a[start:]`` and ``b[start_b:]`` share at their start (slices are
+    compared in C, halving: fast on long conversations)."""
+    start_b = start if start_b is None else start_b
+    n = min(len(a) - start, len(b) - start_b)
+    if n <= 0:
+        return 0
+    if a[start : start + n] == b[start_b : start_b + n]:
+        return n
+    lo, hi = 0, n  # a[start:start+lo] == b[...], and hi characters differ
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if a[start : start + mid] == b[start_b : start_b + mid]:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def _turn_end(alone: str, start: int, whole: str) -> tuple[int, bool]:
+    """Where the turn that starts at ``start`` of ``whole`` ends, given ``alone``: the
+    conversation rendered up to and including that turn, as the last message. When the turn
+    renders the same in both, that is where ``alone`` stops matching ``whole``. When it renders
+    differently at the end (Qwen3's empty ``<think>`` block on the last turn only), the turn's
+    text is found by aligning ``alone``'s tail on ``whole``: the longest run of ``whole`` from
+    ``start`` that ``alone`` holds from some position of its turn. Returns (end, aligned)."""
+    shared = _common_prefix(alone, whole, start)
+    if start + shared == len(alone) or start >= len(whole):
+        return start + shared, False
+    best = shared
+    first = whole[start]
+    j = alone.find(first, start + 1)
+    while j != -1 and len(alone) - j > best:
+        run = _common_prefix(alone, whole, j, start)
+        if run > best:
+            best = run
+        j = alone.find(first, j + 1)
+    return start + best, best > shared
+
+
+class Rendering:
+    """One conversation through the template: the text, its tokens (ids and character offsets),
+    the character span of each trained assistant turn (by message index) and, per token, whether
+    it is trained."""
+
+    __slots__ = ("text", "ids", "offsets", "spans", "trained", "marked")
+
+    def __init__(self, text, ids, offsets, spans, marked):
+        self.text, self.ids, self.offsets, self.spans, self.marked = (
+            text,
+            ids,
+            offsets,
+            spans,
+            marked,
+        )
+        self.trained = _trained_tokens(offsets, list(spans.values()), marked)
+
+    @property
+    def n_trained(self) -> int:
+        return sum(self.trained)
+
+
+def _trained_tokens(offsets: list, spans: list[tuple[int, int]], marked: bool) -> list[bool]:
+    """Per token: trained or not. Marked spans count every token that overlaps them (as
+    transformers' mask does); spans found by rendering count whole tokens, a token that ends in
+    them (one that only starts inside, past a shared prefix of characters, is the next turn's)."""
+    out = [False] * len(offsets)
+    if not spans:
+        return out
+    starts = [a for a, _ in offsets]
+    ends = [b for _, b in offsets]
+    for s, e in spans:
+        lo = bisect.bisect_right(ends, s)  # the first token that ends after the span starts
+        hi = bisect.bisect_left(starts, e) if marked else bisect.bisect_right(ends, e)
+        out[lo:hi] = [True] * max(0, hi - lo)
+    return out
+
+
+def render_conversation(
+    tok: ChatTokenizer, messages: list, tools: list | None = None, first: int = 0
+) -> Rendering:
+    """``messages`` (as transformers hands them to the template: ``template_messages``) through
+    ``tok``'s template, with the spans of the assistant turns with weight 1 from index ``first``."""
+    text, marked = _strip_marks(tok.render(messages, tools))
+    encoding = tok.tokenizer.encode(text, add_special_tokens=False)
+    assistants = [
+        i for i, m in enumerate(messages) if isinstance(m, dict) and m.get("role") == "assistant"
+    ]
+    keep = {i for i in assistants if i >= first and messages[i].get("weight", 1) != 0}
+    spans: dict[int, tuple[int, int]] = {}
+    if tok.has_generation:
+        if len(marked) == len(assistants):
+            spans = {i: s for i, s in zip(assistants, marked, strict=True) if i in keep}
+        else:  # the markers do not map one to one on the turns: take them all
+            spans = {-1 - k: s for k, s in enumerate(marked)}
+        return Rendering(text, encoding.ids, encoding.offsets, spans, True)
+    for i in sorted(keep):
+        before, _ = _strip_marks(tok.render(messages[:i], tools, add_generation_prompt=True))
+        start = _common_prefix(before, text)
+        alone, _ = _strip_marks(tok.render(messages[: i + 1], tools))
+        end, _ = _turn_end(alone, start, text)
+        if end > start:
+            spans[i] = (start, end)
+    return Rendering(text, encoding.ids, encoding.offsets, spans, False)
 
 
 class HFCounter:
-    """The Counter interface (``example``, ``messages``, ``n``) over a ChatTokenizer."""
+    """The Counter interface (``example``, ``messages``, ``n``) over a ChatTokenizer. After
+    ``example``, ``last_issues`` holds what the template did to that row (dropped messages,
+    reasoning, a second BOS: ``template_checks``)."""
 
     def __init__(self, tokenizer: ChatTokenizer | Path | str):
         self.tok = tokenizer if isinstance(tokenizer, ChatTokenizer) else ChatTokenizer(tokenizer)
         self._cache: dict[str, int] = {}
+        self.last_issues: list = []
 
     @property
     def name(self) -> str:
@@ -248,65 +424,39 @@ class HFCounter:
     def decode(self, ids: list[int]) -> str:
         return self.tok.decode(ids)
 
-    def assistant_spans(
-        self, messages: list, tools: list | None = None, first: int = 0
-    ) -> tuple[str, list[tuple[int, int]]]:
-        """The rendered text and the character spans of trained assistant turns from ``first``."""
-        rendered, marked = _strip_marks(self.tok.render(messages, tools))
-        trained = [
-            i
-            for i, m in enumerate(messages)
-            if isinstance(m, dict) and m.get("role") == "assistant" and m.get("weight", 1) != 0
-        ]
-        if self.tok.has_generation:
-            assistants = [
-                i
-                for i, m in enumerate(messages)
-                if isinstance(m, dict) and m.get("role") == "assistant"
-            ]
-            if len(marked) == len(assistants):
-                keep = set(trained)
-                return rendered, [
-                    s for i, s in zip(assistants, marked, strict=True) if i in keep and i >= first
-                ]
-            return rendered, marked
-        spans = []
-        for i in trained:
-            if i < first:
-                continue
-            before, _ = _strip_marks(
-                self.tok.render(messages[:i], tools, add_generation_prompt=True)
-            )
-            upto, _ = _strip_marks(self.tok.render(messages[: i + 1], tools))
-            start = _common_prefix(before, rendered)
-            end = _common_prefix(upto, rendered)
-            if end > start:
-                spans.append((start, end))
-        return rendered, spans
+    def render(self, messages: list, tools: list | None = None, first: int = 0) -> Rendering:
+        return render_conversation(self.tok, template_messages(messages), tools or None, first)
 
-    def _count(self, messages: list, tools: list | None, first: int = 0) -> tuple[int, int]:
-        rendered, spans = self.assistant_spans(messages, tools, first)
-        offsets = self.tok.encode_offsets(rendered)
-        trained = 0
-        if spans:
-            for a, b in offsets:
-                if any(a < e and b > s for s, e in spans):
-                    trained += 1
-        return len(offsets), trained
+    def _count(
+        self, messages: list, tools: list | None, first: int = 0, side: str = "messages"
+    ) -> tuple[int, int]:
+        from pipeline.stages.template_checks import row_issues
+
+        msgs = template_messages(messages)
+        done = render_conversation(self.tok, msgs, tools or None, first)
+        for issue in row_issues(self.tok, msgs, done, first, side):
+            if issue not in self.last_issues:
+                self.last_issues.append(issue)
+        return len(done.ids), done.n_trained
 
     def messages(self, messages: list, tools: list | None = None) -> tuple[int, int]:
-        return self._count([m for m in messages if isinstance(m, dict)], tools)
+        return self._count(messages, tools)
 
     def example(self, ex: dict) -> tuple[int, int]:
+        from pipeline.stages.template_checks import text_issues
+
+        self.last_issues = []
         tools = ex.get("tools") or None
         if ex.get("text") is not None and not ex.get("messages"):
+            self.last_issues = text_issues(self.tok, ex["text"])
             n = self.n(ex["text"])
             return n, n
         prompt = [m for m in ex.get("messages") or [] if isinstance(m, dict)]
         if ex["kind"] == "sft":
             return self._count(prompt, tools)
-        answers = [ex.get("chosen") or [], ex.get("rejected") or []]
-        if ex["kind"] == "unpaired":
-            answers = [ex.get("completion") or []]
-        sizes = [self._count(prompt + list(a), tools, first=len(prompt)) for a in answers]
+        sides = ("completion",) if ex["kind"] == "unpaired" else ("chosen", "rejected")
+        sizes = [
+            self._count(prompt + list(ex.get(side) or []), tools, len(prompt), side)
+            for side in sides
+        ]
         return max(n for n, _ in sizes), sum(t for _, t in sizes)

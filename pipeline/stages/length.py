@@ -9,8 +9,8 @@ makes the cut visible:
 * ``truncate``: keep the start of the conversation that fits, as the trainer would: whole
   messages while they fit, then the text of the message that crosses the limit cut at a token
   boundary, nothing after it. The row records ``truncated_from`` (tokens before) in ``meta``. If
-  what is left is no longer a valid example for the profile (no trained tokens, say), the row is
-  rejected with ``length.over_limit`` and the reason.
+  what is left holds no trained token, the row is rejected with ``length.no_trained_tokens``; if
+  it is no longer a valid example for the profile, with ``length.over_limit`` and the reason.
 
 Only supervised conversations (kind ``sft``) can be shortened; other kinds over the limit are
 rejected under ``truncate`` too, since cutting a preference pair changes what it prefers.
@@ -25,6 +25,7 @@ from pipeline.records import rejection
 
 POLICIES = ("flag", "drop", "truncate")
 RULE = "length.over_limit"
+NO_TRAINED = "length.no_trained_tokens"  # truncate kept only the prompt
 
 
 class PolicyError(ValueError):
@@ -104,6 +105,18 @@ def apply_length_policy(
     short["messages"] = kept
     short["meta"] = {**(ex.get("meta") or {}), "truncated_from": original}
     short["n_tokens"], short["n_trained_tokens"] = counter.example(short)
+    if not short["n_trained_tokens"]:
+        rej = over_limit_rejection(
+            ex,
+            raw,
+            limit,
+            "what fits holds no trained token (the assistant turns are past the cut)",
+        )
+        rej["rule"] = NO_TRAINED
+        rej["message"] = rej["message"].replace(
+            "or use --length-policy truncate", "or move the assistant reply earlier"
+        )
+        return rej
     problem = revalidate(short) if revalidate else None
     if problem:
         return over_limit_rejection(ex, raw, limit, f"truncated, it is no longer valid ({problem})")

@@ -479,6 +479,22 @@ def _text_blocks(blocks: Any, pointer: str) -> str:
     return "\n".join(texts)
 
 
+def _nova_reasoning(blocks: Any) -> tuple[Any, str | None]:
+    """Nova 2.0 content blocks -> (the other blocks, the text of its ``reasoningContent``
+    blocks, or None)."""
+    if not isinstance(blocks, list):
+        return blocks, None
+    texts, rest = [], []
+    for block in blocks:
+        inner = block.get("reasoningContent") if isinstance(block, dict) else None
+        text = inner.get("reasoningText") if isinstance(inner, dict) else None
+        if isinstance(text, dict) and isinstance(text.get("text"), str):
+            texts.append(text["text"])
+        else:
+            rest.append(block)
+    return rest, ("\n".join(texts) if texts else None)
+
+
 def from_bedrock(obj: dict, ex: dict, options: ConvertOptions) -> set[str]:
     messages = []
     if obj.get("system"):
@@ -493,9 +509,12 @@ def from_bedrock(obj: dict, ex: dict, options: ConvertOptions) -> set[str]:
             )
         if "role" not in turn:
             raise Reject("convert.missing_field", f"/messages/{i}/role", "message has no 'role'")
-        content = _text_blocks(turn.get("content"), f"/messages/{i}/content")
+        blocks, reasoning = _nova_reasoning(turn.get("content"))
+        content = _text_blocks(blocks, f"/messages/{i}/content")
         rest = {k: v for k, v in turn.items() if k not in ("role", "content")}
         messages.append({**rest, "role": turn["role"], "content": content})
+        if reasoning is not None:  # lift_reasoning checks it is the assistant's
+            messages[-1]["reasoning"] = reasoning
     ex["messages"] = messages
     return {"schemaVersion", "system", "messages"}
 

@@ -31,7 +31,8 @@ How an example is counted (the same numbers `ftprep run` stores and `ftprep coun
   name and of its arguments string, plus 3 per call (same source). A legacy ``function`` result
   message counts 2 less (same source). ``tool_call_id`` is not shown to the model and counts nothing.
 * ``n_trained_tokens``: the content, tool-call names and arguments of assistant messages with
-  ``weight`` 1 (the default); the framing tokens are not trained.
+  ``weight`` 1 (the default); the framing tokens are not trained. A message's ``reasoning`` (a
+  trace no OpenAI format holds; the providers that take one train it) counts as said text.
 
 These are estimates of what the service counts; OpenAI does not publish its exact renderer.
 """
@@ -385,6 +386,8 @@ class Counter:
         if padded and isinstance(content, str):
             content = content + "\n"
         said = self.content(content, count) + self.calls(m)
+        if isinstance(m.get("reasoning"), str):  # a reasoning trace (not an OpenAI field)
+            said += self.once(m["reasoning"])
         total = TOKENS_PER_MESSAGE + self.n(str(m.get("role") or "")) + said
         if m.get("name"):
             total += self.n(str(m["name"])) + TOKENS_PER_NAME

@@ -71,7 +71,9 @@ def write_splits(
     schema = example_schema()
     jsonl = {s: JsonlWriter(staging / f"{s}.jsonl", bom=bom) for s in SPLITS}
     parquet = {s: ParquetSink(staging / f"{s}.parquet", schema) for s in SPLITS}
-    tokens = {s: {"examples": 0, "tokens": 0, "trained_tokens": 0} for s in SPLITS}
+    tokens = {
+        s: {"examples": 0, "tokens": 0, "trained_tokens": 0, "reasoning_tokens": 0} for s in SPLITS
+    }
     try:
         # not memory-mapped: mapped pages would count as resident
         with pa.OSFile(str(spill.light_path), "rb") as light:
@@ -326,7 +328,9 @@ def _decide(
     """Each split's mask over the kept rows of a spill batch (a dropped near copy or conflict is
     in none) and each kept row's cluster id; counts them per input, adds up the tokens per split,
     and writes what the near-duplicate decision drops or reports."""
-    part = _kept_rows(batch, kept, ["id", "source", "line", "n_tokens", "n_trained_tokens"])
+    part = _kept_rows(
+        batch, kept, ["id", "source", "line", "n_tokens", "n_trained_tokens", "n_reasoning_tokens"]
+    )
     ids, sources = part.column("id").to_pylist(), part.column("source").to_pylist()
     stop = start + len(ids)
     cluster_ids = clusters.cluster_ids(start, ids)
@@ -351,6 +355,7 @@ def _decide(
     # a null (no count) is nan
     n_tokens = part.column("n_tokens").to_numpy(zero_copy_only=False).astype(float)
     n_trained = part.column("n_trained_tokens").to_numpy(zero_copy_only=False).astype(float)
+    n_reasoning = part.column("n_reasoning_tokens").to_numpy(zero_copy_only=False).astype(float)
     masks = {}
     for split in SPLITS:
         mask = masks[split] = np.fromiter((s == split for s in splits), bool, len(splits))
@@ -358,6 +363,7 @@ def _decide(
         t["examples"] += int(mask.sum())
         t["tokens"] += int(np.nansum(n_tokens[mask]))
         t["trained_tokens"] += int(np.nansum(n_trained[mask]))
+        t["reasoning_tokens"] += int(np.nansum(n_reasoning[mask]))
     return masks, cluster_ids
 
 

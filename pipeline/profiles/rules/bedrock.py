@@ -10,7 +10,7 @@ from pipeline.profiles.rules.common import Issue, role_of
 
 SCHEMA_VERSION = "bedrock-conversation-2024"
 KEYS = ("schemaVersion", "system", "messages")
-BLOCKS = ("text", "image", "video", "toolUse", "toolResult", "document")
+BLOCKS = ("text", "image", "video", "toolUse", "toolResult", "document", "reasoningContent")
 
 
 def check(obj: dict) -> Iterator[Issue]:
@@ -107,7 +107,7 @@ def _check_blocks(content: object, prefix: tuple) -> Iterator[Issue]:
                 pointer(*prefix, j),
                 "bedrock.block.kind",
                 ERROR,
-                "a content block holds exactly one of text, image, video, document, toolUse, toolResult",
+                "a content block holds exactly one of text, image, video, document, toolUse, toolResult, reasoningContent",
             )
         text = block.get("text")
         if isinstance(text, str) and not text.strip():

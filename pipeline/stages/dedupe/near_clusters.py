@@ -451,4 +451,4 @@ def _struct_text(m: dict[str, Any]) -> str:
     if text is None and m.get("parts"):
         text = m["parts"]
     calls = m.get("tool_calls")
-    return "\n".join(t for t in (text, calls) if t)
+    return "\n".join(t for t in (m.get("reasoning"), text, calls) if t)

@@ -86,7 +86,9 @@ def _tool_calls_text(calls: Any) -> str:
 def _message_text(m: dict) -> str:
     text = _content_text(m.get("content"))
     calls = m.get("tool_calls")
-    return f"{text}\n{_tool_calls_text(calls)}" if calls else text
+    text = f"{text}\n{_tool_calls_text(calls)}" if calls else text
+    reasoning = m.get("reasoning")  # an assistant's reasoning trace is part of its response
+    return f"{reasoning}\n{text}" if isinstance(reasoning, str) and reasoning else text
 
 
 def side_texts(ex: dict[str, Any], prompt_only: bool = False) -> tuple[str, str, str, int]:
