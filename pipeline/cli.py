@@ -116,6 +116,11 @@ def cli() -> None:
 )
 @click.option("--max-tokens", type=click.IntRange(1), help="Token limit per example [the model's].")
 @click.option(
+    "--max-seq-len",
+    type=click.IntRange(1),
+    help="Trainer sequence length: estimate packing, padding and truncation of each split at it.",
+)
+@click.option(
     "--tokenizer",
     type=_Path(path_type=Path, file_okay=False),
     help="Folder with tokenizer.json + tokenizer_config.json: count with an open model's "
@@ -231,6 +236,7 @@ def run(
     workers,
     length_policy,
     max_tokens,
+    max_seq_len,
     tokenizer,
     near_dupes,
     near_threshold,
@@ -306,6 +312,7 @@ def run(
         "stratify_by": stratify_by,
         "length_policy": length_policy,
         "max_tokens": max_tokens,
+        "max_seq_len": max_seq_len,
         "tokenizer": str(tokenizer) if tokenizer else None,
         "cache_dir": cache_dir,
         "use_cache": False if no_cache else None,

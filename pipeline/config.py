@@ -47,6 +47,7 @@ RUN_KEYS = {
     "stratify_by": str,
     "length_policy": str,
     "max_tokens": int,
+    "max_seq_len": int,
     "tokenizer": str,
     "cache_dir": str,
     "secrets": str,
@@ -271,6 +272,7 @@ class RunConfig:
     batch_size: int = 256
     length_policy: str = "flag"
     max_tokens: int | None = None
+    max_seq_len: int | None = None  # a trainer's sequence length: estimate packing at it
     tokenizer: str | None = None
     near_dupes: str = "remove"
     near_threshold: float = 0.8
@@ -310,6 +312,7 @@ class RunConfig:
             ("workers", self.workers, 1, 1024, False, "1 to 1024 processes"),
             ("batch_size", self.batch_size, 1, 2**20, False, "1 to 1,048,576 records"),
             ("max_tokens", self.max_tokens, 1, 2**40, False, "a positive token count"),
+            ("max_seq_len", self.max_seq_len, 1, 2**40, False, "a positive token count"),
         ]
         problems = [
             f"{name} must be {what}, not {value!r}"
@@ -372,6 +375,7 @@ class RunConfig:
             "max_duplicate_share": self.max_duplicate_share,
             "length_policy": self.length_policy,
             "max_tokens": self.max_tokens,
+            "max_seq_len": self.max_seq_len,
             "tokenizer": self.tokenizer,
             "near_dupes": self.near_dupes,
             "near_threshold": self.near_threshold,

@@ -88,3 +88,34 @@ def test_count_reports_packing_on_a_real_file(tmp_path):
     assert packing["examples"] == lengths["examples"]
     assert 0 < packing["sequences"] < packing["examples"]
     assert packing["truncated_tokens"] == 0 and packing["packed_fill"] > 0.9
+
+
+def test_run_estimates_packing_per_split_as_count_does(tmp_path):
+    """``run --max-seq-len`` puts each split's estimate in the manifest and the summary; it is
+    the one ``count --max-seq-len`` gives for the split's file, and its sequences are TRL's."""
+    import pyarrow.parquet as pq
+
+    from tests.conftest import many_chats, write_jsonl
+
+    src = tmp_path / "in.jsonl"
+    write_jsonl(src, many_chats(300))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        cli, ["run", str(src), "--out", str(out), "--max-seq-len", "256"], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    assert "  packing   train: at 256 tokens: " in result.output
+    assert "  packing   validation: at 256 tokens: " in result.output
+    written = json.loads((out / "manifest.json").read_text())
+    packing, model = written["packing"], written["model"]
+    for split in ("train", "validation"):
+        file = str(out / f"{split}.jsonl")
+        counted = CliRunner().invoke(
+            cli,
+            ["count", file, "--model", model, "--max-seq-len", "256", "--format", "json"],
+            catch_exceptions=False,
+        )
+        assert json.loads(counted.stdout)["packing"] == packing[split]
+    lengths = pq.read_table(out / "train.parquet", columns=["n_tokens"]).column(0).to_pylist()
+    assert packing["train"]["examples"] == len(lengths) == 270
+    assert packing["train"]["sequences"] == _trl_sequences(lengths, 256)

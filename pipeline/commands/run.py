@@ -305,6 +305,11 @@ def run_summary(manifest: dict[str, Any], out: str) -> str:
     lines.append(
         "  outputs   " + ", ".join(f"{o['path']} ({_n(o['records'])})" for o in manifest["outputs"])
     )
+    for split, estimate in manifest.get("packing", {}).items():
+        from pipeline.stages.packing import packing_lines
+
+        first, second = packing_lines(estimate)
+        lines += [f"  packing   {split}: {first.removeprefix('packing ')}", f"  {second}"]
     lines += verdict_lines(manifest)
     return "\n".join(lines)
 

@@ -233,6 +233,14 @@ class Tally:
         }
         manifest["scan"] = {**config.scan_settings().public(), **scan}
         manifest["split"] = self.plan.describe()
+        if config.max_seq_len:
+            from pipeline.stages.packing import estimate_parquet
+
+            manifest["packing"] = {
+                split: estimate_parquet(self.staging / f"{split}.parquet", config.max_seq_len)
+                for split in ("train", "validation")
+                if (self.staging / f"{split}.parquet").is_file()
+            }
         manifest["verdict"] = judge_outputs(self.staging, profile, manifest, self.file_findings)
         note_blank_lines(manifest, self.stats)
         return manifest

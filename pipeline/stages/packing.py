@@ -15,6 +15,7 @@ Memory holds one block of counts at a time.
 from __future__ import annotations
 
 import bisect
+from typing import Any
 
 BLOCK = 1000  # datasets' default map batch size, which pack_dataset packs one batch at a time
 
@@ -78,6 +79,18 @@ class PackingEstimate:
             "truncated_tokens": self.truncated_tokens,
             "truncated_examples": self.truncated_examples,
         }
+
+
+def estimate_parquet(path: Any, seq_len: int) -> dict:
+    """The estimate over the ``n_tokens`` column of a split's Parquet file, in file order (a
+    batch at a time)."""
+    import pyarrow.parquet as pq
+
+    estimate = PackingEstimate(seq_len)
+    for batch in pq.ParquetFile(path).iter_batches(columns=["n_tokens"], batch_size=BLOCK):
+        for n in batch.column(0).to_pylist():
+            estimate.add(n or 0)
+    return estimate.result()
 
 
 def packing_lines(p: dict) -> list[str]:
