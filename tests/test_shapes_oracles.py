@@ -34,9 +34,13 @@ SHAPES = {
         for i in range(N)
     ],
     "v1": [
+        {"messages": [_v1("user", f"Q{i}", loss_weight=0.0), _v1("assistant", f"A{i}", loss_weight=1.0)]}
+        for i in range(N)
+    ],
+    "v1_reasoning": [
         {"messages": [_v1("user", f"Q{i}", loss_weight=0.0),
                       {"role": "assistant", "loss_weight": 1.0,
-                       "content": [{"type": "reasoning", "value": "think"},
+                       "content": [{"type": "reasoning", "value": f"think {i}"},
                                    {"type": "text", "value": f"A{i}"}]}]}
         for i in range(N)
     ],
@@ -50,20 +54,30 @@ SHAPES = {
 PROFILES = ("openai-chat", "mistral", "together", "vertex-gemini")
 
 
-# LLaMA-Factory's reasoning parts land in message["reasoning"]; its schema, rendering and counting
-# are the canonical Example's reasoning field (issue 17). Until that lands, the mistral render
-# passes the key through and mistral_common refuses it: kept here as a known gap, strict, so the
-# test fails (and this mark must go) once the field is rendered.
-REASONING_GAP = pytest.mark.xfail(
-    strict=True, reason="message reasoning is rendered by the reasoning field of issue 17"
-)
+# LLaMA-Factory's reasoning parts land in the assistant message's ``reasoning`` field: Together
+# takes it (its ``reasoning`` key); the others document no place for it and refuse the row.
+REASONING_TAKEN = ("together",)
 CASES = [
-    pytest.param(
-        shape, profile, marks=REASONING_GAP if (shape, profile) == ("v1", "mistral") else ()
-    )
+    (shape, profile)
     for shape in sorted(SHAPES)
     for profile in PROFILES
+    if shape != "v1_reasoning" or profile in REASONING_TAKEN
 ]
+
+
+@pytest.mark.parametrize("profile", [p for p in PROFILES if p not in REASONING_TAKEN])
+def test_reasoning_parts_are_refused_where_the_provider_takes_none(
+    tmp_path: Path, profile: str
+) -> None:
+    data = write_jsonl(tmp_path / "v1.jsonl", SHAPES["v1_reasoning"])
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        cli, ["run", str(data), "--out", str(out), "--profile", profile, "--no-cache"]
+    )
+    assert result.exit_code == 1, result.output
+    assert_conserved(out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["rejected_by_rule"] == {"profile.reasoning.unsupported": N}
 
 
 @pytest.mark.parametrize("shape, profile", CASES)
