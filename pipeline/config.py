@@ -48,6 +48,7 @@ RUN_KEYS = {
     "max_tokens": int,
     "tokenizer": str,
     "cache_dir": str,
+    "report": bool,  # false: no report.html (--no-report)
 }
 
 
@@ -79,7 +80,7 @@ def load_config(path: Path) -> dict[str, Any]:
             raise ConfigError(
                 f"{path}: unknown setting run.{key}; known: {', '.join(sorted(RUN_KEYS))}"
             )
-        if not isinstance(value, expected) or isinstance(value, bool):
+        if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
             raise ConfigError(f"{path}: run.{key} has the wrong type ({type(value).__name__})")
     for key in ("inputs", "decontaminate"):
         if key in run:
@@ -229,6 +230,7 @@ class RunConfig:
     stratify_by: str | None = None
     cache_dir: Path | None = None  # None: $FTPREP_CACHE_DIR or ~/.cache/ftprep/stages
     use_cache: bool = True
+    report: bool = True  # write report.html
 
     def check(self) -> None:
         """The numeric settings in range, whichever way they came (flags, a config file, code):
@@ -308,4 +310,5 @@ class RunConfig:
             "decontaminate": [printable(str(p)) for p in self.decontaminate],
             "contaminated": self.contaminated,
             "stratify_by": self.stratify_by,
+            "report": self.report,
         }
