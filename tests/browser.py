@@ -79,6 +79,7 @@ class PageCheck:
     text: str = ""
     height: int = 0
     screenshot: Path | None = None
+    values: dict = field(default_factory=dict)  # what the caller's expressions evaluated to
 
 
 class Chromium:
@@ -173,7 +174,9 @@ class Chromium:
                 raise TimeoutError(method)
             self._next()
 
-    def check(self, page: Path, screenshot: Path | None = None) -> PageCheck:
+    def check(
+        self, page: Path, screenshot: Path | None = None, expressions: dict | None = None
+    ) -> PageCheck:
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
             "sessionId"
@@ -202,6 +205,7 @@ class Chromium:
         found.data_script_ran = evaluate("window.__ftprep_xss ?? null")
         found.text = evaluate("document.body ? document.body.innerText : ''") or ""
         found.height = int(evaluate("document.documentElement.scrollHeight") or 0)
+        found.values = {name: evaluate(js) for name, js in (expressions or {}).items()}
         if screenshot is not None:
             shot = self.send(
                 "Page.captureScreenshot",
