@@ -250,10 +250,17 @@ def run_summary(manifest: dict[str, Any], out: str) -> str:
         f"({tok['encoding']}{approximate}){over}"
     )
     lines.append(
-        "  outputs   " + ", ".join(f"{o['path']} ({_n(o['records'])})" for o in manifest["outputs"])
+        "  outputs   " + ", ".join(f"{o['path']} ({_output_size(o)})" for o in manifest["outputs"])
     )
     lines += verdict_lines(manifest)
     return "\n".join(lines)
+
+
+def _output_size(output: dict[str, Any]) -> str:
+    """Records of a data file; bytes of a page (report.html has no records)."""
+    if "records" in output:
+        return _n(output["records"])
+    return f"{output['bytes'] // 1024:,} KB"
 
 
 def verdict_lines(manifest: dict[str, Any]) -> list[str]:

@@ -60,5 +60,4 @@ def write_report(run_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
         "path": REPORT,
         "sha256": hashlib.sha256(page).hexdigest(),
         "bytes": len(page),
-        "records": page.count(b"\n"),
     }
