@@ -330,3 +330,50 @@ def test_report_on_real_files_names_their_duplicates(tmp_path: Path) -> None:
     assert near and all(d["prompt"] and d["response"] for d in near)  # what the page shows
     assert f"{m['dedupe']['conflicts']:,} example(s) ask what an earlier one asks" in page
     assert f"{m['counts']['records']:,}" in page and f"{m['tokens']['total']:,}" in page
+
+
+REPORT_PEAK_RSS = """
+import resource, subprocess, sys
+done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+sys.stderr.write(done.stdout + done.stderr)
+"""
+
+
+def _grown(run: Path, folder: Path, n: int) -> Path:
+    """A copy of a run whose train.parquet holds ``n`` examples (its rows repeated, with ids and
+    clusters of their own), written in row groups as the run writes them."""
+    import shutil
+
+    shutil.copytree(run, folder)
+    table = pq.read_table(run / "train.parquet")
+    file = pq.ParquetFile(run / "train.parquet")
+    with pq.ParquetWriter(folder / "train.parquet", file.schema_arrow) as writer:
+        for start in range(0, n, 50_000):
+            rows = min(50_000, n - start)
+            idx = pa.array(np.arange(start, start + rows) % table.num_rows)
+            chunk = table.take(idx)
+            ids = pa.array([f"grown-{i}" for i in range(start, start + rows)])
+            chunk = chunk.set_column(chunk.schema.get_field_index("id"), "id", ids)
+            chunk = chunk.set_column(chunk.schema.get_field_index("cluster"), "cluster", ids)
+            writer.write_table(chunk, row_group_size=10_000)
+    return folder
+
+
+def test_report_memory_does_not_grow_with_the_examples(hostile_run: Path, tmp_path: Path) -> None:
+    """Peak RSS of `ftprep report` on 20,000 and on 200,000 training examples: streaming
+    aggregates, so ten times the rows cost (nearly) no more memory."""
+    import subprocess
+    import sys
+
+    peaks = []
+    for n in (20_000, 200_000):
+        folder = _grown(hostile_run, tmp_path / f"run{n}", n)
+        cmd = [sys.executable, "-c", REPORT_PEAK_RSS, sys.executable, "-m", "pipeline", "report"]
+        done = subprocess.run([*cmd, str(folder)], capture_output=True, text=True)
+        code, peak_kib = map(int, done.stdout.split())
+        assert code == 0, done.stderr
+        page = (folder / "report.html").read_text(encoding="utf-8")
+        assert f"train: {n:,} examples" in page  # the chart's title: every row was counted
+        peaks.append(peak_kib / 1024)
+    assert peaks[1] < peaks[0] * 1.15 + 20, peaks  # MiB
