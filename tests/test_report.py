@@ -377,3 +377,42 @@ def test_report_memory_does_not_grow_with_the_examples(hostile_run: Path, tmp_pa
         assert f"train: {n:,} examples" in page  # the chart's title: every row was counted
         peaks.append(peak_kib / 1024)
     assert peaks[1] < peaks[0] * 1.15 + 20, peaks  # MiB
+
+
+def _section(page: str, name: str, following: str) -> str:
+    import html as html_module
+    import re
+
+    part = page[page.index(f'id="{name}"') : page.index(f'id="{following}"')]
+    return re.sub(r"\s+", " ", html_module.unescape(re.sub(r"<[^>]+>", " ", part)))
+
+
+def test_contamination_and_the_gate_verdict_are_on_the_page(tmp_path: Path) -> None:
+    """An eval item that a training prompt contains is shown beside that example, with where
+    both are; after the gate the page carries its verdict and links its Data Docs."""
+    records = many_chats(60)
+    data = write_jsonl(tmp_path / "chats.jsonl", records)
+    question = records[7]["messages"][0]["content"]
+    eval_set = write_jsonl(tmp_path / "eval.jsonl", [{"question": question, "answer": "x"}])
+    out = tmp_path / "out"
+    code, output = run_cli(
+        "run", str(data), "--out", str(out), "--no-cache", "--decontaminate", str(eval_set)
+    )
+    assert code == 0, output
+    found = [json.loads(line) for line in (out / "contaminated.jsonl").read_text().splitlines()]
+    assert len(found) == 1
+    text = _section((out / "report.html").read_text(encoding="utf-8"), "leakage", "verdict")
+    assert "1 training example(s) contain an eval item" in text
+    assert f"{eval_set}:1" in text and f"{data}:8" in text
+    assert question[:60] in text
+    assert "The gate has not run" in (out / "report.html").read_text(encoding="utf-8")
+
+    code, output = run_cli("gate", str(out))
+    assert code == 0, output
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert 'href="quality/index.html"' in page
+    assert "passed" in _section(page, "gate", "settings")
+    entry = {o["path"]: o for o in manifest(out)["outputs"]}["report.html"]
+    import hashlib
+
+    assert entry["sha256"] == hashlib.sha256(page.encode()).hexdigest()
