@@ -95,7 +95,7 @@ def corpus(n: int) -> Path:
     return path
 
 
-REPORT_ROW = "ftprep report (report.html again, from the run's artifacts)"
+REPORT_ROW = "ftprep report (report.html rebuilt from the run's artifacts)"
 RUN_ROW = "ftprep run (end to end, no cache)"
 
 
@@ -150,7 +150,7 @@ def main() -> None:
         "ftprep run (end to end, no cache)": ftprep(
             "run", str(data), "--out", str(out), "--quiet", "--no-cache"
         ),
-        REPORT_ROW: ftprep("report", str(out)),  # the run's report.html again, on its artifacts
+        REPORT_ROW: ftprep("report", str(out)),  # the run's report.html, rebuilt
         "ftprep run, filling the stage cache": ftprep(*cached, "--seed", "0"),
         "ftprep run again, nothing changed": ftprep(*cached, "--seed", "0"),
         "ftprep run again, new seed (stages from cache)": ftprep(*cached, "--seed", "1"),
