@@ -95,6 +95,10 @@ def corpus(n: int) -> Path:
     return path
 
 
+REPORT_ROW = "ftprep report (report.html rebuilt from the run's artifacts)"
+RUN_ROW = "ftprep run (end to end, no cache)"
+
+
 def ftprep(*args: str) -> list[str]:
     return [sys.executable, "-m", "pipeline", *args]
 
@@ -170,6 +174,7 @@ def main() -> None:
             "--pii",
             "redact",
         ),  # fmt: skip
+        REPORT_ROW: ftprep("report", str(out)),  # the run's report.html, rebuilt
         "ftprep run, filling the stage cache": ftprep(*cached, "--seed", "0"),
         "ftprep run again, nothing changed": ftprep(*cached, "--seed", "0"),
         "ftprep run again, new seed (stages from cache)": ftprep(*cached, "--seed", "1"),
@@ -215,6 +220,8 @@ def main() -> None:
         print(f"measuring: ftprep run at {n:,} examples ...", file=sys.stderr, flush=True)
         r = measure(ftprep("run", str(path), "--out", str(out), "--quiet", "--no-cache"))
         r["examples_per_s"] = round(n / r["wall_s"])
+        page = measure(ftprep("report", str(out)))  # report.html alone: its memory by size
+        r["report"] = {**page, "bytes": (out / "report.html").stat().st_size}
         scaling[n] = r
     report = {
         "corpus": {"examples": args.examples, "lines": lines, "mb": round(size_mb, 1)},
@@ -307,6 +314,14 @@ def markdown(report: dict) -> str:
             f"| {r.get('work_x_floor2', 'n/a')} |"
         )
     lines += scan_cost(report["results"])
+    run, page = report["results"].get(RUN_ROW), report["results"].get(REPORT_ROW)
+    if run and page and run.get("cpu_s"):
+        lines += [
+            "",
+            f"report.html costs {page['cpu_s'] / run['cpu_s']:.1%} of a run's CPU seconds "
+            f"({page['cpu_s']} of {run['cpu_s']}; wall {page['wall_s']} of {run['wall_s']} s): "
+            "`ftprep run` builds it once at the end, as `ftprep report` does here.",
+        ]
     stages = report.get("stages_us_per_record") or {}
     if stages:
         lines += [
@@ -338,15 +353,20 @@ def markdown(report: dict) -> str:
     if report["scaling"]:
         lines += [
             "",
-            "Peak RSS of `ftprep run` by input size:",
+            "Peak RSS of `ftprep run` by input size, and of `ftprep report` on that run's "
+            "artifacts (report.html alone):",
             "",
-            "| examples | wall s | CPU s | examples/s | peak RSS MiB |",
-            "|---:|---:|---:|---:|---:|",
+            "| examples | wall s | CPU s | examples/s | peak RSS MiB "
+            "| report CPU s | report peak RSS MiB | report.html KB |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for n, r in report["scaling"].items():
+            page = r.get("report") or {}
+            size = f"{page['bytes'] // 1024:,}" if "bytes" in page else "n/a"
             lines.append(
                 f"| {int(n):,} | {r['wall_s']} | {r.get('cpu_s', 'n/a')} | {r['examples_per_s']:,} "
-                f"| {r['peak_rss_mib']} |"
+                f"| {r['peak_rss_mib']} | {page.get('cpu_s', 'n/a')} "
+                f"| {page.get('peak_rss_mib', 'n/a')} | {size} |"
             )
     return "\n".join(lines) + "\n"
 

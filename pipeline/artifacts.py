@@ -27,6 +27,7 @@ ARTIFACTS = (
     "rejected.jsonl",
     "duplicates.jsonl",
     "conflicts.jsonl",
+    "report.html",  # not with --no-report
     "manifest.json",
 )
 OPTIONAL_ARTIFACTS = ("contaminated.jsonl",)  # written when asked (--decontaminate)

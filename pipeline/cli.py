@@ -220,6 +220,7 @@ def cli() -> None:
     help="Repairs that change content, on request: merge-turns, strip-special-tokens (the safe "
     "ones always run and are counted in the summary).",
 )
+@click.option("--no-report", is_flag=True, help="Write no report.html.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 def run(
     inputs,
@@ -255,6 +256,7 @@ def run(
     no_cache,
     map_,
     fix,
+    no_report,
     quiet,
 ) -> None:
     """Run the pipeline: ingest, convert, validate, count, dedupe, split, write.
@@ -317,6 +319,7 @@ def run(
         "cache_dir": cache_dir,
         "use_cache": False if no_cache else None,
         "fix": [k for value in fix for k in value.split(",")] or None,
+        "report": False if no_report else None,
     }
     try:
         given["mapping"] = parse_map(map_)
@@ -673,6 +676,30 @@ def gate(run_dir, config_path, fmt) -> None:
     render = {"text": render_text, "json": render_json, "junit": render_junit}[fmt]
     click.echo(render(result))
     sys.exit(0 if result.ok else 1)
+
+
+@cli.command()
+@click.argument("run_dir", metavar="DIR", type=_Path(path_type=Path))
+def report(run_dir) -> None:
+    """Rebuild DIR/report.html, one self-contained page about a run, from its artifacts.
+
+    The page shows where every record went, rejections with samples, token lengths against the
+    model's limit, cost, turns and roles, duplicates and conflicts side by side, leakage and
+    contamination, the verdict, the gate's verdict (when `ftprep gate DIR` has run), settings
+    and hashes. It fetches nothing from the network. Exit 0, or 2 when DIR is not a run.
+
+    Example:
+
+        ftprep report data/processed/sample
+    """
+    from pipeline.commands.report import rebuild_report
+    from pipeline.commands.usage import gate_errors
+
+    try:
+        entry = rebuild_report(run_dir)
+    except gate_errors() as exc:
+        raise UsageProblem(str(exc)) from None
+    click.echo(f"{run_dir / entry['path']} ({entry['bytes']:,} bytes)")
 
 
 def main() -> None:

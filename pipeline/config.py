@@ -54,6 +54,7 @@ RUN_KEYS = {
     "pii": str,
     "pii_regions": list,
     "fix": list,
+    "report": bool,  # false: no report.html (--no-report)
 }
 
 
@@ -85,7 +86,7 @@ def load_config(path: Path) -> dict[str, Any]:
             raise ConfigError(
                 f"{path}: unknown setting run.{key}; known: {', '.join(sorted(RUN_KEYS))}"
             )
-        if not isinstance(value, expected) or isinstance(value, bool):
+        if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
             raise ConfigError(f"{path}: run.{key} has the wrong type ({type(value).__name__})")
     for key in ("inputs", "decontaminate"):
         if key in run:
@@ -289,6 +290,7 @@ class RunConfig:
     pii: str = "warn"
     pii_regions: list[str] = field(default_factory=lambda: ["US"])  # national phone numbers
     fix: list[str] = field(default_factory=list)  # opt-in repair kinds (--fix)
+    report: bool = True  # write report.html
 
     def check(self) -> None:
         """The numeric settings in range, whichever way they came (flags, a config file, code):
@@ -389,4 +391,5 @@ class RunConfig:
             "pii": self.pii,
             "pii_regions": list(self.pii_regions),
             "fix": list(self.fix),
+            "report": self.report,
         }

@@ -64,3 +64,28 @@ def test_results_table_has_the_open_model_row() -> None:
     table = markdown(report)
     assert "| tiktoken | 2.0 | 2.0 | 100 | 1.0 |" in table
     assert "| --tokenizer | 2.0 | 4.0 | 200 | 2.0 |" in table
+def test_results_table_gives_the_report_share_of_a_run() -> None:
+    from bench.run import REPORT_ROW, RUN_ROW, markdown
+
+    row = {"examples_per_s": 50, "mb_per_s": 1.0, "peak_rss_mib": 9.0, "x_floor2": 1.0}
+    report = {
+        "corpus": {"examples": 100, "lines": 100, "mb": 0.2},
+        "machine": {"cpus": 2, "python": "3.11"},
+        "results": {
+            RUN_ROW: {**row, "wall_s": 20.0, "cpu_s": 40.0},
+            REPORT_ROW: {**row, "wall_s": 1.0, "cpu_s": 2.0},
+        },
+        "scaling": {
+            "1000": {
+                **row,
+                "wall_s": 3.0,
+                "cpu_s": 4.0,
+                "report": {"cpu_s": 0.5, "peak_rss_mib": 80.0, "bytes": 204_800},
+            }
+        },
+    }
+    table = markdown(report)
+    assert (
+        "report.html costs 5.0% of a run's CPU seconds (2.0 of 40.0; wall 1.0 of 20.0 s)" in table
+    )
+    assert "| 1,000 | 3.0 | 4.0 | 50 | 9.0 | 0.5 | 80.0 | 200 |" in table

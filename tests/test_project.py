@@ -13,7 +13,7 @@ from tests.conftest import REPO
 
 
 @pytest.mark.parametrize(
-    "target", ["help", "install", "run", "test", "lint", "gate", "bench", "clean"]
+    "target", ["help", "install", "assets", "run", "test", "lint", "gate", "bench", "clean"]
 )
 def test_every_make_target_exists(target: str) -> None:
     done = subprocess.run(["make", "-n", target], cwd=REPO, capture_output=True, text=True)

@@ -19,24 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import ConvertOptions
+from pipeline.profiles.prices import default_epochs
 from pipeline.stages.tokens import TokenizerError
-
-TARGET_EPOCHS = 3
-MIN_TARGET_EXAMPLES = 100
-MAX_TARGET_EXAMPLES = 25_000
-MIN_DEFAULT_EPOCHS = 1
-MAX_DEFAULT_EPOCHS = 25
-
-
-def default_epochs(n_examples: int) -> int:
-    """The number of epochs OpenAI picks when the job does not set one (S1)."""
-    if n_examples <= 0:
-        return TARGET_EPOCHS
-    if n_examples * TARGET_EPOCHS < MIN_TARGET_EXAMPLES:
-        return min(MAX_DEFAULT_EPOCHS, MIN_TARGET_EXAMPLES // n_examples)
-    if n_examples * TARGET_EPOCHS > MAX_TARGET_EXAMPLES:
-        return max(MIN_DEFAULT_EPOCHS, MAX_TARGET_EXAMPLES // n_examples)
-    return TARGET_EPOCHS
 
 
 def quantile(sorted_values: Sequence[int], q: float) -> float:

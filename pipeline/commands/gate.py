@@ -5,8 +5,9 @@ tables (``gate_tables``: ``examples``, one row per example of both splits, and `
 counts), derives the suite from the run's profile, model and the ``[gate]`` thresholds
 (``gate_suite``: plain data, no Great Expectations needed to read or test it), and runs it with
 Great Expectations 1.x in an ephemeral context, offline and with analytics off (``gate_docs``).
-Data Docs (HTML) and ``result.json`` are written to ``DIR/quality/``. Nothing here prints;
-``gate_report`` renders the result.
+Data Docs (HTML, made to work with no network by ``gate_offline``) and ``result.json`` are
+written to ``DIR/quality/``, and the run's ``report.html`` is rebuilt with the verdict. Nothing
+here prints; ``gate_report`` renders the result.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import orjson
 
 from pipeline.commands.gate_docs import Check, run_suites
+from pipeline.commands.gate_offline import make_offline
 from pipeline.commands.gate_suite import derive_suite, suite_names_for
 from pipeline.commands.gate_tables import examples_frame, read_manifest, run_frame
 from pipeline.config import gate_thresholds, load_config
@@ -37,6 +39,7 @@ class GateResult:
     data_docs: Path
     result_file: Path
     fail_on_warning: bool = False
+    report: Path | None = None  # the run's report.html, updated with this result
 
     def blocks(self, check: Check) -> bool:
         """A failed expectation fails the gate when critical (or a warning, with fail_on_warning)."""
@@ -99,6 +102,13 @@ def run_gate(run_dir: Path, settings: dict[str, Any] | None = None) -> GateResul
     shutil.rmtree(quality, ignore_errors=True)
     quality.mkdir()
     checks, raw = run_suites(specs, frames, suite_names, quality, thresholds["fail_on_warning"])
+    offline = make_offline(quality)
+    notes += [n for n in (offline.note(),) if n]
+    if offline.unmapped:
+        notes.append(
+            "Data Docs named external files ftprep does not know; they were removed, so the "
+            f"pages fetch nothing: {', '.join(sorted(set(offline.unmapped))[:5])}"
+        )
     result = GateResult(
         run_dir=run_dir,
         profile=profile,
@@ -115,4 +125,8 @@ def run_gate(run_dir: Path, settings: dict[str, Any] | None = None) -> GateResul
     result.result_file.write_bytes(
         orjson.dumps(payload, option=orjson.OPT_INDENT_2, default=str) + b"\n"
     )
+    from pipeline.commands.report import refresh_report
+
+    if refresh_report(run_dir) is not None:  # the run's report.html, with this verdict
+        result.report = run_dir / "report.html"
     return result

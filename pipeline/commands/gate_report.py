@@ -54,6 +54,8 @@ def render_text(result: GateResult) -> str:
     )
     if warned:
         detail += f", {len(warned)} warning(s) ({', '.join(c.name for c in warned)})"
+    if result.report is not None:
+        lines.append(f"note  {result.report} now shows this verdict")
     lines.append(
         f"{head}: {detail} [{result.profile}, {result.model}]; Data Docs: {result.data_docs}"
     )

@@ -303,7 +303,7 @@ def run_summary(manifest: dict[str, Any], out: str) -> str:
         + f" ({tok['encoding']}{approximate}){over}"
     )
     lines.append(
-        "  outputs   " + ", ".join(f"{o['path']} ({_n(o['records'])})" for o in manifest["outputs"])
+        "  outputs   " + ", ".join(f"{o['path']} ({_output_size(o)})" for o in manifest["outputs"])
     )
     for split, estimate in manifest.get("packing", {}).items():
         from pipeline.stages.packing import packing_lines
@@ -312,6 +312,13 @@ def run_summary(manifest: dict[str, Any], out: str) -> str:
         lines += [f"  packing   {split}: {first.removeprefix('packing ')}", f"  {second}"]
     lines += verdict_lines(manifest)
     return "\n".join(lines)
+
+
+def _output_size(output: dict[str, Any]) -> str:
+    """Records of a data file; bytes of a page (report.html has no records)."""
+    if "records" in output:
+        return _n(output["records"])
+    return f"{output['bytes'] // 1024:,} KB"
 
 
 def verdict_lines(manifest: dict[str, Any]) -> list[str]:

@@ -81,6 +81,10 @@ def run(config: RunConfig, progress: Callable[[str], None] | None = None) -> Run
         hasher.shutdown(wait=False, cancel_futures=True)
     manifest["skipped_files"] = skipped
     manifest["run_key"] = run_key
+    if config.report:
+        from pipeline.stages.report import write_report
+
+        manifest["outputs"].append(write_report(staging, manifest))
     write_manifest(staging, manifest)
     publish(staging, config.out)
     cache.prune()

@@ -505,6 +505,10 @@ def _write(
     manifest["skipped_files"] = skipped
     manifest["engine"] = "ray"
     manifest["versions"]["ray"] = ray.__version__
+    if config.report:
+        from pipeline.stages.report import write_report
+
+        manifest["outputs"].append(write_report(staging, manifest))
     write_manifest(staging, manifest)
     publish(staging, config.out)
     return RunResult(config.out, manifest)

@@ -53,3 +53,23 @@ def training_price(model: str) -> Price | None:
     """The training price of a model id, alias or fine-tuned id (via its base model), or None."""
     base = base_model(model)
     return PRICES.get(ALIASES.get(base, base))
+
+
+# OpenAI's default epochs (S1; the data-preparation cookbook): 3, raised so that examples x epochs
+# reaches 100, lowered so that it stays under 25,000, within 1 to 25 epochs.
+TARGET_EPOCHS = 3
+MIN_TARGET_EXAMPLES = 100
+MAX_TARGET_EXAMPLES = 25_000
+MIN_DEFAULT_EPOCHS = 1
+MAX_DEFAULT_EPOCHS = 25
+
+
+def default_epochs(n_examples: int) -> int:
+    """The number of epochs OpenAI picks when the job does not set one (S1)."""
+    if n_examples <= 0:
+        return TARGET_EPOCHS
+    if n_examples * TARGET_EPOCHS < MIN_TARGET_EXAMPLES:
+        return min(MAX_DEFAULT_EPOCHS, MIN_TARGET_EXAMPLES // n_examples)
+    if n_examples * TARGET_EPOCHS > MAX_TARGET_EXAMPLES:
+        return max(MIN_DEFAULT_EPOCHS, MAX_TARGET_EXAMPLES // n_examples)
+    return TARGET_EPOCHS

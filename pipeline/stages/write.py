@@ -25,7 +25,13 @@ import numpy as np
 from pipeline.artifacts import JsonlWriter, ParquetSink, example_schema
 from pipeline.records import rejection
 from pipeline.run_state import SourceStats
-from pipeline.stages.dedupe.near_clusters import DUPLICATE, REJECT, ClusterMap, response_text
+from pipeline.stages.dedupe.near_clusters import (
+    DUPLICATE,
+    REJECT,
+    ClusterMap,
+    excerpt,
+    response_text,
+)
 from pipeline.stages.split import SplitPlan, stratum_of
 
 SPLITS = ("train", "validation")
@@ -341,12 +347,15 @@ def _decide(
         lines = part.column("line").to_pylist()
         dropped = np.flatnonzero(fates)
         rendered = _kept_rows(batch, kept, ["rendered"]).column("rendered")
+        copies = np.flatnonzero(fates == DUPLICATE)  # their excerpts go to duplicates.jsonl
+        rows = _kept_rows(batch, kept, _ANSWER_COLUMNS).take(copies).to_pylist()
+        excerpts = dict(zip(copies.tolist(), map(excerpt, rows), strict=True))
         for r in dropped.tolist():
             splits[r] = None
             row = {"source": sources[r], "line": lines[r], "id": ids[r]}
             if fates[r] == DUPLICATE:
                 stats[sources[r]].duplicates += 1
-                sinks.duplicates.write(clusters.duplicate(start + r, row))
+                sinks.duplicates.write(clusters.duplicate(start + r, row) | excerpts[r])
             elif fates[r] == REJECT:
                 sinks.reject(stats[sources[r]], _conflict_rejection(row, rendered[r].as_py()))
     for (source, split), n in collections.Counter(zip(sources, splits, strict=True)).items():

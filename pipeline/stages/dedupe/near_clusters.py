@@ -446,6 +446,25 @@ def response_text(row: dict[str, Any]) -> str:
     return "\n".join(p for p in parts if p)
 
 
+def prompt_text(row: dict[str, Any]) -> str:
+    """What an Example (a spill or Parquet row) asks: its user and tool turns (for preference and
+    unpaired data, every prompt message but the system's), as text."""
+    parts = []
+    sft = row.get("kind") == "sft"
+    for m in row.get("messages") or ():
+        if not m or m.get("role") in ("system", "developer"):
+            continue
+        if m.get("role") == "assistant" and sft:
+            continue
+        parts.append(_struct_text(m))
+    return "\n".join(p for p in parts if p)
+
+
+def excerpt(row: dict[str, Any]) -> dict[str, str]:
+    """An Example's prompt and response, each cut to ``SNIPPET`` characters."""
+    return {"prompt": _cut(prompt_text(row)), "response": _cut(response_text(row))}
+
+
 def _struct_text(m: dict[str, Any]) -> str:
     text = m.get("content")
     if text is None and m.get("parts"):
