@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from pipeline.cli import cli, debug
+from pipeline.cli import cli
+from pipeline.cli.group import debug
 from tests.conftest import many_chats, write_jsonl
 
 FTPREP = [sys.executable, "-m", "pipeline"]
