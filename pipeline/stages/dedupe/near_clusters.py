@@ -321,8 +321,11 @@ class ClusterMap:
         first_kept = np.full(n, n, dtype=np.int64)
         np.minimum.at(first_kept, decision.split_group[kept], kept)
         self._first_kept = first_kept
+        joined = decision.split_group != index  # in another Example's split group
         self._wanted = np.unique(
-            np.concatenate((decision.rep[copies], self._conflict_heads, decision.split_group))
+            np.concatenate(
+                (decision.rep[copies], self._conflict_heads, decision.split_group[joined])
+            )
         )
 
     def wanted(self, start: int, stop: int) -> np.ndarray:
