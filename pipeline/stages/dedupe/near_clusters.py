@@ -16,6 +16,7 @@ with ``MAX_CHECKS`` of them at most.
 from __future__ import annotations
 
 import collections
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,17 +136,24 @@ def _greedy(
         return rep, sims
     order = np.lexsort((buckets, rank[rows]))
     rows, buckets = rows[order], buckets[order]
+    slots = np.unique(buckets, return_inverse=True)[1]  # the buckets numbered 0, 1, ...
     starts = np.flatnonzero(np.concatenate(([True], rows[1:] != rows[:-1])))
     stops = np.append(starts[1:], len(rows))
-    remembered: dict[int, list[int]] = {}  # bucket -> its first representatives
-    all_rows, all_buckets = rows.tolist(), buckets.tolist()
-    ranks = rank.tolist()
-    for start, stop in zip(starts.tolist(), stops.tolist(), strict=True):
+    # Compact, as memory must not grow much with the input: machine integers, not Python
+    # lists. Each bucket's first representatives: REPS_PER_BUCKET places per bucket.
+    kind = "i" if n < 2**31 else "q"
+    n_buckets = int(slots.max()) + 1
+    remembered = array(kind, bytes(np.dtype(kind).itemsize * REPS_PER_BUCKET * n_buckets))
+    filled = bytearray(n_buckets)  # places taken in each bucket
+    all_rows, all_slots = _compact(rows, kind), _compact(slots, kind)
+    ranks = _compact(rank, "q")
+    for start, stop in zip(_compact(starts, "q"), _compact(stops, "q"), strict=True):
         row = all_rows[start]
-        mine = all_buckets[start:stop]
+        mine = all_slots[start:stop]
         shares: dict[int, int] = {}
         for b in mine:
-            for c in remembered.get(b, ()):
+            at = b * REPS_PER_BUCKET
+            for c in remembered[at : at + filled[b]]:
                 shares[c] = shares.get(c, 0) + 1
         candidates = [c for c, k in shares.items() if k >= min_shared]
         if len(candidates) > 1:
@@ -163,10 +171,17 @@ def _greedy(
                 sims[k][row] = best_sims[k]
             continue
         for b in mine:
-            reps = remembered.setdefault(b, [])
-            if len(reps) < REPS_PER_BUCKET:
-                reps.append(row)
+            k = filled[b]
+            if k < REPS_PER_BUCKET:
+                remembered[b * REPS_PER_BUCKET + k] = row
+                filled[b] = k + 1
     return rep, sims
+
+
+def _compact(values: np.ndarray, kind: str) -> array:
+    """A numpy array of integers as a Python ``array``: 4 or 8 bytes an item, where a list would
+    hold a Python int object for each."""
+    return array(kind, values.astype(np.dtype(kind)).tobytes())
 
 
 def shared_buckets(band_paths: list[Path], members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
