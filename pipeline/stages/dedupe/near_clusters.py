@@ -135,8 +135,9 @@ def _greedy(
     if not len(rows):
         return rep, sims
     order = np.lexsort((buckets, rank[rows]))
-    rows, buckets = rows[order], buckets[order]
-    slots = np.unique(buckets, return_inverse=True)[1]  # the buckets numbered 0, 1, ...
+    rows = rows[order]
+    slots = np.unique(buckets[order], return_inverse=True)[1]  # the buckets numbered 0, 1, ...
+    del order, buckets
     starts = np.flatnonzero(np.concatenate(([True], rows[1:] != rows[:-1])))
     stops = np.append(starts[1:], len(rows))
     # Compact, as memory must not grow much with the input: machine integers, not Python
@@ -145,7 +146,9 @@ def _greedy(
     n_buckets = int(slots.max()) + 1
     remembered = array(kind, bytes(np.dtype(kind).itemsize * REPS_PER_BUCKET * n_buckets))
     filled = bytearray(n_buckets)  # places taken in each bucket
-    all_rows, all_slots = _compact(rows, kind), _compact(slots, kind)
+    all_rows = _compact(rows, kind)
+    all_slots = _compact(slots, "i" if n_buckets < 2**31 else "q")
+    del rows, slots
     ranks = _compact(rank, "q")
     for start, stop in zip(_compact(starts, "q"), _compact(stops, "q"), strict=True):
         row = all_rows[start]
@@ -205,7 +208,9 @@ def shared_buckets(band_paths: list[Path], members: np.ndarray) -> tuple[np.ndar
         numbered += int(bucket[-1]) + 1
     if not rows:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return np.concatenate(rows).astype(np.int64), np.concatenate(buckets).astype(np.int64)
+    small = numbered < 2**31 and len(members) and members[-1] < 2**31
+    kind = np.int32 if small else np.int64  # half the memory: these hold every shared key
+    return np.concatenate(rows).astype(kind), np.concatenate(buckets).astype(kind)
 
 
 # ---------------------------------------------------------------- the write stage's view
