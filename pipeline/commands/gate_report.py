@@ -17,7 +17,10 @@ def _observed(value: Any) -> str:
 
 
 def _row(row: dict[str, Any]) -> str:
-    where = f"{row.get('source')}:{row.get('line')}"
+    line = row.get("line")
+    if isinstance(line, float) and line.is_integer():  # a column with a gap reads as floats
+        line = int(line)
+    where = f"{row.get('source')}:{line}"
     extra = {k: v for k, v in row.items() if k not in ("id", "split", "source", "line")}
     values = "".join(f" {k}={v!r}" for k, v in extra.items())
     return f"{where} [{row.get('split')}] id {row.get('id')}{values}"
