@@ -464,3 +464,11 @@ def test_example_workflow_validates_runs_gates_and_uploads_data_docs():
             for word in words[1:]:
                 if word.startswith("--"):
                     assert word in options, f"ftprep {words[0]} has no option {word}"
+
+
+def test_a_failing_row_names_its_line_as_a_whole_number() -> None:
+    """A line column with a gap reads as floats; the report still says t.jsonl:3."""
+    from pipeline.commands.gate_report import _row
+
+    row = {"source": "t.jsonl", "line": 3.0, "split": "train", "id": "x"}
+    assert _row(row) == "t.jsonl:3 [train] id x"
