@@ -315,10 +315,14 @@ RANGE_LINES = 2_000
 
 
 def _parallel(path: Path) -> bool:
+    """Whether to fork workers for this file: a large file, several cores, and not inside a Ray
+    driver (``--engine ray`` checks what it wrote here too; forking its threads is unsafe)."""
+    ray = sys.modules.get("ray")
     return (
         (os.cpu_count() or 1) > 1
         and sys.platform == "linux"
-        and (path.stat().st_size >= PARALLEL_BYTES)
+        and path.stat().st_size >= PARALLEL_BYTES
+        and not (ray is not None and ray.is_initialized())
     )
 
 
