@@ -26,6 +26,7 @@ import numpy as np
 
 from pipeline.config import ConvertOptions, NearSettings
 from pipeline.stages import convert, ingest
+from pipeline.stages.dedupe.contamination import file_records, load, prompt_texts
 from pipeline.stages.dedupe.exact import example_id, prompt_key, prompt_messages
 from pipeline.stages.dedupe.near_clusters import MAX_CHECKS, pair_similarity
 from pipeline.stages.dedupe.near_dedupe import NearIndex
@@ -150,24 +151,13 @@ class LeakageReport:
 
 def read_examples(path: Path, side: Side, options: ConvertOptions) -> Iterator[dict]:
     """Canonical Examples of every record under ``path``; unreadable ones counted as skipped."""
-    for src in ingest.discover(path, str(path)):
-        counts: collections.Counter = collections.Counter()
-        for item in ingest.read_source(src):
-            ok, obj = ingest.parse_item(src.name, item)
-            if ok:
-                counts[convert.shape_of(obj, options)] += 1
-        shape, _ = convert.choose_file_shape(counts)
-        for item in ingest.read_source(src):
-            side.records += 1
-            ok, obj = ingest.parse_item(src.name, item)
-            if not ok:
-                side.skipped += 1
-                continue
-            ex = convert.convert_record(obj, src.name, item[0], shape, options)
-            if "stage" in ex:
-                side.skipped += 1
-                continue
-            yield ex
+    for source, line, ok, obj, shape in file_records(path, options):
+        side.records += 1
+        ex = convert.convert_record(obj, source, line, shape, options) if ok else None
+        if ex is None or "stage" in ex:
+            side.skipped += 1
+            continue
+        yield ex
 
 
 def _batches(examples: Iterator[dict]) -> Iterator[list[dict]]:
@@ -213,7 +203,6 @@ def find_leakage(
     options: ConvertOptions | None = None,
     against: list[Path] | None = None,
 ) -> LeakageReport:
-    from pipeline.stages.dedupe.contamination import load, prompt_texts
 
     options = options or ConvertOptions()
     evals = load(against, options)

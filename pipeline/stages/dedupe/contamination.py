@@ -151,8 +151,10 @@ class EvalIndex:
         }
 
 
-def _eval_texts(path: Path, eval_set: EvalSet, options: ConvertOptions):
-    """(source, line, text) of every eval item under ``path``."""
+def file_records(path: Path, options: ConvertOptions):
+    """(source, line, parsed, record, the file's shape) of every record under ``path``: each
+    file read twice, once to choose its shape as a run does, once to hand out its records
+    (``parsed`` False: ``record`` is the parser's rejection)."""
     for src in ingest.discover(path, str(path)):
         counts: collections.Counter = collections.Counter()
         for item in ingest.read_source(src):
@@ -161,13 +163,19 @@ def _eval_texts(path: Path, eval_set: EvalSet, options: ConvertOptions):
                 counts[convert.shape_of(obj, options)] += 1
         shape, _ = convert.choose_file_shape(counts)
         for item in ingest.read_source(src):
-            eval_set.records += 1
             ok, obj = ingest.parse_item(src.name, item)
-            text = _item_text(obj, src.name, item[0], shape, options) if ok else ""
-            if text.strip():
-                yield src.name, item[0], text
-            else:
-                eval_set.no_text += 1
+            yield src.name, item[0], ok, obj, shape
+
+
+def _eval_texts(path: Path, eval_set: EvalSet, options: ConvertOptions):
+    """(source, line, text) of every eval item under ``path``."""
+    for source, line, ok, obj, shape in file_records(path, options):
+        eval_set.records += 1
+        text = _item_text(obj, source, line, shape, options) if ok else ""
+        if text.strip():
+            yield source, line, text
+        else:
+            eval_set.no_text += 1
 
 
 def _item_text(obj: Any, source: str, line: int, shape: str | None, options) -> str:
